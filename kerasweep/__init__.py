@@ -1,0 +1,66 @@
+"""kerasweep: hyperparameter sweeps of Keras models, on W&B or fully offline.
+
+The W&B "TensorFlow Sweeps" tutorial as a library: the tutorial's GradientTape loop lives in
+:class:`GradientTapeModel.train_step`, :class:`SweepMetricsLogger` logs the keys a sweep's
+hyperband watches, and :func:`sweep_train` is the function for ``wandb.agent`` or the local
+agent.
+
+Example:
+    >>> import kerasweep
+    >>> sorted(kerasweep.DEFAULT_CONFIG)[:2]
+    ['activation', 'architecture_name']
+
+Heavy modules (TensorFlow, wandb) are imported on first use of a name that needs them, so
+``import kerasweep`` and the command line stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "GradientTapeModel": "kerasweep.model",
+    "build_mlp": "kerasweep.model",
+    "SweepMetricsLogger": "kerasweep.callbacks",
+    "load_dataset": "kerasweep.data",
+    "make_datasets": "kerasweep.data",
+    "Dataset": "kerasweep.data",
+    "DatasetError": "kerasweep.data",
+    "DEFAULT_CONFIG": "kerasweep.train",
+    "sweep_train": "kerasweep.train",
+    "SWEEP_CONFIG": "kerasweep.sweep_config",
+    "load_sweep_config": "kerasweep.sweep_config",
+    "SweepConfigError": "kerasweep.sweep_config",
+    "local_sweep": "kerasweep.local",
+    "local_agent": "kerasweep.local",
+    "report": "kerasweep.report",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kerasweep' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from kerasweep.callbacks import SweepMetricsLogger
+    from kerasweep.data import Dataset, DatasetError, load_dataset, make_datasets
+    from kerasweep.local import local_agent, local_sweep
+    from kerasweep.model import GradientTapeModel, build_mlp
+    from kerasweep.report import report
+    from kerasweep.sweep_config import SWEEP_CONFIG, SweepConfigError, load_sweep_config
+    from kerasweep.train import DEFAULT_CONFIG, sweep_train

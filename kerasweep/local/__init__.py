@@ -1,0 +1,1 @@
+"""The offline sweep controller: W&B's engine, state in SQLite."""
