@@ -42,9 +42,7 @@ def _find_accuracy_key(logs: dict[str, Any]) -> str | None:
     for name in _ACCURACY_NAMES:
         if name in logs:
             return name
-    candidates = sorted(
-        k for k in logs if not k.startswith("val_") and k.endswith(_ACCURACY_NAMES)
-    )
+    candidates = sorted(k for k in logs if not k.startswith("val_") and k.endswith(_ACCURACY_NAMES))
     return candidates[0] if candidates else None
 
 

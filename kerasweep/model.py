@@ -166,7 +166,7 @@ class GradientTapeModel(keras.Model):
         weights = self.trainable_weights
         if weights:
             grads = tape.gradient(loss_value, weights)
-            self.optimizer.apply_gradients(zip(grads, weights))
+            self.optimizer.apply_gradients(zip(grads, weights, strict=True))
         return self.compute_metrics(x, y, logits, sample_weight=sample_weight)
 
     def test_step(self, data: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ Program mode, for ``wandb agent`` with a ``program:`` sweep (``${args}`` expands
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 from collections.abc import Mapping, Sequence
@@ -252,10 +253,8 @@ def parse_args(argv: Sequence[str]) -> dict[str, Any]:
             value = text
         # YAML 1.1 reads "1e-3" as a string; numbers in exponent form are still numbers.
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):
                 value = float(value) if value.strip() else value
-            except ValueError:
-                pass
         config[key] = value
     return config
 
