@@ -43,23 +43,19 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Before TensorFlow and wandb are imported: quiet logs, and no W&B network or files.
+# Before TensorFlow is imported: quiet C++ logs. TensorFlow's own defaults (threads,
+# oneDNN) are left alone: every loop runs under them.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ["WANDB_MODE"] = "disabled"
-os.environ.setdefault("WANDB_SILENT", "true")
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-
-from kerasweep._quiet import quiet_tensorflow  # noqa: E402
-
-quiet_tensorflow()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -67,7 +63,8 @@ import tensorflow as tf  # noqa: E402
 
 from kerasweep import build_mlp  # noqa: E402
 from kerasweep.model import GradientTapeModel  # noqa: E402
-from kerasweep.train import DEFAULT_CONFIG, sweep_train  # noqa: E402
+from kerasweep.train import DEFAULT_CONFIG, RunConfigError, sweep_train  # noqa: E402
+from kerasweep.train import parse_args as parse_config_args  # noqa: E402
 
 #: JSON keys of the six loops, in table order, with their table labels.
 LOOPS: dict[str, str] = {
@@ -82,7 +79,7 @@ LOOPS: dict[str, str] = {
 LEARNING_RATE = 0.01
 HIDDEN_UNITS = (64, 64)
 SYNTHETIC_TRAIN, SYNTHETIC_TEST = 60_000, 10_000
-QUICK_TRAIN, QUICK_TEST = 8_192, 2_048
+QUICK_TRAIN, QUICK_TEST = 4_096, 1_024
 
 
 @dataclass(frozen=True)
@@ -104,6 +101,7 @@ class Settings:
     repeats: int
     eager_steps: int
     quick: bool
+    sweep_config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -159,28 +157,55 @@ def load_images(quick: bool) -> Images:
     return images
 
 
-def tutorial_arrays(images: Images) -> tuple[np.ndarray, ...]:
-    """The tutorial's preprocessing, verbatim: ``x / 255.`` (float64), flattened."""
+@dataclass(frozen=True)
+class Workload:
+    """The data every loop trains on, prepared once.
+
+    Attributes:
+        source: Where the images came from.
+        x_train, y_train: The tutorial's arrays as tensors: ``x / 255.`` (float64, as the
+            tutorial's preprocessing makes them), flattened; labels as loaded.
+        npz_path: The same images as a ``.npz`` file, the ``dataset`` ``sweep_train`` loads
+            (to float32) through :func:`kerasweep.load_dataset`.
+        n_train: Number of training examples.
+    """
+
+    source: str
+    x_train: Any
+    y_train: Any
+    npz_path: Path
+
+    @property
+    def n_train(self) -> int:
+        return int(self.x_train.shape[0])
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return math.ceil(self.n_train / batch_size)
+
+
+def prepare_workload(images: Images, workdir: Path) -> Workload:
+    """The tutorial's preprocessing (verbatim), and the images as a file for ``sweep_train``."""
     x_train = images.x_train / 255.0
-    x_test = images.x_test / 255.0
     x_train = np.reshape(x_train, (-1, 784))
-    x_test = np.reshape(x_test, (-1, 784))
-    return x_train, images.y_train, x_test, images.y_test
+    npz_path = workdir / "images.npz"
+    np.savez(
+        npz_path,
+        x_train=images.x_train,
+        y_train=images.y_train,
+        x_test=images.x_test,
+        y_test=images.y_test,
+    )
+    return Workload(images.source, tf.constant(x_train), tf.constant(images.y_train), npz_path)
 
 
-def tutorial_datasets(images: Images, batch_size: int):
-    """The tutorial's ``tf.data`` pipelines (``sweep_train`` in the tutorial builds these)."""
-
-    x_train, y_train, x_test, y_test = tutorial_arrays(images)
-    train_dataset = tf.data.Dataset.from_tensor_slices((x_train, y_train))
-    train_dataset = (
+def tutorial_train_dataset(work: Workload, batch_size: int):
+    """The tutorial's training pipeline (its ``sweep_train`` builds this)."""
+    train_dataset = tf.data.Dataset.from_tensor_slices((work.x_train, work.y_train))
+    return (
         train_dataset.shuffle(buffer_size=1024)
         .batch(batch_size)
         .prefetch(buffer_size=tf.data.AUTOTUNE)
     )
-    val_dataset = tf.data.Dataset.from_tensor_slices((x_test, y_test))
-    val_dataset = val_dataset.batch(batch_size).prefetch(buffer_size=tf.data.AUTOTUNE)
-    return train_dataset, val_dataset
 
 
 # -- the tutorial's model and steps ----------------------------------------------------------
@@ -188,7 +213,6 @@ def tutorial_datasets(images: Images, batch_size: int):
 
 def tutorial_model():
     """The tutorial's ``Model()``: a plain functional ``keras.Model``."""
-
     inputs = keras.Input(shape=(784,), name="digits")
     x1 = keras.layers.Dense(64, activation="relu")(inputs)
     x2 = keras.layers.Dense(64, activation="relu")(x1)
@@ -198,7 +222,6 @@ def tutorial_model():
 
 def tutorial_train_step(x, y, model, optimizer, loss_fn, train_acc_metric):
     """The tutorial's ``train_step``, verbatim."""
-
     with tf.GradientTape() as tape:
         logits = model(x, training=True)
         loss_value = loss_fn(y, logits)
@@ -230,9 +253,7 @@ class Loop:
 class TutorialLoop(Loop):
     """(a)/(b): the tutorial's Python loop over its pipeline, ``float(loss)`` every step."""
 
-    def __init__(self, images: Images, batch_size: int, steps: int, *, compiled: bool) -> None:
-        import tensorflow as tf
-
+    def __init__(self, work: Workload, batch_size: int, steps: int, *, compiled: bool) -> None:
         self.key = "seed_tf_function" if compiled else "seed_eager"
         model = tutorial_model()
         optimizer = keras.optimizers.SGD(learning_rate=LEARNING_RATE)
@@ -243,7 +264,7 @@ class TutorialLoop(Loop):
             return tutorial_train_step(x, y, model, optimizer, loss_fn, metric)
 
         self._step = tf.function(step) if compiled else step
-        self._batches = endless(tutorial_datasets(images, batch_size)[0])
+        self._batches = endless(tutorial_train_dataset(work, batch_size))
         self._steps = steps
         self.note = f"{steps} steps per round"
         self._run(3)  # warm-up: tracing, variable creation, pipeline start
@@ -294,8 +315,7 @@ class EpochTimer(keras.callbacks.Callback):
 class FitLoop(Loop):
     """(c)/(d): one ``fit`` epoch per round over the tutorial's pipeline."""
 
-    def __init__(self, images: Images, batch_size: int, *, gradient_tape: bool) -> None:
-
+    def __init__(self, work: Workload, batch_size: int, *, gradient_tape: bool) -> None:
         self.key = "gradient_tape_fit" if gradient_tape else "keras_fit"
         self.model = build_mlp(784, HIDDEN_UNITS, 10) if gradient_tape else tutorial_model()
         self.model.compile(
@@ -303,8 +323,8 @@ class FitLoop(Loop):
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
-        self._train = tutorial_datasets(images, batch_size)[0]
-        self._steps = math.ceil(len(images.x_train) / batch_size)
+        self._train = tutorial_train_dataset(work, batch_size)
+        self._steps = work.steps_per_epoch(batch_size)
         self.note = f"whole epochs of {self._steps} steps, jit_compile={self.model.jit_compile}"
         self.model.fit(self._train, epochs=1, verbose=0)  # warm-up: tracing
 
@@ -335,40 +355,36 @@ def extra_fit_callback(model_class: type, callback: Any) -> Iterator[None]:
 
 
 class SweepTrainLoop(Loop):
-    """(e): a real ``sweep_train`` run per round: epoch 1 warms up, epoch 2 is timed."""
+    """(e): a real ``sweep_train`` run per round; epoch 1 warms up, the later ones are timed.
+
+    The round's value is the median of its timed epochs.
+    """
 
     key = "sweep_train_path"
+    timed_epochs = 2
 
-    def __init__(self, images: Images, batch_size: int, workdir: Path) -> None:
-
-        path = workdir / "images.npz"
-        if not path.exists():
-            np.savez(
-                path,
-                x_train=images.x_train,
-                y_train=images.y_train,
-                x_test=images.x_test,
-                y_test=images.y_test,
-            )
-        for sub in ("wandb", "wandb-cache", "wandb-config"):
-            (workdir / sub).mkdir(exist_ok=True)
-        os.environ.setdefault("WANDB_DIR", str(workdir / "wandb"))
-        os.environ.setdefault("WANDB_CACHE_DIR", str(workdir / "wandb-cache"))
-        os.environ.setdefault("WANDB_CONFIG_DIR", str(workdir / "wandb-config"))
-        self._config = {"dataset": str(path), "batch_size": batch_size, "epochs": 2, "verbose": 0}
-        self._steps = math.ceil(len(images.x_train) / batch_size)
-        knobs = ", ".join(
-            f"{k}={DEFAULT_CONFIG[k]}"
-            for k in ("steps_per_execution", "jit_compile")
-            if k in DEFAULT_CONFIG
+    def __init__(self, work: Workload, batch_size: int, overrides: dict[str, Any]) -> None:
+        self._config = {
+            "dataset": str(work.npz_path),
+            "batch_size": batch_size,
+            "learning_rate": LEARNING_RATE,
+            "epochs": 1 + self.timed_epochs,
+            "verbose": 0,
+            **overrides,
+        }
+        self._steps = work.steps_per_epoch(batch_size)
+        knobs = ("steps_per_execution", "jit_compile", *sorted(set(overrides) - {"epochs"}))
+        settings = ", ".join(f"{k}={self._config.get(k, DEFAULT_CONFIG.get(k))}" for k in knobs)
+        self.note = (
+            f"sweep_train(epochs={self._config['epochs']}), epochs 2-{self._config['epochs']} "
+            f"of {self._steps} steps timed; {settings}"
         )
-        self.note = f"whole epochs of {self._steps} steps, defaults: {knobs}"
 
     def measure(self) -> float:
         timer = EpochTimer()
         with extra_fit_callback(GradientTapeModel, timer):
             sweep_train(self._config)
-        return timer.seconds[-1] * 1000 / self._steps
+        return statistics.median(timer.seconds[1:]) * 1000 / self._steps
 
 
 class FloorLoop(Loop):
@@ -376,11 +392,9 @@ class FloorLoop(Loop):
 
     key = "floor"
 
-    def __init__(self, images: Images, batch_size: int, steps: int) -> None:
-
-        x_train, y_train, _, _ = tutorial_arrays(images)
-        x = tf.constant(x_train[:batch_size], tf.float32)
-        y = tf.constant(y_train[:batch_size], tf.int32)
+    def __init__(self, work: Workload, batch_size: int, steps: int) -> None:
+        x = tf.cast(work.x_train[:batch_size], tf.float32)
+        y = tf.cast(work.y_train[:batch_size], tf.int32)
         init = keras.initializers.GlorotUniform(seed=0)
         sizes = (784, *HIDDEN_UNITS, 10)
         weights = []
@@ -414,7 +428,6 @@ class FloorLoop(Loop):
             fn(tf.constant(2)).numpy()  # warm-up: tracing and compiling
 
     def measure(self) -> float:
-
         times = {}
         for name, fn in self._variants.items():
             start = time.perf_counter()
@@ -433,7 +446,6 @@ class FloorLoop(Loop):
 
 def device_name() -> str:
     """The accelerator TensorFlow trains on: its first GPU, else the CPU's model name."""
-
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
@@ -447,20 +459,18 @@ def device_name() -> str:
     return f"CPU: {model}, {os.cpu_count()} cores"
 
 
-def measure(
-    images: Images, batch_size: int, settings: Settings, workdir: Path, device: str
-) -> Result:
+def measure(work: Workload, batch_size: int, settings: Settings, device: str) -> Result:
     """All six loops at one batch size, ``settings.repeats`` interleaved rounds."""
 
     keras.utils.set_random_seed(0)
-    steps_per_epoch = math.ceil(len(images.x_train) / batch_size)
+    steps_per_epoch = work.steps_per_epoch(batch_size)
     builders: list[Callable[[], Loop]] = [
-        lambda: TutorialLoop(images, batch_size, settings.eager_steps, compiled=False),
-        lambda: TutorialLoop(images, batch_size, steps_per_epoch, compiled=True),
-        lambda: FitLoop(images, batch_size, gradient_tape=False),
-        lambda: FitLoop(images, batch_size, gradient_tape=True),
-        lambda: SweepTrainLoop(images, batch_size, workdir),
-        lambda: FloorLoop(images, batch_size, steps_per_epoch),
+        lambda: TutorialLoop(work, batch_size, settings.eager_steps, compiled=False),
+        lambda: TutorialLoop(work, batch_size, steps_per_epoch, compiled=True),
+        lambda: FitLoop(work, batch_size, gradient_tape=False),
+        lambda: FitLoop(work, batch_size, gradient_tape=True),
+        lambda: SweepTrainLoop(work, batch_size, settings.sweep_config),
+        lambda: FloorLoop(work, batch_size, steps_per_epoch),
     ]
     loops = [build() for build in builders]
     result = Result(device, batch_size, {loop.key: [] for loop in loops})
@@ -479,7 +489,7 @@ def format_table(result: Result) -> str:
         f"batch size {result.batch_size} on {result.device}",
         "",
         f"| {'loop':<32} | {'ms/step':>8} | {'/ (a)':>7} | {'/ (c)':>7} | {'/ (f)':>7} | rounds |",
-        f"|{'-' * 34}|{'-' * 10}:|{'-' * 8}:|{'-' * 8}:|{'-' * 8}:|-------:|",
+        f"|{'-' * 34}|{'-' * 9}:|{'-' * 8}:|{'-' * 8}:|{'-' * 8}:|-------:|",
     ]
     for key, label in LOOPS.items():
         lines.append(
@@ -510,6 +520,12 @@ def format_targets(result: Result) -> str:
     return "\n".join(lines)
 
 
+def json_payload(results: list[Result]) -> dict[str, Any] | list[dict[str, Any]]:
+    """One object per batch size; a single batch size gives the object itself."""
+    payload = [r.to_json() for r in results]
+    return payload[0] if len(payload) == 1 else payload
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Milliseconds per training step: the tutorial's loops, Keras fit, "
@@ -526,8 +542,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help=f"{QUICK_TRAIN} training examples, fewer steps and rounds: under a minute on a CPU",
     )
+    parser.add_argument(
+        "--config",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="override a sweep_train config key for (e), e.g. --config jit_compile=true "
+        "(repeatable)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
+    try:
+        args.config = parse_config_args(f"--{item}" for item in args.config)
+    except RunConfigError as exc:
+        parser.error(f"--config: {exc}")
     try:
         args.batch_sizes = tuple(int(b) for b in args.batch_sizes.split(",") if b.strip())
     except ValueError:
@@ -541,31 +569,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # sweep_train imports wandb on first use: no W&B network, account or run files.
+    os.environ["WANDB_MODE"] = "disabled"
+    os.environ.setdefault("WANDB_SILENT", "true")
+    warnings.filterwarnings("ignore", module=r"(tensorflow|keras)(\..*)?$")
     settings = Settings(
         batch_sizes=args.batch_sizes,
         repeats=args.repeats or (3 if args.quick else 5),
-        eager_steps=30 if args.quick else 100,
+        eager_steps=20 if args.quick else 100,
         quick=args.quick,
+        sweep_config=args.config,
     )
-    images = load_images(settings.quick)
     device = device_name()
     print(f"device: {device}")
-    print(f"data: {images.source}; {len(images.x_train)} training examples")
-    print(f"model: 784-{'-'.join(map(str, HIDDEN_UNITS))}-10 MLP, SGD lr {LEARNING_RATE}")
     results = []
     with tempfile.TemporaryDirectory(prefix="kerasweep-step-time-") as tmp:
+        workdir = Path(tmp)
+        for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+            os.environ.setdefault(var, str(workdir))
+        work = prepare_workload(load_images(settings.quick), workdir)
+        print(f"data: {work.source}; {work.n_train} training examples")
+        print(f"model: 784-{'-'.join(map(str, HIDDEN_UNITS))}-10 MLP, SGD lr {LEARNING_RATE}")
         for batch_size in settings.batch_sizes:
-            results.append(measure(images, batch_size, settings, Path(tmp), device))
+            results.append(measure(work, batch_size, settings, device))
     for result in results:
         print()
         print(format_table(result))
         print()
         print(format_targets(result))
     if args.json:
-        payload: Any = [r.to_json() for r in results]
-        if len(payload) == 1:
-            payload = payload[0]
-        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps(json_payload(results), indent=2) + "\n")
         print(f"\nwrote {args.json}")
     return 0
 

@@ -198,8 +198,9 @@ def make_datasets(
     Training batches are reshuffled every epoch over the whole training set and batched in
     ``batch_size`` (a smaller last batch, as the tutorial's ``batch`` gives); validation
     batches are in order. Unlike the tutorial's ``from_tensor_slices(...).shuffle().batch()``,
-    which slices and shuffles one example at a time, only indices are shuffled and each batch
-    is gathered in one op, so the input pipeline stays off the training step's critical path.
+    which slices and shuffles one example at a time, each epoch draws one permutation of the
+    indices in a single op and each batch is gathered from the resident arrays in one op, so
+    the input pipeline stays off the training step's critical path.
 
     Args:
         data: The arrays.
@@ -223,14 +224,10 @@ def make_datasets(
         labels = tf.constant(y)
         return lambda idx: (tf.gather(features, idx), tf.gather(labels, idx))
 
-    n_train = len(data.x_train)
-    train = (
-        tf.data.Dataset.range(n_train)
-        .shuffle(n_train, seed=seed, reshuffle_each_iteration=True)
-        .batch(int(batch_size))
-        .map(gathered(data.x_train, data.y_train), num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    train = _reshuffled_index_batches(len(data.x_train), int(batch_size), seed)
+    train = train.map(
+        gathered(data.x_train, data.y_train), num_parallel_calls=tf.data.AUTOTUNE
+    ).prefetch(tf.data.AUTOTUNE)
     val = (
         tf.data.Dataset.range(len(data.x_test))
         .batch(int(validation_batch_size or batch_size))
@@ -239,3 +236,28 @@ def make_datasets(
         .prefetch(tf.data.AUTOTUNE)
     )
     return train, val
+
+
+def _reshuffled_index_batches(n: int, batch_size: int, seed: int | None):
+    """Batches of the indices ``0..n-1`` in a fresh random order every epoch.
+
+    What ``range(n).shuffle(n, reshuffle_each_iteration=True).batch(batch_size)`` yields,
+    without pushing ``n`` scalars through a shuffle buffer each epoch: every iteration of the
+    dataset draws a new key, permutes all ``n`` indices in one op and slices the permutation
+    into batches (the last one smaller when ``batch_size`` does not divide ``n``).
+    """
+    import tensorflow as tf
+
+    batches = -(-n // batch_size)
+
+    def epoch(key):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([key, tf.constant(0, tf.int64)])
+        )
+        return tf.data.Dataset.range(batches).map(
+            lambda i: order[i * batch_size : (i + 1) * batch_size]
+        )
+
+    # One key per iteration: a new one each epoch, reproducible when a seed is given.
+    keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    return keys.flat_map(epoch).apply(tf.data.experimental.assert_cardinality(batches))

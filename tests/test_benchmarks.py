@@ -1,0 +1,83 @@
+"""benchmarks/step_time.py keeps running: its quick mode end to end, and its JSON schema."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, subprocess_env
+
+STEP_TIME = Path(ROOT) / "benchmarks" / "step_time.py"
+LOOP_KEYS = {
+    "seed_eager",
+    "seed_tf_function",
+    "keras_fit",
+    "gradient_tape_fit",
+    "sweep_train_path",
+    "floor",
+}
+
+
+def _check_entry(entry: object, batch_size: int) -> None:
+    assert isinstance(entry, dict)
+    assert set(entry) == {"device", "batch_size", "ms_per_step"}
+    assert isinstance(entry["device"], str) and entry["device"]
+    assert entry["batch_size"] == batch_size
+    times = entry["ms_per_step"]
+    assert set(times) == LOOP_KEYS
+    for key, value in times.items():
+        assert isinstance(value, float) and math.isfinite(value) and value > 0, (key, value)
+
+
+@functools.cache
+def _load_step_time():
+    spec = importlib.util.spec_from_file_location("step_time", STEP_TIME)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["step_time"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_quick_run_writes_one_positive_time_per_loop(tmp_path):
+    out = tmp_path / "times.json"
+    env = subprocess_env(TF_CPP_MIN_LOG_LEVEL="3", WANDB_MODE="disabled", KERAS_HOME=str(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, str(STEP_TIME), "--quick", "--repeats", "1", "--json", str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _check_entry(json.loads(out.read_text()), 64)
+    assert "(f) floor" in proc.stdout and "targets at batch 64" in proc.stdout
+
+
+def test_several_batch_sizes_give_a_list_in_order():
+    step_time = _load_step_time()
+    results = []
+    for batch_size in (32, 128):
+        result = step_time.Result("CPU: test", batch_size)
+        result.samples = {key: [2.0, 1.0, 3.0] for key in step_time.LOOPS}
+        results.append(result)
+    payload = step_time.json_payload(results)
+    assert [entry["batch_size"] for entry in payload] == [32, 128]
+    for entry, batch_size in zip(payload, (32, 128), strict=True):
+        _check_entry(entry, batch_size)
+        assert entry["ms_per_step"]["floor"] == 2.0  # the median of the rounds
+    assert step_time.json_payload(results[:1]) == payload[0]
+
+
+def test_bad_batch_sizes_are_one_clear_error():
+    step_time = _load_step_time()
+    with pytest.raises(SystemExit):
+        step_time.parse_args(["--batch-sizes", "64,x"])
