@@ -15,14 +15,16 @@ hyperband is applied there after each metric row, exactly as for a function run:
 using :class:`kerasweep.SweepMetricsLogger` sees ``stop_requested()`` turn True and ends
 ``fit`` cleanly. The agent watches the store: if a stopped program is still running after
 ``stop_grace`` seconds it gets SIGTERM, then SIGKILL ``kill_delay`` seconds later (W&B's
-agent sends SIGTERM then SIGKILL after 30 s). Exit status 0 means finished (or stopped),
-anything else failed, with the program's last output line as the error.
+agent sends SIGTERM then SIGKILL after 30 s); the program runs in its own process group and
+the signals go to the whole group, so processes it started end with it. Exit status 0 means
+finished (or stopped), anything else failed, with the program's last error line as the error.
 """
 
 from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import json
 import os
 import re
@@ -125,6 +127,7 @@ def child_env(
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
+    env.setdefault("PYTHONUNBUFFERED", "1")  # output in order, as it comes
     return env
 
 
@@ -178,8 +181,21 @@ class ProgramResult:
             why = f"killed by {name}"
         else:
             why = f"exit status {self.returncode}"
-        last = next((line for line in reversed(self.tail) if line.strip()), "")
+        last = _exception_line(self.tail) or next(
+            (line for line in reversed(self.tail) if line.strip()), ""
+        )
         return f"{why}: {last.strip()}" if last else why
+
+
+def _exception_line(lines: Sequence[str]) -> str | None:
+    """The ``Error: message`` line of the last Python traceback in ``lines``, if any."""
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent")]
+    if not starts:
+        return None
+    for line in lines[starts[-1] + 1 :]:
+        if line.strip() and not line[0].isspace():
+            return line
+    return None
 
 
 def run_program(
@@ -207,7 +223,12 @@ def run_program(
         text=True,
         errors="replace",
         bufsize=1,
+        start_new_session=True,  # signals reach the program's own subprocesses too
     )
+
+    def signal_group(sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
 
     def read() -> None:
         assert proc.stdout is not None
@@ -231,18 +252,18 @@ def run_program(
             if stop_seen is None and should_stop():
                 stop_seen = now
             if stop_seen is not None and term_sent is None and now - stop_seen >= stop_grace:
-                proc.terminate()
+                signal_group(signal.SIGTERM)
                 term_sent = now
             elif term_sent is not None and now - term_sent >= kill_delay:
-                proc.kill()
+                signal_group(signal.SIGKILL)
     except BaseException:
-        proc.terminate()
+        signal_group(signal.SIGTERM)
         try:
             proc.wait(timeout=kill_delay)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            signal_group(signal.SIGKILL)
             proc.wait()
         raise
     finally:
-        reader.join(timeout=5)
+        reader.join(timeout=2)
     return ProgramResult(proc.returncode, terminated=term_sent is not None, tail=list(tail))

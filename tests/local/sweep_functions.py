@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import wandb
 
@@ -88,7 +89,7 @@ def protocol():
         "run_sweep_id": run.sweep_id,
         "offline": bool(run.settings._offline) if hasattr(run, "settings") else None,
         "dir": str(run.dir),
-        "params_file": open(before["WANDB_SWEEP_PARAM_PATH"]).read(),
+        "params_file": Path(before["WANDB_SWEEP_PARAM_PATH"]).read_text(),
     }
     wandb.log({"val_loss": 0.5, "epochs": 0})
     wandb.log({"val_loss": 0.25}, commit=False)
