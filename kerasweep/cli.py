@@ -17,23 +17,19 @@ only loaded by the runs themselves, with its log noise off.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import logging
 import math
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-# set before TensorFlow or wandb load (a user's own settings win)
-QUIET_ENV = {
-    "TF_CPP_MIN_LOG_LEVEL": "3",  # C++ INFO/WARNING/ERROR lines (cuda stubs, cpu features)
-    "GRPC_VERBOSITY": "ERROR",
-    "ABSL_MIN_LOG_LEVEL": "3",
-}
 
 
 class UsageError(Exception):
@@ -192,16 +188,19 @@ def leaderboard(snapshot: dict) -> str:
             i,
         ),
     )
-    params: list[str] = []
-    for run in runs:
-        params += [k for k in run["params"] if k not in params]
+    from kerasweep.local.controller import searched_params
+
+    params = searched_params(sweep["config"])
+    if not params:
+        for run in runs:
+            params += [k for k in run["params"] if k not in params]
     header = [
         "#",
         "run",
         "state",
         *params,
         metric["name"] if metric else "metric",
-        "epochs",
+        "epochs run" if "epochs" in params else "epochs",
         "why stopped",
     ]
     rows = []
@@ -312,13 +311,58 @@ def _setup_run_output(verbose: bool) -> None:
         os.environ.setdefault("WANDB_SILENT", "true")
 
 
-def _agent(args: argparse.Namespace, sweep_id: str) -> int:
+def _function(args: argparse.Namespace, config: dict):
+    """What each run calls: ``--function``, else None for a program, else ``sweep_train``.
+
+    Bad input (an unknown function, a missing program file) fails here, before anything is
+    written. Without ``--verbose``, ``sweep_train`` runs with ``verbose: 0`` (no progress
+    bars) unless the sweep sets ``verbose``.
+    """
+    from kerasweep.local.agent import DEFAULT_FUNCTION, load_function
+
+    if args.function:
+        return load_function(args.function)
+    if config.get("program"):
+        from kerasweep.local.program import program_file
+
+        program = program_file(config)
+        if program is not None and not os.path.isfile(program):
+            raise UsageError(f"program {program!r} of the sweep not found in {os.getcwd()}")
+        return None
+    sweep_train = load_function(DEFAULT_FUNCTION)
+    if args.verbose:
+        return sweep_train
+    _import_tensorflow_quietly()
+    return functools.partial(sweep_train, {"verbose": 0})
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with file descriptor 2 closed to its start-up lines.
+
+    Some of TF's native libraries log (``cudart_stub``, ``absl::InitializeLog``) while they
+    load, before ``TF_CPP_MIN_LOG_LEVEL`` is read; Python errors still surface afterwards.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        with contextlib.suppress(Exception):  # reported by the run that needs it
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
     from kerasweep.local.agent import local_agent
 
     _setup_run_output(args.verbose)
     result = local_agent(
         sweep_id,
-        args.function,
+        function,
         args.count,
         db=args.db,
         wandb_mode=args.wandb_mode,
@@ -353,29 +397,19 @@ def _write_report_if_available(sweep_id: str, db: str | None) -> None:
 
 
 def _cmd_agent(args: argparse.Namespace) -> int:
-    _open_store(args.db).sweep(args.sweep_id)  # fail early, in one line
-    status = _agent(args, args.sweep_id)
+    sweep = _open_store(args.db).sweep(args.sweep_id)  # fail early, in one line
+    status = _agent(args, args.sweep_id, _function(args, sweep.config))
     _write_report_if_available(args.sweep_id, args.db)
     return status
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from kerasweep.local.agent import DEFAULT_FUNCTION, load_function
+    from kerasweep.sweep_config import load_sweep_config
 
-    # bad input fails here, before the sweep is written
-    if args.function:
-        load_function(args.function)
-    else:
-        from kerasweep.sweep_config import load_sweep_config
-
-        program = load_sweep_config(args.config).get("program")
-        if program and not os.path.exists(str(program)):
-            raise UsageError(f"{args.config}: program {program!r} not found in {os.getcwd()}")
-        if not program:
-            load_function(DEFAULT_FUNCTION)
+    function = _function(args, load_sweep_config(args.config))
     sweep_id = _create_sweep(args)
     print(f"Created sweep with ID: {sweep_id}")
-    status = _agent(args, sweep_id)
+    status = _agent(args, sweep_id, function)
     print()
     print(leaderboard(_open_store(args.db).snapshot(sweep_id)))
     _write_report_if_available(sweep_id, args.db)
@@ -434,8 +468,11 @@ def _bad_input_types() -> tuple[type[BaseException], ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``kerasweep`` command line; returns the exit status."""
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
+    from kerasweep._quiet import quiet_tensorflow
+
+    quiet_tensorflow()
+    # pydantic's notice about the sweeps package's v1-style model config
+    warnings.filterwarnings("ignore", message="Valid config keys have changed in V2")
     args = build_parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)

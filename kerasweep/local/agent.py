@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasweep.local import context
-from kerasweep.local.controller import propose
+from kerasweep.local.controller import propose, searched_params
 from kerasweep.local.store import RunRecord, Store, SweepRecord, best_metric
 
 __all__ = ["DEFAULT_FUNCTION", "AgentResult", "load_function", "local_agent"]
@@ -183,7 +183,8 @@ def _status_line(
         )
     if run.error:
         parts.append(run.error)
-    parts.append(" ".join(f"{k}={_short(v)}" for k, v in run.params.items()))
+    shown = searched_params(sweep.config) or list(run.params)
+    parts.append(" ".join(f"{k}={_short(run.params[k])}" for k in shown if k in run.params))
     parts.append(f"({seconds:.1f} s)")
     return "  ".join(part for part in parts if part)
 
@@ -224,8 +225,10 @@ class _Agent:
         if self.retry_failed:
             retry_upto = max((run.seq for run in store.runs(sweep.id)), default=0)
         if self.program_mode:
-            program = str(sweep.config["program"])
-            if not Path(program).exists():
+            from kerasweep.local.program import program_file
+
+            program = program_file(sweep.config)
+            if program is not None and not Path(program).is_file():
                 raise ValueError(
                     f"program {program!r} of sweep {sweep.id} not found in {Path.cwd()}"
                 )

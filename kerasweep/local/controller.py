@@ -41,6 +41,7 @@ __all__ = [
     "hyperband_decision",
     "local_sweep",
     "propose",
+    "searched_params",
     "target_reached",
 ]
 
@@ -114,6 +115,20 @@ def engine_runs(
             )
         )
     return out
+
+
+def searched_params(config: Mapping[str, Any]) -> list[str]:
+    """The parameters a sweep searches (those not fixed by a single ``value``).
+
+    >>> searched_params({"parameters": {"lr": {"values": [0.1, 0.01]}, "epochs": {"value": 5}}})
+    ['lr']
+    """
+    parameters = config.get("parameters") or {}
+    return [
+        name
+        for name, spec in parameters.items()
+        if not (isinstance(spec, Mapping) and set(spec) == {"value"})
+    ]
 
 
 def target_reached(config: Mapping[str, Any], runs: Sequence[RunRecord]) -> bool:

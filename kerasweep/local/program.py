@@ -45,6 +45,7 @@ __all__ = [
     "build_command",
     "child_env",
     "command_args",
+    "program_file",
     "run_program",
     "setup_child",
 ]
@@ -57,6 +58,23 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 # what setup_child reads in the program's process
 CHILD_ENV_VARS = ("KERASWEEP_CHILD_DB", "KERASWEEP_CHILD_SWEEP", "KERASWEEP_CHILD_RUN",
                   "KERASWEEP_CHILD_AGENT")  # fmt: skip
+
+
+def program_file(config: Mapping[str, Any]) -> str | None:
+    """The file a program-mode config runs, or None (no program, or ``-m ${program}``).
+
+    >>> program_file({"program": "train.py"}), program_file({"program": "pkg.train",
+    ...     "command": ["${env}", "${interpreter}", "-m", "${program}", "${args}"]})
+    ('train.py', None)
+    """
+    program = config.get("program")
+    if not program:
+        return None
+    template = [str(c) for c in (config.get("command") or DEFAULT_COMMAND)]
+    for before, chunk in zip(["", *template], template, strict=False):
+        if chunk == "${program}" and before != "-m":
+            return str(program)
+    return None
 
 
 def command_args(params: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import types
 from pathlib import Path
 
 import pytest
-
-HERE = Path(__file__).resolve().parent
-FUNCTIONS = HERE / "sweep_functions.py"
 
 
 def _install_sweep_config_standin() -> None:
@@ -71,16 +67,3 @@ def isolated(tmp_path, monkeypatch):
 @pytest.fixture
 def db(tmp_path) -> Path:
     return tmp_path / "kerasweep.db"
-
-
-def function(name: str) -> str:
-    """``--function`` spec of a test function in sweep_functions.py."""
-    return f"{FUNCTIONS}:{name}"
-
-
-def subprocess_env(tmp_path: Path) -> dict[str, str]:
-    """Environment for agent processes started by a test."""
-    env = dict(os.environ)
-    root = str(HERE.parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    return env

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import sys
 import types
 
 import pytest
-import sweeps
-from conftest import function
-from sweep_functions import SERIES
 
 from kerasweep.local import context, local_agent, local_sweep
 from kerasweep.local.store import Store
+from tests.local.helpers import engine_replay, function
+from tests.local.sweep_functions import SERIES
 
 GRID = {
     "method": "grid",
@@ -87,23 +85,6 @@ def test_bayes_proposes_from_the_runs_so_far(db):
     assert all("expected_improvement" in info for info in infos[1:])
 
 
-def _engine_replay(config, series_list):
-    """What W&B's engine says, row by row: (rows logged, band) per run; band None if kept."""
-    done, expected = [], []
-    for index, series in enumerate(series_list):
-        history, outcome = [], (len(series), None)
-        for value in series:
-            history.append({"val_loss": value, "val_acc": 1.0 - value})
-            me = sweeps.SweepRun(name="me", state=sweeps.RunState.running, history=history)
-            if [r.name for r in sweeps.stop_runs(config, [*done, me])] == ["me"]:
-                band = re.search(r"Band: (\d+)", me.early_terminate_info["lines"][-1])
-                outcome = (len(history), int(band.group(1)))
-                break
-        expected.append(outcome)
-        done.append(sweeps.SweepRun(name=f"r{index}", state="finished", history=list(history)))
-    return expected
-
-
 MINIMIZE = {"name": "val_loss", "goal": "minimize"}
 MAXIMIZE = {"name": "val_acc", "goal": "maximize"}
 
@@ -119,7 +100,7 @@ def test_hyperband_stops_exactly_the_runs_the_engine_names(db, metric, strict):
         "early_terminate": early,
         "parameters": {"series": {"values": list(range(len(SERIES)))}},
     }
-    expected = _engine_replay(config, SERIES)
+    expected = engine_replay(config, SERIES)
     assert any(band for _, band in expected), "the crafted series must stop some runs"
     assert any(band is None for _, band in expected)
     sweep_id = local_sweep(config, db=db)

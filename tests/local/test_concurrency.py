@@ -9,20 +9,19 @@ import subprocess
 import sys
 import time
 
-from conftest import function, subprocess_env
-
 from kerasweep.local import local_agent, local_sweep
 from kerasweep.local.store import Store
+from tests.local.helpers import function, subprocess_env
 
 
-def _agent_process(sweep_id, db, tmp_path, name, *extra, env=None):
+def _agent_process(sweep_id, db, name, env):
     command = [
         sys.executable, "-m", "kerasweep", "agent", sweep_id, "--db", str(db),
-        "--function", function(name), "--wandb-mode", "disabled", *extra,
+        "--function", function(name), "--wandb-mode", "disabled",
     ]  # fmt: skip
     return subprocess.Popen(
         command,
-        env=env or subprocess_env(tmp_path),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -30,15 +29,15 @@ def _agent_process(sweep_id, db, tmp_path, name, *extra, env=None):
 
 
 def test_three_agent_processes_share_a_grid_without_repeats(db, tmp_path):
-    values_a, values_b = [0, 1, 2, 3, 4], ["p", "q", "r"]
+    values_a, values_b = [0, 1, 2, 3], ["p", "q", "r"]
     config = {
         "method": "grid",
         "metric": {"name": "val_loss", "goal": "minimize"},
         "parameters": {"a": {"values": values_a}, "b": {"values": values_b}},
     }
     sweep_id = local_sweep(config, db=db)
-    env = {**subprocess_env(tmp_path), "TEST_SLEEP": "0.3"}
-    agents = [_agent_process(sweep_id, db, tmp_path, "grid_point", env=env) for _ in range(3)]
+    env = subprocess_env(TEST_SLEEP="0.2")
+    agents = [_agent_process(sweep_id, db, "grid_point", env) for _ in range(3)]
     outputs = [agent.communicate(timeout=240)[0] for agent in agents]
     assert [agent.returncode for agent in agents] == [0, 0, 0], outputs
     runs = Store(db).runs(sweep_id)
@@ -61,8 +60,8 @@ def test_killed_agent_run_is_crashed_and_the_sweep_resumes(db, tmp_path):
     sweep_id = local_sweep(config, db=db)
     flag = tmp_path / "hang"
     flag.touch()
-    env = {**subprocess_env(tmp_path), "TEST_HANG_FLAG": str(flag)}
-    agent = _agent_process(sweep_id, db, tmp_path, "hang_on_flag", env=env)
+    env = subprocess_env(TEST_HANG_FLAG=str(flag))
+    agent = _agent_process(sweep_id, db, "hang_on_flag", env)
     deadline = time.monotonic() + 120
     while not (tmp_path / "hang.running").exists():
         assert agent.poll() is None, agent.communicate()[0]

@@ -6,12 +6,11 @@ import signal
 import sys
 import textwrap
 
-from sweep_functions import SERIES
-from test_agent import _engine_replay
-
 from kerasweep.local import local_agent, local_sweep
 from kerasweep.local.program import build_command, command_args, run_program
 from kerasweep.local.store import Store
+from tests.local.helpers import engine_replay
+from tests.local.sweep_functions import SERIES
 
 PROGRAM = textwrap.dedent(
     """
@@ -90,7 +89,7 @@ def test_program_runs_are_recorded_and_stopped_by_hyperband(db, tmp_path, monkey
         "early_terminate": {"type": "hyperband", "min_iter": 2, "eta": 2},
         "parameters": {"series": {"values": [0, 2, 3, 9]}},
     }
-    expected = _engine_replay(config, [SERIES[0], SERIES[2], SERIES[3]])
+    expected = engine_replay(config, [SERIES[0], SERIES[2], SERIES[3]])
     assert [band for _, band in expected] == [None, None, 2]
     sweep_id = local_sweep(config, db=db)
     result = local_agent(sweep_id, db=db, program_output=False)
