@@ -427,8 +427,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_best(args: argparse.Namespace) -> int:
+    snapshot = _open_store(args.db).snapshot(args.sweep_id)
     try:
-        sys.stdout.write(best_params_yaml(_open_store(args.db).snapshot(args.sweep_id)))
+        sys.stdout.write(best_params_yaml(snapshot))
     except LookupError as err:
         print(f"kerasweep best: {err}", file=sys.stderr)
         return EXIT_FAILED

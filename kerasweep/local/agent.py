@@ -175,7 +175,8 @@ def _status_line(
     metric = sweep.metric
     best = best_metric(run, metric)
     if metric is not None and best is not None:
-        parts.append(f"{metric['name']}={best:.4g} ({len(run.metric_values)} epochs)")
+        epochs = len(run.metric_values)
+        parts.append(f"{metric['name']}={best:.4g} ({epochs} epoch{'s' if epochs != 1 else ''})")
     if run.state == "stopped" and run.stop:
         parts.append(
             f"stopped at band {run.stop['band']}: {run.stop['value']:.4g} vs threshold "

@@ -2,51 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 
 import pytest
 
+from tests.local.helpers import install_sweep_config_standin
 
-def _install_sweep_config_standin() -> None:
-    """Until kerasweep.sweep_config exists: the smallest loader with its contract."""
-    try:
-        import kerasweep.sweep_config  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        return
-    import yaml
-    from sweeps import schema_violations_from_proposed_config
-
-    module = types.ModuleType("kerasweep.sweep_config")
-
-    class SweepConfigError(ValueError):
-        pass
-
-    def load_sweep_config(source):
-        if isinstance(source, dict):
-            name, config = "<dict>", dict(source)
-        else:
-            name = str(source)
-            try:
-                config = yaml.safe_load(Path(source).read_text())
-            except OSError as err:
-                raise SweepConfigError(f"{name}: cannot read: {err.strerror}") from None
-        if not isinstance(config, dict):
-            raise SweepConfigError(f"{name}: not a mapping")
-        violations = schema_violations_from_proposed_config(config)
-        if violations:
-            raise SweepConfigError(f"{name}: {violations[0].splitlines()[0]}")
-        return config
-
-    module.SweepConfigError = SweepConfigError
-    module.load_sweep_config = load_sweep_config
-    sys.modules["kerasweep.sweep_config"] = module
-
-
-_install_sweep_config_standin()
+install_sweep_config_standin()
 
 
 @pytest.fixture(autouse=True)
