@@ -284,6 +284,14 @@ def _open_store(db: str | None, create: bool = False):
     return Store(db, create=create)
 
 
+def _current_snapshot(db: str | None, sweep_id: str) -> dict:
+    """The sweep as it stands, its runs whose agent died shown as crashed."""
+    store = _open_store(db)
+    store.sweep(sweep_id)
+    store.reap_stale(sweep_id)
+    return store.snapshot(sweep_id)
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     sweep_id = _create_sweep(args)
     from kerasweep.local.store import resolve_db_path
@@ -422,12 +430,12 @@ def _cmd_ls(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    print(leaderboard(_open_store(args.db).snapshot(args.sweep_id)))
+    print(leaderboard(_current_snapshot(args.db, args.sweep_id)))
     return EXIT_OK
 
 
 def _cmd_best(args: argparse.Namespace) -> int:
-    snapshot = _open_store(args.db).snapshot(args.sweep_id)
+    snapshot = _current_snapshot(args.db, args.sweep_id)
     try:
         sys.stdout.write(best_params_yaml(snapshot))
     except LookupError as err:
@@ -437,7 +445,7 @@ def _cmd_best(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    _open_store(args.db).sweep(args.sweep_id)
+    _current_snapshot(args.db, args.sweep_id)
     try:
         from kerasweep.report import report
     except ImportError as err:

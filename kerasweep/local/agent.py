@@ -283,10 +283,22 @@ class _Agent:
                         break
                 else:
                     failures_in_a_row = 0
+            else:
+                self._mark_finished_if_done()
         finally:
             heartbeat.stop()
             store.end_agent(agent_id)
         return result
+
+    def _mark_finished_if_done(self) -> None:
+        """After ``count`` runs: mark the sweep finished if it has nothing left to give."""
+        config = self.sweep.config
+        metric = config.get("metric") if isinstance(config.get("metric"), Mapping) else {}
+        if not (config.get("method") == "grid" or config.get("run_cap") or metric.get("target")):
+            return  # random and bayes go on forever
+        runs = self.store.runs(self.sweep.id)
+        if not any(r.state == "running" for r in runs) and propose(self.sweep, runs) is None:
+            self.store.set_sweep_state(self.sweep.id, "finished")
 
     # -- one run -----------------------------------------------------------------------------
 

@@ -42,6 +42,10 @@ def test_count_limits_the_runs_of_one_agent(db):
     sweep_id = local_sweep(GRID, db=db)
     result = local_agent(sweep_id, function("grid_point"), count=2, db=db)
     assert result.reason == "count" and len(_runs(db, sweep_id)) == 2
+    assert Store(db).sweep(sweep_id).state == "running"
+    result = local_agent(sweep_id, function("grid_point"), count=4, db=db)
+    assert result.reason == "count" and len(_runs(db, sweep_id)) == 6
+    assert Store(db).sweep(sweep_id).state == "finished"  # the grid is done
 
 
 def test_random_stays_within_the_space(db):
