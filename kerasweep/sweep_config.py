@@ -604,7 +604,7 @@ class _Checker:
         """The distribution a spec names, or the one the engine infers from its keys."""
         if "distribution" in spec:
             name = spec["distribution"]
-            if name in _DEPRECATED:
+            if isinstance(name, str) and name in _DEPRECATED:
                 self.fail(
                     (*path, "distribution"),
                     name,

@@ -221,6 +221,12 @@ BAD_CONFIGS = [
         "distribution-not-string", _LR + "    distribution: 3\n", "parameters.lr.distribution", "3"
     ),
     Bad(
+        "distribution-mapping",
+        _LR + "    distribution: {min: 1}\n",
+        "parameters.lr.distribution",
+        "{'min': 1}",
+    ),
+    Bad(
         "distribution-deprecated-log-uniform",
         _LR + "    distribution: log_uniform\n    min: -9.2\n    max: -2.3\n",
         "parameters.lr.distribution",
@@ -888,3 +894,60 @@ def test_import_is_quiet_and_leaves_tensorflow_out():
     )
     assert result.stdout.split() == ["False", "False"]
     assert result.stderr == ""
+
+
+# --- mutations -----------------------------------------------------------------------------------
+
+_ATOMS = [None, 0, 1, -1, 0.5, -0.5, 1e300, float("nan"), True, "", "x", "grid", "bayes"]
+_ATOMS += ["hyperband", "uniform", "normal", "q_uniform", [], [1, 2], {}, {"value": 1}]
+_ATOMS += [{"values": []}, {"min": 1, "max": 0}, {"parameters": {}}, 2.5, 10**20, "1e-5"]
+_KEYS = ["method", "metric", "parameters", "min_iter", "max_iter", "s", "eta", "values", "value"]
+_KEYS += ["min", "max", "q", "sigma", "distribution", "probabilities", "command", "type"]
+
+
+def _mutated(config: dict, rng: random.Random) -> dict:
+    config = json.loads(json.dumps(config))
+    for _ in range(rng.randint(1, 3)):
+        paths, stack = [], [((), config)]
+        while stack:
+            path, node = stack.pop()
+            if isinstance(node, (dict, list)):
+                children = node.items() if isinstance(node, dict) else enumerate(node)
+                for key, child in children:
+                    paths.append((*path, key))
+                    stack.append(((*path, key), child))
+        if not paths:
+            break
+        path = rng.choice(paths)
+        parent = config
+        for part in path[:-1]:
+            parent = parent[part]
+        roll = rng.random()
+        if roll < 0.5:
+            parent[path[-1]] = json.loads(json.dumps(rng.choice(_ATOMS)))
+        elif roll < 0.7 and isinstance(parent, dict):
+            del parent[path[-1]]
+        elif isinstance(parent, dict):
+            parent[rng.choice(_KEYS)] = json.loads(json.dumps(rng.choice(_ATOMS)))
+    return config
+
+
+def test_mutated_configs_either_run_in_the_engine_or_fail_in_one_line():
+    rng = random.Random(0)
+    names = [name for name in VALID_CONFIGS if name != "grid-at-limit"]
+    accepted = refused = 0
+    for _ in range(200):
+        config = _mutated(VALID_CONFIGS[rng.choice(names)], rng)
+        try:
+            loaded = load_sweep_config(config)
+        except SweepConfigError as err:
+            assert "\n" not in str(err)
+            refused += 1
+            continue
+        accepted += 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert sweeps.next_run(loaded, []) is not None
+            if "early_terminate" in loaded:
+                sweeps.stop_runs(loaded, [])
+    assert accepted and refused
