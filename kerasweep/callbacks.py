@@ -119,6 +119,10 @@ class ExecutionAwareMetricsLogger(WandbMetricsLogger):
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         done = int(batch) + 1
+        # Keras reports a partial last execution as if it were full: clamp to the epoch.
+        steps = (self.params or {}).get("steps")
+        if steps:
+            done = min(done, int(steps))
         previous = getattr(self, "_steps_in_epoch", 0)
         self._steps_in_epoch = done
         self.global_step += done - previous

@@ -28,6 +28,7 @@ __all__ = ["Dataset", "DatasetError", "load_dataset", "make_datasets"]
 
 #: Where ``keras.datasets.mnist`` downloads ``mnist.npz`` from.
 MNIST_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 _DOWNLOAD_TIMEOUT_S = 15.0
 _DIGITS_TEST_FRACTION = 0.2
 _DIGITS_SPLIT_SEED = 0
@@ -81,11 +82,19 @@ def _load_mnist() -> Dataset:
     import keras
 
     cached = _keras_cache_dir() / "mnist.npz"
+    path = cached
     if not cached.exists():
         previous = socket.getdefaulttimeout()
         socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)
         try:
-            keras.utils.get_file("mnist.npz", origin=MNIST_ORIGIN)
+            path = Path(
+                keras.utils.get_file(
+                    "mnist.npz",
+                    origin=MNIST_ORIGIN,
+                    file_hash=MNIST_SHA256,
+                    cache_dir=str(cached.parent.parent),
+                )
+            )
         except Exception as exc:  # any network, DNS or HTTP failure
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DatasetError(
@@ -95,8 +104,8 @@ def _load_mnist() -> Dataset:
             ) from None
         finally:
             socket.setdefaulttimeout(previous)
-    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    return Dataset("mnist", *_prepare(x_train, y_train, 255.0), *_prepare(x_test, y_test, 255.0))
+    data = _load_npz(path)
+    return Dataset("mnist", data.x_train, data.y_train, data.x_test, data.y_test)
 
 
 def _load_digits() -> Dataset:

@@ -223,6 +223,7 @@ def sweep_train(config: Mapping[str, Any] | None = None):
                 guard,
             ],
             verbose=_verbose(cfg["verbose"]),
+            shuffle=False,  # the dataset reshuffles itself every epoch
         )
         if guard.diverged is not None:
             raise guard.diverged
