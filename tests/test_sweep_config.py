@@ -951,3 +951,16 @@ def test_mutated_configs_either_run_in_the_engine_or_fail_in_one_line():
             if "early_terminate" in loaded:
                 sweeps.stop_runs(loaded, [])
     assert accepted and refused
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.y*ml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
+def test_example_sweeps_load_and_run_in_the_engine(path: Path):
+    config = load_sweep_config(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert sweeps.next_run(config, []) is not None
+        if "early_terminate" in config:
+            sweeps.stop_runs(config, [])
