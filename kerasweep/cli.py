@@ -340,28 +340,11 @@ def _function(args: argparse.Namespace, config: dict):
     sweep_train = load_function(DEFAULT_FUNCTION)
     if args.verbose:
         return sweep_train
-    _import_tensorflow_quietly()
+    from kerasweep._quiet import import_tensorflow_quietly
+
+    with contextlib.suppress(Exception):  # a broken install fails each run, with its error
+        import_tensorflow_quietly()
     return functools.partial(sweep_train, {"verbose": 0})
-
-
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with file descriptor 2 closed to its start-up lines.
-
-    Some of TF's native libraries log (``cudart_stub``, ``absl::InitializeLog``) while they
-    load, before ``TF_CPP_MIN_LOG_LEVEL`` is read; Python errors still surface afterwards.
-    """
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        with contextlib.suppress(Exception):  # reported by the run that needs it
-            import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:

@@ -11,9 +11,7 @@ import pytest
 import yaml
 
 from kerasweep.cli import main
-from tests.local.helpers import ROOT, function, install_sweep_config_standin, subprocess_env
-
-install_sweep_config_standin()
+from tests.local.helpers import function, subprocess_env
 
 GRID = {
     "method": "grid",
@@ -159,25 +157,26 @@ def test_report_command(tmp_path, capsys):
 
 def test_read_commands_do_not_import_tensorflow_or_wandb(tmp_path, capsys):
     sweep_id = _sweep(capsys, tmp_path)
+    _config(tmp_path, GRID, "s.yaml")
     code = textwrap.dedent(
         f"""
         import sys
         from kerasweep.cli import main
-        for argv in (["ls"], ["show", "{sweep_id}"], ["best", "{sweep_id}"]):
-            main(argv)
+        for argv in (["ls"], ["show", "{sweep_id}"], ["best", "{sweep_id}"],
+                     ["sweep", "s.yaml"]):
+            assert main(argv) in (0, 1)  # best: no finished run yet
         print(sorted(m for m in ("tensorflow", "keras", "wandb") if m in sys.modules))
         """
     )
-    out = subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-c", code], env=subprocess_env(), capture_output=True, text=True
-    ).stdout
-    assert out.splitlines()[-1] == "[]"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
 
 
 def test_run_on_digits_end_to_end(tmp_path):
     """The quickstart's command on a tiny digits sweep: status lines, leaderboard, no noise."""
-    if not (ROOT / "kerasweep" / "sweep_config.py").exists():
-        pytest.skip("kerasweep.sweep_config is not there yet")
     config = {
         "method": "grid",
         "metric": {"name": "val_loss", "goal": "minimize"},

@@ -6,10 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.local.helpers import install_sweep_config_standin
-
-install_sweep_config_standin()
-
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):

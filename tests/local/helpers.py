@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
-import types
 from pathlib import Path
 
 import sweeps
@@ -48,40 +46,3 @@ def engine_replay(config, series_list):
         expected.append(outcome)
         done.append(sweeps.SweepRun(name=f"r{index}", state="finished", history=list(history)))
     return expected
-
-
-def install_sweep_config_standin() -> None:
-    """Until kerasweep.sweep_config exists: the smallest loader with its contract."""
-    try:
-        import kerasweep.sweep_config  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        return
-    import yaml
-    from sweeps import schema_violations_from_proposed_config
-
-    module = types.ModuleType("kerasweep.sweep_config")
-
-    class SweepConfigError(ValueError):
-        pass
-
-    def load_sweep_config(source):
-        if isinstance(source, dict):
-            name, config = "<dict>", dict(source)
-        else:
-            name = str(source)
-            try:
-                config = yaml.safe_load(Path(source).read_text())
-            except OSError as err:
-                raise SweepConfigError(f"{name}: cannot read: {err.strerror}") from None
-        if not isinstance(config, dict):
-            raise SweepConfigError(f"{name}: not a mapping")
-        violations = schema_violations_from_proposed_config(config)
-        if violations:
-            raise SweepConfigError(f"{name}: {violations[0].splitlines()[0]}")
-        return config
-
-    module.SweepConfigError = SweepConfigError
-    module.load_sweep_config = load_sweep_config
-    sys.modules["kerasweep.sweep_config"] = module
