@@ -361,10 +361,12 @@ def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
         max_consecutive_failures=args.max_failures,
         program_output=args.verbose,
     )
+    n = len(result.run_ids)
+    runs = f"{n} run{'' if n == 1 else 's'}"
     ended = {
-        "count": f"ran {len(result.run_ids)} runs",
-        "exhausted": f"sweep has no more runs ({len(result.run_ids)} run here)",
-        "failures": "too many failed runs in a row",
+        "count": f"ran {runs}",
+        "exhausted": f"the sweep has no more runs to give ({runs} by this agent)",
+        "failures": f"too many failed runs in a row ({runs} by this agent)",
     }[result.reason]
     print(f"Agent done: {ended}.")
     mode = args.wandb_mode or (

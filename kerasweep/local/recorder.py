@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import importlib.abc
 import importlib.machinery
+import logging
 import sys
 import threading
 from collections.abc import Iterator, Mapping
@@ -30,6 +31,8 @@ from kerasweep.local.store import Store, SweepRecord, plain
 __all__ = ["RunRecorder", "capture_wandb_log", "patch_wandb_on_import"]
 
 # module -> class whose ``log`` is wrapped
+logger = logging.getLogger("kerasweep.local")
+
 _LOG_CLASSES = {"wandb.sdk.wandb_run": "Run", "wandb.sdk.lib.noop_run": "NoopRun"}
 
 _active: RunRecorder | None = None
@@ -72,6 +75,7 @@ class RunRecorder:
         self._pending_step: int | None = None
         self._bands: list | None = None
         self._lock = threading.RLock()
+        self._warned = False
 
     def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None):
         """Take one ``wandb.log(data, step, commit)`` call."""
@@ -121,6 +125,17 @@ class RunRecorder:
             self.store.set_bands(self.sweep.id, bands)
             self._bands = bands
 
+    def report_error(self, err: Exception) -> None:
+        """Warn (once per run) that a row could not be recorded; the run goes on."""
+        if not self._warned:
+            self._warned = True
+            logger.warning(
+                "kerasweep: a row of run %s could not be recorded (%s: %s); the run goes on",
+                self.run_id,
+                type(err).__name__,
+                err,
+            )
+
     def flush(self) -> None:
         """Write the buffered rows."""
         with self._lock:
@@ -136,10 +151,13 @@ class RunRecorder:
     def close(self) -> None:
         """Write what is left, including a row still open (as ``wandb.finish`` does)."""
         with self._lock:
-            if self._pending is not None:
-                pending, self._pending = self._pending, None
-                self._emit(pending)
-            self.flush()
+            try:
+                if self._pending is not None:
+                    pending, self._pending = self._pending, None
+                    self._emit(pending)
+                self.flush()
+            except Exception as err:  # the run itself is over; say so and go on
+                self.report_error(err)
 
 
 def _wrap_log(original):
@@ -151,7 +169,10 @@ def _wrap_log(original):
         if recorder is not None and isinstance(row, Mapping):
             step = kwargs.get("step", args[0] if len(args) > 0 else None)
             commit = kwargs.get("commit", args[1] if len(args) > 1 else None)
-            recorder.log(row, step=step, commit=commit)
+            try:
+                recorder.log(row, step=step, commit=commit)
+            except Exception as err:  # recording must never break the run's own logging
+                recorder.report_error(err)
         return result
 
     log.__kerasweep_original__ = original

@@ -47,6 +47,12 @@ def grid_point():
     wandb.log({"val_loss": float(wandb.config.a), "pid": os.getpid()})
 
 
+def protocol_rows_only():
+    """Logs rows without the sweep metric (written only when the run ends)."""
+    wandb.init(config={"a": 0})
+    wandb.log({"loss": 1.0})
+
+
 def fail_odd():
     """Raises for odd a."""
     wandb.init(config={"a": 0})

@@ -216,3 +216,21 @@ def test_bad_arguments(db):
     with pytest.raises(ValueError, match="no callable 'nope'"):
         local_agent(sweep_id, function("nope"), db=db)
     assert _runs(db, sweep_id) == []
+
+
+def test_a_store_failure_while_recording_does_not_fail_the_run(db, monkeypatch, caplog):
+    import sqlite3
+
+    sweep_id = local_sweep(GRID, db=db)
+
+    def broken(*args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Store, "append_rows", broken)
+    with caplog.at_level("WARNING", logger="kerasweep.local"):
+        local_agent(sweep_id, function("grid_point"), count=1, db=db)
+        local_agent(sweep_id, function("protocol_rows_only"), count=1, db=db)
+    runs = _runs(db, sweep_id)
+    assert [r["state"] for r in runs] == ["finished", "finished"]
+    assert [r["history"] for r in runs] == [[], []]
+    assert "could not be recorded (OperationalError: disk I/O error)" in caplog.text
