@@ -168,7 +168,7 @@ def leaderboard(snapshot: dict) -> str:
     early = sweep["early_terminate"]
     if early and early.get("type") == "hyperband":
         title += "  hyperband " + " ".join(f"{k}={v}" for k, v in early.items() if k != "type")
-    lines = [title, f"{len(runs)} runs: {summary}"]
+    lines = [title, f"{len(runs)} run{'' if len(runs) == 1 else 's'}: {summary}"]
     bands = [b for b in snapshot["bands"] if b["threshold"] is not None]
     if bands:
         lines.append(
@@ -351,16 +351,20 @@ def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
     from kerasweep.local.agent import local_agent
 
     _setup_run_output(args.verbose)
-    result = local_agent(
-        sweep_id,
-        function,
-        args.count,
-        db=args.db,
-        wandb_mode=args.wandb_mode,
-        retry_failed=getattr(args, "retry_failed", False),
-        max_consecutive_failures=args.max_failures,
-        program_output=args.verbose,
-    )
+    try:
+        result = local_agent(
+            sweep_id,
+            function,
+            args.count,
+            db=args.db,
+            wandb_mode=args.wandb_mode,
+            retry_failed=getattr(args, "retry_failed", False),
+            max_consecutive_failures=args.max_failures,
+            program_output=args.verbose,
+        )
+    except KeyboardInterrupt:
+        print("Agent interrupted: its run is marked crashed.")
+        return EXIT_INTERRUPTED
     n = len(result.run_ids)
     runs = f"{n} run{'' if n == 1 else 's'}"
     ended = {

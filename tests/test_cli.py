@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 import yaml
@@ -206,3 +208,30 @@ def test_run_on_digits_end_to_end(tmp_path):
     for noise in ("I0000", "absl::", "cudart", "Epoch 1/", "wandb:"):
         assert noise not in output
     assert list(tmp_path.glob("wandb/offline-run-*"))
+
+
+def test_ctrl_c_marks_the_run_crashed_and_run_still_shows_the_leaderboard(tmp_path):
+    flag = tmp_path / "hang"
+    flag.touch()
+    command = [
+        sys.executable, "-m", "kerasweep", "run", _config(tmp_path, GRID),
+        "--function", function("hang_on_flag"), "--wandb-mode", "disabled",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        command,
+        env=subprocess_env(TEST_HANG_FLAG=str(flag)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "hang.running").exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, out
+    assert "Agent interrupted" in out
+    assert "1 run: 1 crashed" in out
+    rows = [line.split() for line in out.splitlines() if "interrupted" in line]
+    assert len(rows) == 1 and rows[0][2] == "crashed"  # the leaderboard's row

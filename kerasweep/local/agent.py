@@ -448,6 +448,9 @@ def local_agent(
 ) -> AgentResult:
     """Run a local sweep's runs in this process, the offline twin of ``wandb.agent``.
 
+    Any number of agents may work on one sweep, one per process (say one per GPU): the
+    store gives each run to exactly one of them.
+
     Args:
         sweep_id: A sweep made by :func:`kerasweep.local_sweep` (or ``kerasweep sweep``).
         function: What one run does (called with no arguments; reads its parameters with
