@@ -233,5 +233,5 @@ def test_ctrl_c_marks_the_run_crashed_and_run_still_shows_the_leaderboard(tmp_pa
     assert proc.returncode == 130, out
     assert "Agent interrupted" in out
     assert "1 run: 1 crashed" in out
-    rows = [line.split() for line in out.splitlines() if "interrupted" in line]
+    rows = [line.split() for line in out.splitlines() if "(KeyboardInterrupt)" in line]
     assert len(rows) == 1 and rows[0][2] == "crashed"  # the leaderboard's row
