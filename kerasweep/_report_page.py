@@ -76,7 +76,7 @@ tbody tr:hover td { background: #f5f4ff; }
 tr.best td { background: #f1efff; }
 tr.best td.metric { font-weight: 700; color: var(--accent); }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
-td.why { white-space: normal; min-width: 320px; max-width: 460px; color: var(--muted); }
+td.why { white-space: normal; min-width: 220px; max-width: 340px; color: var(--muted); }
 .run-name { font-weight: 600; }
 .run-id { color: var(--faint); font-size: 11.5px; }
 table.importance td.feat { font-weight: 500; white-space: normal; overflow-wrap: anywhere; }

@@ -313,8 +313,11 @@ def _why(run: Mapping[str, Any], metric: str | None, goal: str) -> str:
     if isinstance(stop, Mapping) and stop:
         worse = ">" if goal == "minimize" else "<"
         value, threshold = _fmt(_finite(stop.get("value"))), _fmt(_finite(stop.get("threshold")))
-        band = _fmt(stop.get("band"))
-        return f"hyperband at epoch {band}: {value} {worse} threshold {threshold}"
+        band, epoch = stop.get("band"), stop.get("epoch")
+        why = f"hyperband, band {_fmt(band)}: {value} {worse} threshold {threshold}"
+        if isinstance(epoch, int) and epoch != band:
+            why += f", stopped at epoch {epoch}"
+        return why
     error = run.get("error")
     if error:
         return str(error).strip().splitlines()[0] if str(error).strip() else ""
@@ -540,9 +543,8 @@ def _run_traces(sweep: _Sweep, series: list[list[float | None]], order: list[int
     traces = []
     for i in order:
         run = sweep.runs[i]
-        params = " · ".join(
-            f"{_esc(p.name)}={_esc(_fmt(p.values[i]))}" for p in sweep.params if p.present(i)
-        )
+        pairs = [f"{_esc(p.name)}={_esc(_fmt(p.values[i]))}" for p in sweep.params if p.present(i)]
+        params = "<br>".join(" · ".join(pairs[k : k + 3]) for k in range(0, len(pairs), 3))
         trace = {
             "y": [None if v is None else _round(v) for v in series[i]],
             "name": _esc(run.get("name") or run.get("id") or f"run {i}"),
@@ -578,11 +580,10 @@ def _stop_markers(sweep: _Sweep, series: list[list[float | None]], shown: list[i
         why = _esc(_why(run, sweep.metric, sweep.goal))
         stop = run.get("stop")
         if isinstance(stop, Mapping) and stop:
+            # marked on the run's line where it stopped; the hover says what was judged
             epoch = stop.get("epoch")
             x = epoch if isinstance(epoch, int) and 1 <= epoch <= len(s) else last + 1
-            y = _finite(stop.get("value"))
-            if y is None:
-                y = s[x - 1] if s[x - 1] is not None else s[last]
+            y = s[x - 1] if s[x - 1] is not None else s[last]
             stopped.append((x, y, f"{name}<br>{why}"))
         elif run.get("state") in ("failed", "crashed"):
             failed.append((last + 1, s[last], f"{name}<br>{why or _esc(run.get('state'))}"))
@@ -723,7 +724,12 @@ def _curves_layout(sweep: _Sweep, log_y: bool, shapes: list, annotations: list) 
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "#ffffff",
         "hovermode": "closest",
-        "hoverlabel": {"bgcolor": "#ffffff", "bordercolor": "#cbd2d9", "font": {"size": 12}},
+        "hoverlabel": {
+            "bgcolor": "#ffffff",
+            "bordercolor": "#cbd2d9",
+            "align": "left",
+            "font": {"size": 12, "color": "#1f2933"},
+        },
         "xaxis": {"title": {"text": "epoch"}, "rangemode": "tozero", **grid},
         "yaxis": {"title": {"text": metric}, "type": "log" if log_y else "linear", **grid},
         "legend": {
@@ -1024,7 +1030,7 @@ def render_report(snapshot: Mapping[str, Any]) -> str:
                 "id": str(run.get("id") or ""),
                 "state": str(run.get("state") or ""),
                 "metric": _fmt(sweep.values[i]),
-                "params": [[p.name, _fmt(p.values[i], 6)] for p in sweep.params if p.present(i)],
+                "params": [[p.name, _fmt(p.values[i])] for p in sweep.params if p.present(i)],
             }
         )
     data = {

@@ -132,9 +132,12 @@ def test_figures_hold_one_line_per_run_and_the_hyperband_marks():
     by_name = {t.get("name"): t for t in curves["data"][n_lines:]}
     stopped = [r for r in runs if r["state"] == "stopped"]
     assert len(by_name["stopped by hyperband"]["x"]) == len(stopped)
-    assert sorted(by_name["stopped by hyperband"]["x"]) == sorted(
-        r["stop"]["epoch"] for r in stopped
-    )
+    marks = by_name["stopped by hyperband"]
+    # on each stopped run's line, at the epoch it stopped
+    got = sorted(zip(marks["x"], marks["y"], strict=True))
+    expected = sorted((r["stop"]["epoch"], r["history"][-1]["val_loss"]) for r in stopped)
+    assert [g[0] for g in got] == [e[0] for e in expected]
+    assert [g[1] for g in got] == pytest.approx([e[1] for e in expected], rel=1e-5)
     failed = [r for r in runs if r["state"] == "failed"]
     assert len(by_name["failed"]["x"]) == len(failed)
     thresholds = by_name["band threshold"]
@@ -172,7 +175,7 @@ def test_leaderboard_is_best_first_with_why_stopped():
     stopped = next(r for r in ranked if r["state"] == "stopped")
     stop = next(r["stop"] for r in snap["runs"] if r["id"] == stopped["id"])
     value, threshold = f"{stop['value']:.4g}", f"{stop['threshold']:.4g}"
-    assert stopped["why"] == f"hyperband at epoch {stop['band']}: {value} > threshold {threshold}"
+    assert stopped["why"] == f"hyperband, band {stop['band']}: {value} > threshold {threshold}"
     failed = next(r for r in ranked if r["state"] == "failed")
     assert failed["why"].startswith("ValueError: loss is NaN")
     row = next(r for r in rows if failed["id"] in r)
