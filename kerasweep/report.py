@@ -1071,7 +1071,8 @@ def report(
         sweep_id: the local sweep's id.
         path: the file to write; a directory gets ``report-<sweep_id>.html`` inside it.
             Default: ``report-<sweep_id>.html`` in the working directory.
-        db: the local store's SQLite file (default: the store's own default).
+        db: the local store's SQLite file (default: the store's own default). It must
+            exist: a missing file raises the store's error and nothing is written.
 
     Returns:
         The path written.
@@ -1082,7 +1083,11 @@ def report(
     """
     from kerasweep.local.store import Store
 
-    snapshot = Store(db).snapshot(sweep_id)
+    store = Store(db, create=False)  # a report never creates a store
+    try:
+        snapshot = store.snapshot(sweep_id)
+    finally:
+        store.close()
     out = pathlib.Path(path) if path is not None else pathlib.Path(f"report-{sweep_id}.html")
     if out.is_dir():
         out = out / f"report-{sweep_id}.html"

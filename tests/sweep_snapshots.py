@@ -7,8 +7,8 @@ that got there before it.
 
 Example:
     >>> snap = hyperband_sweep(runs=4, epochs=6, seed=0)
-    >>> [r["state"] for r in snap["runs"]][:2]
-    ['finished', 'finished']
+    >>> [r["state"] for r in snap["runs"]]
+    ['finished', 'stopped', 'running', 'pending']
 """
 
 from __future__ import annotations

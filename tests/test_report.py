@@ -406,14 +406,20 @@ def test_page_title_and_header_escape_the_sweep_name():
 
 
 class _FakeStore:
+    """Stands in for kerasweep.local.store.Store: records how it was opened and closed."""
+
     snapshots: dict = {}
     opened: list = []
+    closed: int = 0
 
-    def __init__(self, db=None):
-        self.opened.append(db)
+    def __init__(self, db=None, *, create=True):
+        self.opened.append((db, create))
 
     def snapshot(self, sweep_id):
         return self.snapshots[sweep_id]
+
+    def close(self):
+        type(self).closed += 1
 
 
 @pytest.fixture
@@ -422,6 +428,7 @@ def fake_store(monkeypatch):
     module.Store = _FakeStore
     _FakeStore.snapshots = {"abc123": hyperband_sweep(runs=6, epochs=8, seed=4)}
     _FakeStore.opened = []
+    _FakeStore.closed = 0
     monkeypatch.setitem(sys.modules, "kerasweep.local.store", module)
     return _FakeStore
 
@@ -431,15 +438,23 @@ def test_report_writes_report_named_after_the_sweep(fake_store, tmp_path, monkey
     path = report("abc123")
     assert path == Path("report-abc123.html")
     assert (tmp_path / path).read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    assert fake_store.opened == [None]
+    assert fake_store.opened == [(None, False)]  # the default store, never created by a report
+    assert fake_store.closed == 1
 
 
 def test_report_takes_a_file_or_a_directory_and_a_db(fake_store, tmp_path):
     out = report("abc123", tmp_path / "sweep.html", db=tmp_path / "s.db")
     assert out == tmp_path / "sweep.html" and out.is_file()
-    assert fake_store.opened == [tmp_path / "s.db"]
+    assert fake_store.opened == [(tmp_path / "s.db", False)]
     into_dir = report("abc123", tmp_path)
     assert into_dir == tmp_path / "report-abc123.html" and into_dir.is_file()
+
+
+def test_report_of_an_unknown_sweep_writes_nothing(fake_store, tmp_path):
+    with pytest.raises(KeyError):
+        report("nope", tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()
+    assert fake_store.closed == 1
 
 
 def test_report_module_does_not_import_tensorflow():
