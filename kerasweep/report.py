@@ -135,6 +135,10 @@ def _duration(run: Mapping[str, Any]) -> float | None:
     return max((end - start).total_seconds(), 0.0)
 
 
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -944,7 +948,7 @@ def _leaderboard_html(sweep: _Sweep, trace_of: dict[int, int]) -> str:
         cells += [
             f'<td class="num" data-v="{_sort_key(epochs)}">{_esc(_fmt(epochs))}</td>',
             f'<td class="num" data-v="{_sort_key(seconds)}">{_fmt_duration(seconds)}</td>',
-            f'<td class="why">{_esc(why)}</td>',
+            f'<td class="why" title="{_esc(why)}">{_esc(_clip(why, 200))}</td>',
         ]
         for p in varying:
             if not p.present(i):

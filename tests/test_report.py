@@ -302,6 +302,7 @@ def test_every_state_and_nan_metrics_render_with_json_nulls():
     snap["runs"][1]["history"].append({"epochs": 2, "val_loss": float("nan")})
     snap["runs"][5]["history"] = [{"epochs": 0, "val_loss": float("inf")}]
     snap["runs"][4]["error"] = "OSError: disk full\nTraceback (most recent call last): ..."
+    snap["runs"][5]["error"] = "MemoryError: " + "x" * 500
     html = render_report(snap)
     data = _data(html)
     assert "NaN" not in json.dumps(data) and "Infinity" not in json.dumps(data)
@@ -312,6 +313,8 @@ def test_every_state_and_nan_metrics_render_with_json_nulls():
     for state in states:
         assert f'<span class="state state-{state}">{state}</span>' in html
     assert "OSError: disk full" in html and "Traceback" not in html.split("</header>")[1]
+    # a long error shows clipped, in full on hover
+    assert f'title="MemoryError: {"x" * 500}">MemoryError: {"x" * 186}…</td>' in html
 
 
 def test_bayes_sweep_with_nested_and_log_scale_parameters():
