@@ -1,0 +1,60 @@
+"""Keep TensorFlow's start-up log noise out of command-line output.
+
+Must run before TensorFlow is imported: TF reads ``TF_CPP_MIN_LOG_LEVEL`` once at import.
+Set ``KERASWEEP_VERBOSE_TF=1`` to see TensorFlow's own logs again.
+
+Example:
+    >>> from kerasweep._quiet import import_tensorflow_quietly, quiet_tensorflow
+    >>> quiet_tensorflow()
+    >>> import_tensorflow_quietly()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+
+
+def quiet_tensorflow() -> None:
+    """Silence TF's C++ and Python logs and oneDNN notices unless asked for."""
+    if os.environ.get("KERASWEEP_VERBOSE_TF"):
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"tensorflow(\..*)?$")
+    warnings.filterwarnings("ignore", module=r"keras(\..*)?$")
+
+
+@contextlib.contextmanager
+def _stderr_fd_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null: TF's C++ start-up lines bypass its log level."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow and Keras without their start-up lines (CUDA probing, absl).
+
+    An import error is still raised, and printed once stderr is back.
+    """
+    quiet_tensorflow()
+    if "tensorflow" in sys.modules or os.environ.get("KERASWEEP_VERBOSE_TF"):
+        return
+    with _stderr_fd_silenced():
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401

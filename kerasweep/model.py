@@ -1,0 +1,218 @@
+"""The tutorial's GradientTape training step as a ``keras.Model`` subclass.
+
+W&B's "TensorFlow Sweeps" tutorial trains with a hand-written loop::
+
+    with tf.GradientTape() as tape:
+        logits = model(x, training=True)
+        loss_value = loss_fn(y, logits)
+    grads = tape.gradient(loss_value, model.trainable_weights)
+    optimizer.apply_gradients(zip(grads, model.trainable_weights))
+
+:class:`GradientTapeModel` keeps exactly that logic but in ``train_step``/``test_step``, so
+``fit()``/``evaluate()`` drive it: compiled (``jit_compile``, ``steps_per_execution``),
+distributed, mixed precision, callbacks and the progress bar all work, and the step does what
+Keras' built-in one does (sample and class weights, regularisation losses, loss scaling,
+distribution-aware loss reporting).
+
+Example:
+    >>> import keras
+    >>> from kerasweep import GradientTapeModel
+    >>> inputs = keras.Input(shape=(4,))
+    >>> outputs = keras.layers.Dense(3)(inputs)
+    >>> model = GradientTapeModel(inputs=inputs, outputs=outputs)
+    >>> model.compile(optimizer="sgd",
+    ...               loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import tensorflow as tf
+from keras.src.models.functional import Functional
+from keras.src.models.model import Trainer as _BackendTrainer
+from keras.src.models.model import functional_init_arguments
+from keras.src.saving import object_registration
+
+__all__ = ["GradientTapeModel", "build_mlp"]
+
+# Functional variants made for GradientTapeModel and its subclasses (see ``__new__``).
+_FUNCTIONAL_VARIANTS: dict[type, type] = {}
+
+
+def _require_tensorflow_backend() -> None:
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise RuntimeError(
+            f"GradientTapeModel needs the TensorFlow backend (tf.GradientTape), but Keras is "
+            f"using {backend!r}: set KERAS_BACKEND=tensorflow before importing keras."
+        )
+
+
+def _functional_variant(cls: type) -> type:
+    """``cls`` with ``Functional`` mixed in, made once per class.
+
+    Keras turns ``SomeModelSubclass(inputs, outputs)`` into a functional model by rewriting
+    the class's own bases (keras-team/keras#17270), which breaks subclass-style use of the
+    same class afterwards. Building functional instances from a dedicated variant leaves the
+    user's class untouched, so both styles keep working in one process.
+    """
+    variant = _FUNCTIONAL_VARIANTS.get(cls)
+    if variant is None:
+        variant = type(
+            cls.__name__,
+            (cls, Functional),
+            {"__module__": cls.__module__, "__qualname__": cls.__qualname__},
+        )
+        # Saved models name the user's class, so loading finds it by its registered name.
+        registered = object_registration.GLOBAL_CUSTOM_NAMES.get(cls)
+        if registered is not None:
+            object_registration.GLOBAL_CUSTOM_NAMES[variant] = registered
+        _FUNCTIONAL_VARIANTS[cls] = variant
+    return variant
+
+
+def _replica_unscaled(loss: tf.Tensor) -> tf.Tensor:
+    """The loss as one replica would report it for the whole global batch.
+
+    Under ``tf.distribute`` the compiled loss is divided by the number of replicas so that
+    summed gradients average correctly; the reported loss must undo that.
+    """
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas > 1:
+        loss = loss * tf.cast(replicas, loss.dtype)
+    return loss
+
+
+@keras.saving.register_keras_serializable(package="kerasweep")
+class GradientTapeModel(keras.Model):
+    """A ``keras.Model`` whose training step is the tutorial's GradientTape loop.
+
+    Use it wherever ``keras.Model`` is used, in either style:
+
+    - functional: ``GradientTapeModel(inputs=inputs, outputs=outputs)``;
+    - subclassed: ``class MyNet(GradientTapeModel)`` with its own ``__init__`` and ``call``.
+
+    ``compile`` it as usual (optimizer, loss, metrics, ``jit_compile``,
+    ``steps_per_execution``) and train with ``fit``. The step follows Keras' own order:
+    unpack ``(x, y, sample_weight)``, forward pass under the tape with ``training=True``,
+    compiled loss plus ``self.losses``, loss tracked unscaled for distribution and weighted by
+    batch size, ``optimizer.scale_loss`` inside the tape (mixed precision), gradients,
+    ``optimizer.apply``, metrics.
+
+    Example:
+        >>> import keras, numpy as np
+        >>> from kerasweep import GradientTapeModel
+        >>> class TwoLayer(GradientTapeModel):
+        ...     def __init__(self, **kwargs):
+        ...         super().__init__(**kwargs)
+        ...         self.hidden = keras.layers.Dense(8, activation="relu")
+        ...         self.logits = keras.layers.Dense(3)
+        ...     def call(self, x):
+        ...         return self.logits(self.hidden(x))
+        >>> model = TwoLayer()
+        >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        >>> history = model.fit(np.zeros((8, 4)), np.zeros(8), verbose=0)
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> GradientTapeModel:
+        if functional_init_arguments(args, kwargs) and not issubclass(cls, Functional):
+            cls = _functional_variant(cls)
+        return super().__new__(cls, *args, **kwargs)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _require_tensorflow_backend()
+        if isinstance(self, Functional) and functional_init_arguments(args, kwargs):
+            # What keras.Model.__init__ does for functional arguments, minus rewriting the
+            # class hierarchy: this instance's class already is Functional.
+            _BackendTrainer.__init__(self)
+            Functional.__init__(self, *args, **kwargs)
+        else:
+            super().__init__(*args, **kwargs)
+
+    # -- the tutorial's steps, made complete -------------------------------------------------
+
+    def _forward(self, x: Any, training: bool) -> Any:
+        if getattr(self, "_call_has_training_arg", True):
+            return self(x, training=training)
+        return self(x)
+
+    def _loss(self, x: Any, y: Any, y_pred: Any, sample_weight: Any, training: bool) -> Any:
+        # compiled loss + regularisation / add_loss terms; _compute_loss also copes with
+        # user overrides of compute_loss that predate its ``training`` argument.
+        return self._compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
+        )
+
+    def _track_loss(self, loss: tf.Tensor, x: Any) -> None:
+        tracker = getattr(self, "_loss_tracker", None)
+        if tracker is None:
+            return
+        first_input = next(t for t in keras.tree.flatten(x) if t is not None)
+        tracker.update_state(_replica_unscaled(loss), sample_weight=tf.shape(first_input)[0])
+
+    def train_step(self, data: Any) -> dict[str, Any]:
+        """One optimisation step on a batch: the tutorial's ``train_step`` under ``fit``."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            logits = self._forward(x, training=True)
+            loss_value = self._loss(x, y, logits, sample_weight, training=True)
+            self._track_loss(loss_value, x)
+            if self.optimizer is not None:
+                # Mixed precision: scale inside the tape; the optimizer unscales gradients.
+                loss_value = self.optimizer.scale_loss(loss_value)
+        weights = self.trainable_weights
+        if weights:
+            grads = tape.gradient(loss_value, weights)
+            self.optimizer.apply_gradients(zip(grads, weights, strict=True))
+        return self.compute_metrics(x, y, logits, sample_weight=sample_weight)
+
+    def test_step(self, data: Any) -> dict[str, Any]:
+        """One evaluation step on a batch: the tutorial's ``test_step`` under ``evaluate``."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        val_logits = self._forward(x, training=False)
+        loss_value = self._loss(x, y, val_logits, sample_weight, training=False)
+        self._track_loss(loss_value, x)
+        return self.compute_metrics(x, y, val_logits, sample_weight=sample_weight)
+
+
+def build_mlp(
+    input_dim: int = 784,
+    hidden_units: int | Sequence[int] = (64, 64),
+    num_classes: int = 10,
+    *,
+    activation: str = "relu",
+    dropout: float = 0.0,
+    name: str = "mlp",
+) -> GradientTapeModel:
+    """The tutorial's classifier: ``digits`` input, ReLU hidden layers, ``predictions`` logits.
+
+    Args:
+        input_dim: Width of the flattened input (784 for MNIST, 64 for scikit-learn digits).
+        hidden_units: Units per hidden layer; an int means one layer of that width.
+        num_classes: Number of output logits.
+        activation: Activation of the hidden layers.
+        dropout: Dropout rate after each hidden layer (0 disables it, as in the tutorial).
+        name: Model name.
+
+    Returns:
+        An uncompiled :class:`GradientTapeModel` that outputs logits.
+
+    Example:
+        >>> from kerasweep import build_mlp
+        >>> model = build_mlp()
+        >>> [layer.name for layer in model.layers][0], model.output_shape
+        ('digits', (None, 10))
+    """
+    if isinstance(hidden_units, int):
+        hidden_units = (hidden_units,)
+    inputs = keras.Input(shape=(int(input_dim),), name="digits")
+    x = inputs
+    for i, units in enumerate(hidden_units, start=1):
+        x = keras.layers.Dense(int(units), activation=activation, name=f"dense_{i}")(x)
+        if dropout:
+            x = keras.layers.Dropout(float(dropout), name=f"dropout_{i}")(x)
+    outputs = keras.layers.Dense(int(num_classes), name="predictions")(x)
+    return GradientTapeModel(inputs=inputs, outputs=outputs, name=name)

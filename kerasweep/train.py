@@ -1,0 +1,281 @@
+"""``sweep_train``: the function a sweep agent calls once per run, and its program mode.
+
+``sweep_train`` does what the tutorial's function of the same name does, with ``fit`` doing
+the looping: ``wandb.init`` with the defaults (a sweep's parameters override them), the
+datasets, the MLP, ``compile`` and ``fit`` with ``WandbMetricsLogger`` and
+:class:`~kerasweep.callbacks.SweepMetricsLogger`. Every key of :data:`DEFAULT_CONFIG` can
+be set by a sweep: nothing is assigned to ``wandb.config`` after ``init``.
+
+Example (with W&B)::
+
+    import wandb
+    from kerasweep import SWEEP_CONFIG, sweep_train
+    sweep_id = wandb.sweep(SWEEP_CONFIG, project="sweeps-tensorflow")
+    wandb.agent(sweep_id, function=sweep_train, count=10)
+
+Program mode, for ``wandb agent`` with a ``program:`` sweep (``${args}`` expands to
+``--key=value``)::
+
+    python -m kerasweep.train --batch_size=32 --learning_rate=0.001
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["DEFAULT_CONFIG", "OPTIMIZERS", "RunConfigError", "main", "sweep_train"]
+
+#: The tutorial's defaults, plus the knobs a sweep will want to vary.
+DEFAULT_CONFIG: dict[str, Any] = {
+    # the tutorial's own
+    "batch_size": 64,
+    "learning_rate": 0.01,
+    "epochs": 2,
+    "log_step": 20,
+    "val_log_step": 50,
+    "architecture_name": "MLP",
+    "dataset_name": "MNIST",
+    # model and optimiser
+    "hidden_units": 64,
+    "hidden_layers": 2,
+    "activation": "relu",
+    "dropout": 0.0,
+    "optimizer": "sgd",
+    "momentum": 0.0,
+    # data: "mnist", "digits" or a .npz path; None means "use dataset_name"
+    "dataset": None,
+    "seed": None,
+    # speed: steps run per compiled call, XLA ("auto": Keras decides)
+    "steps_per_execution": 32,
+    "jit_compile": "auto",
+    "verbose": "auto",
+}
+
+#: Optimizer names a config may use, mapped to Keras classes by name.
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "nadam")
+
+
+class RunConfigError(ValueError):
+    """A run's parameters cannot train a model; the message names the key and value."""
+
+
+def _positive_int(config: Mapping[str, Any], key: str) -> int:
+    value = config[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise RunConfigError(f"config key {key!r}: {value!r} is not an integer")
+    if value < 1:
+        raise RunConfigError(f"config key {key!r}: {value!r} must be at least 1")
+    return int(value)
+
+
+def _non_negative_float(config: Mapping[str, Any], key: str, *, positive: bool = False) -> float:
+    value = config[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise RunConfigError(f"config key {key!r}: {value!r} is not a finite number")
+    if value < 0 or (positive and value == 0):
+        need = "greater than 0" if positive else "at least 0"
+        raise RunConfigError(f"config key {key!r}: {value!r} must be {need}")
+    return float(value)
+
+
+def _hidden_units(config: Mapping[str, Any]) -> tuple[int, ...]:
+    units = config["hidden_units"]
+    layers = _positive_int(config, "hidden_layers")
+    if isinstance(units, Sequence) and not isinstance(units, str):
+        sizes = list(units)
+    else:
+        sizes = [units] * layers
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, int | float) or size < 1:
+            raise RunConfigError(f"config key 'hidden_units': {units!r} is not a positive size")
+    return tuple(int(s) for s in sizes)
+
+
+def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a run's parameters and return them with types fixed.
+
+    Raises:
+        RunConfigError: naming the first key whose value cannot train a model.
+
+    Example:
+        >>> resolve_config({**DEFAULT_CONFIG, "batch_size": 32.0})["batch_size"]
+        32
+        >>> resolve_config({**DEFAULT_CONFIG, "batch_size": 0})
+        Traceback (most recent call last):
+        ...
+        kerasweep.train.RunConfigError: config key 'batch_size': 0 must be at least 1
+    """
+    resolved = {**DEFAULT_CONFIG, **dict(config)}
+    for key in ("batch_size", "epochs", "log_step", "val_log_step", "steps_per_execution"):
+        resolved[key] = _positive_int(resolved, key)
+    resolved["learning_rate"] = _non_negative_float(resolved, "learning_rate", positive=True)
+    resolved["momentum"] = _non_negative_float(resolved, "momentum")
+    dropout = _non_negative_float(resolved, "dropout")
+    if dropout >= 1:
+        raise RunConfigError(f"config key 'dropout': {dropout!r} must be below 1")
+    resolved["hidden_units"] = _hidden_units(resolved)
+    optimizer = str(resolved["optimizer"]).lower()
+    if optimizer not in OPTIMIZERS:
+        raise RunConfigError(
+            f"config key 'optimizer': {resolved['optimizer']!r} is not one of "
+            f"{', '.join(OPTIMIZERS)}"
+        )
+    resolved["optimizer"] = optimizer
+    if resolved["seed"] is not None:
+        resolved["seed"] = int(resolved["seed"])
+    return resolved
+
+
+def make_optimizer(config: Mapping[str, Any]):
+    """The Keras optimizer a resolved config names, at its learning rate."""
+    import keras
+
+    name = config["optimizer"]
+    lr = config["learning_rate"]
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=lr, momentum=config["momentum"])
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=lr, momentum=config["momentum"])
+    classes = {
+        "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.AdamW,
+        "adagrad": keras.optimizers.Adagrad,
+        "nadam": keras.optimizers.Nadam,
+    }
+    return classes[name](learning_rate=lr)
+
+
+def _verbose(setting: Any) -> Any:
+    if setting == "auto":
+        return "auto" if sys.stdout.isatty() else 2
+    return setting
+
+
+def sweep_train(config: Mapping[str, Any] | None = None):
+    """Train one run of a sweep: ``wandb.init``, the data sets, the MLP, ``fit``.
+
+    Works unchanged under ``wandb.agent(sweep_id, function=sweep_train)`` and under
+    :func:`kerasweep.local_agent`: the sweep's parameters override ``DEFAULT_CONFIG`` and
+    ``config``. Each epoch logs one row with ``epochs, loss, acc, val_loss, val_acc`` (what
+    hyperband watches) beside ``WandbMetricsLogger``'s ``epoch/*`` and ``batch/*`` rows.
+
+    Args:
+        config: Overrides of :data:`DEFAULT_CONFIG` (a sweep's values still win).
+
+    Returns:
+        The ``keras.callbacks.History`` of ``fit``.
+
+    Raises:
+        RunConfigError: a parameter cannot train a model (e.g. ``batch_size: 0``).
+        kerasweep.data.DatasetError: the data set cannot be loaded.
+        kerasweep.callbacks.TrainingDiverged: the loss became NaN or infinite.
+
+    Example:
+        >>> import os; os.environ["WANDB_MODE"] = "disabled"
+        >>> history = sweep_train({"dataset": "digits", "epochs": 1, "verbose": 0})
+        >>> sorted(history.history)
+        ['accuracy', 'loss', 'val_accuracy', 'val_loss']
+    """
+    import keras
+    import wandb
+
+    from kerasweep.callbacks import (
+        DivergenceGuard,
+        ExecutionAwareMetricsLogger,
+        SweepMetricsLogger,
+    )
+    from kerasweep.data import load_dataset, make_datasets
+    from kerasweep.model import build_mlp
+
+    defaults = {**DEFAULT_CONFIG, **dict(config or {})}
+    with wandb.init(config=defaults) as run:
+        cfg = resolve_config(dict(run.config))
+        if cfg["seed"] is not None:
+            keras.utils.set_random_seed(cfg["seed"])
+        data = load_dataset(cfg["dataset"] or cfg["dataset_name"])
+        train_ds, val_ds = make_datasets(data, cfg["batch_size"], seed=cfg["seed"])
+        model = build_mlp(
+            data.input_dim,
+            cfg["hidden_units"],
+            data.num_classes,
+            activation=cfg["activation"],
+            dropout=cfg["dropout"],
+        )
+        model.compile(
+            optimizer=make_optimizer(cfg),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+            steps_per_execution=cfg["steps_per_execution"],
+            jit_compile=cfg["jit_compile"],
+        )
+        guard = DivergenceGuard()
+        history = model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=cfg["epochs"],
+            callbacks=[
+                ExecutionAwareMetricsLogger(log_freq=cfg["log_step"]),
+                SweepMetricsLogger(),
+                guard,
+            ],
+            verbose=_verbose(cfg["verbose"]),
+            shuffle=False,  # the dataset reshuffles itself every epoch
+        )
+        if guard.diverged is not None:
+            raise guard.diverged
+    return history
+
+
+def parse_args(argv: Sequence[str]) -> dict[str, Any]:
+    """``--key=value`` arguments (as ``wandb agent`` passes them) to a config dict.
+
+    Values are read as YAML scalars, so numbers, booleans and lists keep their types.
+
+    Example:
+        >>> parse_args(["--batch_size=32", "--learning_rate=1e-3", "--dataset=digits"])
+        {'batch_size': 32, 'learning_rate': 0.001, 'dataset': 'digits'}
+    """
+    import yaml
+
+    config: dict[str, Any] = {}
+    for arg in argv:
+        if not arg.startswith("--") or "=" not in arg:
+            raise RunConfigError(f"argument {arg!r}: expected --key=value")
+        key, _, text = arg[2:].partition("=")
+        if not key:
+            raise RunConfigError(f"argument {arg!r}: empty key")
+        try:
+            value = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError:
+            value = text
+        # YAML 1.1 reads "1e-3" as a string; numbers in exponent form are still numbers.
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = float(value) if value.strip() else value
+        config[key] = value
+    return config
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Program mode: ``python -m kerasweep.train --key=value ...``; returns the exit code."""
+    from kerasweep.data import DatasetError
+
+    try:
+        config = parse_args(sys.argv[1:] if argv is None else argv)
+        resolve_config(config)  # bad arguments: one line, before wandb or TF start
+        sweep_train(config)
+    except (RunConfigError, DatasetError) as exc:
+        print(f"kerasweep.train: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    from kerasweep._quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    raise SystemExit(main())

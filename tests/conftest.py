@@ -1,0 +1,39 @@
+"""Shared test set-up: quiet TensorFlow, keep wandb local and offline."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ["WANDB_SILENT"] = "true"
+os.environ.setdefault("WANDB_MODE", "disabled")
+# Never let a test talk to W&B or read a developer's credentials.
+for _secret in ("WANDB_API_KEY", "WANDB_BASE_URL"):
+    os.environ.pop(_secret, None)
+
+
+@pytest.fixture
+def wandb_dir(tmp_path, monkeypatch):
+    """Offline wandb with every wandb directory under tmp_path."""
+    root = tmp_path / "wandb-home"
+    root.mkdir()
+    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+        monkeypatch.setenv(var, str(root))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.chdir(tmp_path)
+    return root
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for a child Python that imports this checkout's kerasweep."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
+    env.update(extra)
+    return env

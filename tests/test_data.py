@@ -1,0 +1,136 @@
+"""load_dataset and make_datasets: offline sources, clear errors, the tutorial's semantics."""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from kerasweep import DatasetError, load_dataset, make_datasets
+from kerasweep.data import Dataset
+
+
+def test_digits_is_bundled_float32_scaled_and_split_fixed():
+    data = load_dataset("digits")
+    assert data.x_train.dtype == np.float32 and data.y_train.dtype == np.int32
+    assert data.x_train.shape == (1437, 64) and data.x_test.shape == (360, 64)
+    assert data.x_train.min() >= 0.0 and data.x_train.max() <= 1.0 and data.x_train.max() > 0.9
+    assert data.input_dim == 64 and data.num_classes == 10
+    # stratified: every class in the test split, in about the same share
+    counts = np.bincount(data.y_test, minlength=10)
+    assert counts.min() >= 35
+    again = load_dataset("DIGITS")
+    np.testing.assert_array_equal(again.x_test, data.x_test)
+
+
+def test_npz_integer_images_are_scaled_and_flattened(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "imgs.npz"
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (20, 4, 4), dtype=np.uint8),
+        y_train=rng.integers(0, 3, 20),
+        x_test=rng.integers(0, 256, (6, 4, 4), dtype=np.uint8),
+        y_test=rng.integers(0, 3, 6),
+    )
+    data = load_dataset(path)
+    assert data.x_train.shape == (20, 16) and data.x_train.dtype == np.float32
+    assert data.x_train.max() <= 1.0
+    assert data.name == str(path)
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        (
+            {"x_train": np.zeros((2, 2)), "y_train": np.zeros(2), "x_test": np.zeros((1, 2))},
+            "missing array 'y_test'",
+        ),
+        (
+            {
+                "x_train": np.zeros((3, 2)),
+                "y_train": np.zeros(2),
+                "x_test": np.zeros((1, 2)),
+                "y_test": np.zeros(1),
+            },
+            "x_train has 3 rows but y_train has 2",
+        ),
+    ],
+)
+def test_malformed_npz_names_the_file_and_the_problem(tmp_path, arrays, message):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(DatasetError, match=message) as info:
+        load_dataset(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_missing_file_and_unknown_name(tmp_path):
+    with pytest.raises(DatasetError, match="no such file"):
+        load_dataset(tmp_path / "absent.npz")
+    with pytest.raises(DatasetError, match="unknown dataset 'cifar'.*'digits'"):
+        load_dataset("cifar")
+
+
+def test_mnist_unreachable_is_one_clear_error_fast(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # empty cache
+
+    def offline(*args, **kwargs):
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    start = time.monotonic()
+    with pytest.raises(DatasetError) as info:
+        load_dataset("mnist")
+    assert time.monotonic() - start < 5
+    message = str(info.value)
+    assert "\n" not in message
+    assert "'digits'" in message and ".npz" in message and "name resolution" in message
+
+
+def test_mnist_from_the_keras_cache(tmp_path, monkeypatch):
+    cache = tmp_path / "datasets"
+    cache.mkdir()
+    rng = np.random.default_rng(1)
+    np.savez(
+        cache / "mnist.npz",
+        x_train=rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 10, 10, dtype=np.uint8),
+        x_test=rng.integers(0, 256, (4, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 10, 4, dtype=np.uint8),
+    )
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("a cached MNIST must not be downloaded")
+
+    monkeypatch.setattr(keras.utils, "get_file", no_download)
+    data = load_dataset("mnist")
+    assert data.x_train.shape == (10, 784) and data.x_train.dtype == np.float32
+    assert data.x_train.max() <= 1.0
+
+
+def _small(n_train=10, n_test=7):
+    x = np.arange(n_train, dtype=np.float32).reshape(-1, 1)
+    xt = np.arange(n_test, dtype=np.float32).reshape(-1, 1)
+    return Dataset(
+        "toy", x, np.arange(n_train, dtype=np.int32), xt, np.arange(n_test, dtype=np.int32)
+    )
+
+
+def test_training_batches_reshuffle_each_epoch_and_keep_sizes():
+    train, val = make_datasets(_small(), batch_size=4, seed=3)
+    epochs = [
+        [(x.numpy().ravel().tolist(), y.numpy().tolist()) for x, y in train] for _ in range(3)
+    ]
+    for epoch in epochs:
+        assert [len(xs) for xs, _ in epoch] == [4, 4, 2]  # the tutorial's batch(): short last
+        seen = sorted(v for xs, _ in epoch for v in xs)
+        assert seen == list(range(10))  # every example once per epoch
+        assert all(xs == [float(v) for v in ys] for xs, ys in epoch)  # x and y stay paired
+    orders = {tuple(v for xs, _ in epoch for v in xs) for epoch in epochs}
+    assert len(orders) > 1  # reshuffled
+    val_batches = [x.numpy().ravel().tolist() for x, _ in val]
+    assert val_batches == [[0, 1, 2, 3], [4, 5, 6]]  # in order

@@ -1,0 +1,344 @@
+"""GradientTapeModel must train exactly as Keras' built-in step does."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasweep import GradientTapeModel, build_mlp
+from tests.conftest import subprocess_env
+
+N, D, C = 96, 6, 3
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(N, D)).astype("float32")
+Y = RNG.integers(0, C, size=N).astype("int32")
+LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def _graph(regularised: bool = False, add_loss: bool = False, two_outputs: bool = False):
+    inputs = keras.Input(shape=(D,), name="x")
+    reg = keras.regularizers.L2(0.05) if regularised else None
+    h = keras.layers.Dense(8, activation="relu", kernel_regularizer=reg, name="hidden")(inputs)
+    if add_loss:
+        h = keras.layers.ActivityRegularization(l1=0.01, name="act_reg")(h)
+    if two_outputs:
+        return inputs, {
+            "a": keras.layers.Dense(C, name="a")(h),
+            "b": keras.layers.Dense(1, name="b")(h),
+        }
+    return inputs, keras.layers.Dense(C, name="logits")(h)
+
+
+def _pair(**graph_kwargs):
+    """A plain keras.Model and a GradientTapeModel with identical initial weights."""
+    reference = keras.Model(*_graph(**graph_kwargs))
+    ours = GradientTapeModel(*_graph(**graph_kwargs))
+    ours.set_weights(reference.get_weights())
+    return reference, ours
+
+
+def _train_both(reference, ours, compile_kwargs=None, fit_kwargs=None):
+    histories = []
+    for model in (reference, ours):
+        model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=0.1),
+            **(compile_kwargs or {"loss": LOSS, "metrics": ["accuracy"]}),
+        )
+        fit = {"x": X, "y": Y, "batch_size": 16, "epochs": 2, "shuffle": False, "verbose": 0}
+        fit.update(fit_kwargs or {})
+        histories.append(model.fit(**fit).history)
+    return histories
+
+
+def _assert_same_training(reference, ours, histories, atol=1e-5):
+    ref_hist, our_hist = histories
+    assert sorted(ref_hist) == sorted(our_hist)
+    for key in ref_hist:
+        np.testing.assert_allclose(our_hist[key], ref_hist[key], rtol=1e-5, atol=atol, err_msg=key)
+    for a, b in zip(reference.get_weights(), ours.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=atol)
+    # and training really moved the weights
+    initial = keras.Model(*_graph()).get_weights()
+    assert not np.allclose(ours.get_weights()[0], initial[0])
+
+
+def test_plain_fit_matches_builtin():
+    reference, ours = _pair()
+    _assert_same_training(reference, ours, _train_both(reference, ours))
+
+
+def test_evaluate_matches_builtin():
+    reference, ours = _pair()
+    _train_both(reference, ours)
+    ref = reference.evaluate(X, Y, batch_size=16, verbose=0, return_dict=True)
+    got = ours.evaluate(X, Y, batch_size=16, verbose=0, return_dict=True)
+    assert got == pytest.approx(ref, rel=1e-6)
+
+
+def test_sample_weight_matches_builtin():
+    reference, ours = _pair()
+    weights = RNG.uniform(0.1, 2.0, size=N).astype("float32")
+    hist = _train_both(reference, ours, fit_kwargs={"sample_weight": weights})
+    _assert_same_training(reference, ours, hist)
+
+
+def test_class_weight_matches_builtin():
+    reference, ours = _pair()
+    hist = _train_both(reference, ours, fit_kwargs={"class_weight": {0: 1.0, 1: 3.0, 2: 0.5}})
+    _assert_same_training(reference, ours, hist)
+
+
+def test_regularisation_and_add_loss_are_trained_and_reported():
+    reference, ours = _pair(regularised=True, add_loss=True)
+    hist = _train_both(reference, ours)
+    _assert_same_training(reference, ours, hist)
+    # the regularisers really contribute: the reported loss exceeds the data loss
+    data_loss = float(LOSS(Y, ours(X)))
+    assert hist[1]["loss"][-1] > data_loss
+
+
+def test_two_output_model_matches_builtin():
+    reference, ours = _pair(two_outputs=True)
+    targets = {"a": Y, "b": RNG.normal(size=(N, 1)).astype("float32")}
+    compile_kwargs = {
+        "loss": {"a": LOSS, "b": "mse"},
+        "loss_weights": {"a": 1.0, "b": 0.5},
+        "metrics": {"a": ["accuracy"], "b": ["mae"]},
+    }
+    hist = _train_both(reference, ours, compile_kwargs, fit_kwargs={"y": targets})
+    _assert_same_training(reference, ours, hist)
+    assert any(key.startswith("a_") or key.startswith("b_") for key in hist[1])
+
+
+@pytest.mark.parametrize(
+    "compile_extra",
+    [{"jit_compile": True}, {"steps_per_execution": 4}],
+    ids=["jit_compile", "steps_per_execution"],
+)
+def test_compiled_variants_match_builtin(compile_extra):
+    reference, ours = _pair()
+    compile_kwargs = {"loss": LOSS, "metrics": ["accuracy"], **compile_extra}
+    hist = _train_both(reference, ours, compile_kwargs)
+    _assert_same_training(reference, ours, hist, atol=1e-4)
+
+
+def test_mixed_float16_scales_the_loss_like_builtin():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        reference, ours = _pair()
+        before = [w.copy() for w in ours.get_weights()]
+        hist = _train_both(reference, ours, fit_kwargs={"epochs": 1})
+        assert isinstance(ours.optimizer, keras.optimizers.LossScaleOptimizer)
+        for a, b in zip(reference.get_weights(), ours.get_weights(), strict=True):
+            np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(hist[1]["loss"], hist[0]["loss"], rtol=1e-3)
+        # Without scale_loss the optimizer would divide unscaled gradients by 2**15 and the
+        # weights would barely move; they must move as much as the built-in step moves them.
+        moved_ours = sum(
+            np.abs(b - a).sum() for a, b in zip(before, ours.get_weights(), strict=True)
+        )
+        moved_ref = sum(
+            np.abs(b - a).sum() for a, b in zip(before, reference.get_weights(), strict=True)
+        )
+        assert moved_ours == pytest.approx(moved_ref, rel=1e-2)
+        assert moved_ours > 0.05
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_mirrored_strategy_matches_builtin(tmp_path):
+    """Two logical CPU replicas: same reported loss and weights as keras.Model (subprocess,
+    since logical devices must be configured before TensorFlow starts)."""
+    script = textwrap.dedent(
+        """
+        import os
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        import numpy as np, tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        import keras
+        from kerasweep import GradientTapeModel
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(64, 5)).astype("float32"); y = rng.integers(0, 3, 64)
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        assert strategy.num_replicas_in_sync == 2
+        results = []
+        for cls in (keras.Model, GradientTapeModel):
+            keras.utils.set_random_seed(1)
+            with strategy.scope():
+                inp = keras.Input((5,))
+                model = cls(inp, keras.layers.Dense(3)(keras.layers.Dense(8)(inp)))
+                model.compile(keras.optimizers.SGD(0.1),
+                              keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            h = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+            results.append((h.history["loss"], model.get_weights()))
+        (ref_loss, ref_w), (our_loss, our_w) = results
+        np.testing.assert_allclose(our_loss, ref_loss, rtol=1e-5)
+        for a, b in zip(ref_w, our_w):
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+        print("OK", our_loss)
+        """
+    )
+    path = tmp_path / "mirrored.py"
+    path.write_text(script)
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, str(path)],
+        cwd=root,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "OK" in proc.stdout
+
+
+class TwoLayerNet(GradientTapeModel):
+    def __init__(self, units: int = 8, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = keras.layers.Dense(units, activation="relu")
+        self.logits = keras.layers.Dense(C)
+
+    def call(self, x):
+        return self.logits(self.hidden(x))
+
+
+def test_both_construction_styles_in_one_process():
+    functional = GradientTapeModel(*_graph())
+    subclassed = TwoLayerNet()
+    functional_again = build_mlp(D, (4,), C)
+    for model in (functional, subclassed, functional_again, TwoLayerNet(units=4)):
+        model.compile(keras.optimizers.SGD(0.1), LOSS, metrics=["accuracy"])
+        hist = model.fit(X, Y, batch_size=32, epochs=1, verbose=0).history
+        assert np.isfinite(hist["loss"][0])
+        assert isinstance(model, GradientTapeModel)
+    # building functionally did not rewrite the class hierarchy (keras-team/keras#17270)
+    assert GradientTapeModel.__bases__ == (keras.Model,)
+    assert not isinstance(subclassed, keras.src.models.functional.Functional)
+
+
+def test_subclassed_matches_builtin_subclass():
+    class Reference(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = keras.layers.Dense(8, activation="relu")
+            self.logits = keras.layers.Dense(C)
+
+        def call(self, x):
+            return self.logits(self.hidden(x))
+
+    reference, ours = Reference(), TwoLayerNet()
+    reference(X[:1])
+    ours(X[:1])
+    ours.set_weights(reference.get_weights())
+    hist = _train_both(reference, ours)
+    for key in hist[0]:
+        np.testing.assert_allclose(hist[1][key], hist[0][key], rtol=1e-5)
+
+
+def test_save_and_load_roundtrip(tmp_path):
+    model = build_mlp(D, (8, 8), C)
+    model.compile(keras.optimizers.SGD(0.05), LOSS, metrics=["accuracy"])
+    model.fit(X, Y, batch_size=32, epochs=1, verbose=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)  # no custom_objects
+    assert type(loaded) is type(model)
+    assert isinstance(loaded, GradientTapeModel)
+    for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.get_compile_config() == model.get_compile_config()
+    np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
+    # and it keeps training with our step
+    loaded.fit(X, Y, batch_size=32, epochs=1, verbose=0)
+
+
+def test_non_tensorflow_backend_fails_at_construction(monkeypatch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(RuntimeError, match="TensorFlow backend"):
+        TwoLayerNet()
+
+
+def test_build_mlp_is_the_tutorial_model():
+    model = build_mlp()
+    assert isinstance(model, GradientTapeModel)
+    assert model.layers[0].name == "digits"
+    assert model.layers[-1].name == "predictions"
+    assert [layer.units for layer in model.layers[1:]] == [64, 64, 10]
+    assert model.layers[1].activation.__name__ == "relu"
+    assert model.layers[-1].activation.__name__ == "linear"  # logits
+    assert model.input_shape == (None, 784)
+    assert build_mlp(64, 32, 5, dropout=0.2).count_params() == 64 * 32 + 32 + 32 * 5 + 5
+
+
+# -- parity with the tutorial's own hand-written loop -------------------------------------
+
+
+def _seed_train_step(x, y, model, optimizer, loss_fn, train_acc_metric):
+    # exactly the tutorial's train_step
+    with tf.GradientTape() as tape:
+        logits = model(x, training=True)
+        loss_value = loss_fn(y, logits)
+    grads = tape.gradient(loss_value, model.trainable_weights)
+    optimizer.apply_gradients(zip(grads, model.trainable_weights))  # noqa: B905
+    train_acc_metric.update_state(y, logits)
+    return loss_value
+
+
+def _seed_test_step(x, y, model, loss_fn, val_acc_metric):
+    val_logits = model(x, training=False)
+    loss_value = loss_fn(y, val_logits)
+    val_acc_metric.update_state(y, val_logits)
+    return loss_value
+
+
+def test_parity_with_the_tutorials_loop():
+    digits_x = RNG.uniform(size=(128, 16)).astype("float32")
+    digits_y = RNG.integers(0, 10, size=128).astype("int32")
+    val_x, val_y = digits_x[:64], digits_y[:64]
+    batches = [(digits_x[i : i + 32], digits_y[i : i + 32]) for i in range(0, 128, 32)]
+
+    seed_model = keras.Model(*_mlp_graph())
+    ours = GradientTapeModel(*_mlp_graph())
+    ours.set_weights(seed_model.get_weights())
+
+    # the tutorial's loop: one epoch, per-epoch loss = mean of per-batch losses
+    optimizer = keras.optimizers.SGD(learning_rate=0.05)
+    train_acc = keras.metrics.SparseCategoricalAccuracy()
+    val_acc = keras.metrics.SparseCategoricalAccuracy()
+    losses = [
+        float(_seed_train_step(x, y, seed_model, optimizer, LOSS, train_acc)) for x, y in batches
+    ]
+    val_losses = [
+        float(_seed_test_step(val_x[i : i + 32], val_y[i : i + 32], seed_model, LOSS, val_acc))
+        for i in range(0, 64, 32)
+    ]
+
+    # ours under fit: same batches in the same order
+    train_ds = tf.data.Dataset.from_tensor_slices((digits_x, digits_y)).batch(32)
+    val_ds = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(32)
+    ours.compile(keras.optimizers.SGD(learning_rate=0.05), LOSS, metrics=["accuracy"])
+    hist = ours.fit(train_ds, validation_data=val_ds, epochs=1, verbose=0).history
+
+    for a, b in zip(seed_model.get_weights(), ours.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, atol=1e-5)
+    assert hist["loss"][0] == pytest.approx(np.mean(losses), abs=1e-5)
+    assert hist["accuracy"][0] == pytest.approx(float(train_acc.result()), abs=1e-6)
+    assert hist["val_loss"][0] == pytest.approx(np.mean(val_losses), abs=1e-5)
+    assert hist["val_accuracy"][0] == pytest.approx(float(val_acc.result()), abs=1e-6)
+
+
+def _mlp_graph():
+    inputs = keras.Input(shape=(16,), name="digits")
+    x = keras.layers.Dense(64, activation="relu")(inputs)
+    x = keras.layers.Dense(64, activation="relu")(x)
+    return inputs, keras.layers.Dense(10, name="predictions")(x)

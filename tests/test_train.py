@@ -1,0 +1,154 @@
+"""sweep_train under the W&B agent protocol, its config, and program mode."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import wandb
+import yaml
+
+from kerasweep import DEFAULT_CONFIG, sweep_train
+from kerasweep.callbacks import TrainingDiverged
+from kerasweep.train import RunConfigError, parse_args, resolve_config
+from tests.conftest import ROOT, subprocess_env
+from tests.wandb_records import read_run, run_file
+
+FAST = {"dataset": "digits", "hidden_units": 16, "verbose": 0}
+
+
+def test_default_config_is_the_tutorials():
+    tutorial = {
+        "batch_size": 64,
+        "learning_rate": 0.01,
+        "epochs": 2,
+        "log_step": 20,
+        "val_log_step": 50,
+        "architecture_name": "MLP",
+        "dataset_name": "MNIST",
+    }
+    assert {k: DEFAULT_CONFIG[k] for k in tutorial} == tutorial
+    assert DEFAULT_CONFIG["optimizer"] == "sgd"
+    assert DEFAULT_CONFIG["hidden_units"] == 64 and DEFAULT_CONFIG["hidden_layers"] == 2
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"batch_size": 0}, "'batch_size': 0 must be at least 1"),
+        ({"batch_size": 12.5}, "'batch_size': 12.5 is not an integer"),
+        ({"batch_size": "big"}, "'batch_size': 'big' is not an integer"),
+        ({"learning_rate": -0.1}, "'learning_rate': -0.1 must be greater than 0"),
+        ({"learning_rate": 0}, "'learning_rate': 0 must be greater than 0"),
+        ({"learning_rate": float("nan")}, "'learning_rate': nan is not a finite number"),
+        ({"epochs": 0}, "'epochs': 0 must be at least 1"),
+        ({"optimizer": "lbfgs"}, "'optimizer': 'lbfgs' is not one of sgd, adam"),
+        ({"dropout": 1.0}, "'dropout': 1.0 must be below 1"),
+        ({"hidden_units": [64, 0]}, "'hidden_units': \\[64, 0\\] is not a positive size"),
+    ],
+)
+def test_bad_run_parameters_name_the_key_and_value(override, message):
+    with pytest.raises(RunConfigError, match=message) as info:
+        resolve_config(override)
+    assert "\n" not in str(info.value)
+
+
+def test_resolve_config_fixes_types():
+    cfg = resolve_config({"batch_size": 32.0, "optimizer": "Adam", "hidden_units": [32, 16]})
+    assert cfg["batch_size"] == 32 and isinstance(cfg["batch_size"], int)
+    assert cfg["optimizer"] == "adam" and cfg["hidden_units"] == (32, 16)
+    assert resolve_config({"hidden_layers": 3})["hidden_units"] == (64, 64, 64)
+
+
+def test_sweep_train_under_the_agent_protocol(wandb_dir, tmp_path, monkeypatch):
+    """What wandb.agent does per run: parameter YAML, sweep and run ids, then the function."""
+    params = {"batch_size": 32, "learning_rate": 0.05, "epochs": 3, "dataset": "digits"}
+    param_file = tmp_path / "sweep-params.yaml"
+    param_file.write_text(yaml.safe_dump({k: {"value": v} for k, v in params.items()}))
+    monkeypatch.setenv("WANDB_SWEEP_PARAM_PATH", str(param_file))
+    monkeypatch.setenv("WANDB_SWEEP_ID", "sweep123")
+    monkeypatch.setenv("WANDB_RUN_ID", "run123")
+    wandb.teardown()  # as wandb.agent does before each run: settings re-read from the env
+
+    history = sweep_train({"hidden_units": 16, "verbose": 0, "epochs": 1, "batch_size": 256})
+
+    assert len(history.history["val_loss"]) == 3  # the sweep's epochs won
+    wandb.teardown()  # wait for wandb's service to flush the offline run file
+    rows, config = read_run(run_file(wandb_dir, "run123"))
+    for key, value in params.items():
+        assert config[key] == value, key
+    assert config["hidden_units"] == 16  # the caller's override of the defaults
+    assert config["log_step"] == DEFAULT_CONFIG["log_step"]
+    metric_rows = [r for r in rows if "val_loss" in r]
+    assert len(metric_rows) == 3
+    assert [r["epochs"] for r in metric_rows] == [0, 1, 2]
+    assert [r["val_loss"] for r in metric_rows] == pytest.approx(history.history["val_loss"])
+    # batch rows every log_step (20) steps: 1437 examples / 32 = 45 steps -> 2 per epoch
+    assert sum("batch/loss" in r for r in rows) == 3 * 2
+
+
+def test_sweep_train_learns_digits():
+    history = sweep_train({**FAST, "epochs": 5, "optimizer": "adam", "seed": 0})
+    assert history.history["val_accuracy"][-1] > 0.8
+    assert history.history["val_loss"][-1] < history.history["val_loss"][0]
+
+
+def test_sweep_train_is_reproducible_with_a_seed():
+    runs = [sweep_train({**FAST, "epochs": 1, "seed": 7}).history["val_loss"] for _ in range(2)]
+    assert runs[0] == runs[1]
+
+
+def test_divergence_raises_with_the_epoch():
+    with pytest.raises(TrainingDiverged, match="diverged.*epoch 0"):
+        sweep_train({**FAST, "epochs": 5, "learning_rate": 1e9, "activation": "linear"})
+
+
+def test_bad_parameters_fail_before_training():
+    with pytest.raises(RunConfigError, match="batch_size"):
+        sweep_train({**FAST, "batch_size": 0})
+
+
+def test_parse_args_reads_wandb_agent_arguments():
+    assert parse_args(["--batch_size=32", "--learning_rate=1e-3", "--name=mlp", "--flag=true"]) == {
+        "batch_size": 32,
+        "learning_rate": 0.001,
+        "name": "mlp",
+        "flag": True,
+    }
+    with pytest.raises(RunConfigError, match="expected --key=value"):
+        parse_args(["batch_size"])
+
+
+def test_program_mode_runs_and_rejects_bad_input():
+    env = subprocess_env(WANDB_MODE="disabled")
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kerasweep.train",
+            "--dataset=digits",
+            "--epochs=1",
+            "--batch_size=128",
+            "--hidden_units=16",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    bad = subprocess.run(
+        [sys.executable, "-m", "kerasweep.train", "--dataset=digits", "--batch_size=0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1] == (
+        "kerasweep.train: error: config key 'batch_size': 0 must be at least 1"
+    )
+    assert "Traceback" not in bad.stderr
