@@ -4,15 +4,19 @@ Must run before TensorFlow is imported: TF reads ``TF_CPP_MIN_LOG_LEVEL`` once a
 Set ``KERASWEEP_VERBOSE_TF=1`` to see TensorFlow's own logs again.
 
 Example:
-    >>> from kerasweep._quiet import quiet_tensorflow
+    >>> from kerasweep._quiet import import_tensorflow_quietly, quiet_tensorflow
     >>> quiet_tensorflow()
+    >>> import_tensorflow_quietly()
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 import warnings
+from collections.abc import Iterator
 
 
 def quiet_tensorflow() -> None:
@@ -26,3 +30,31 @@ def quiet_tensorflow() -> None:
     logging.getLogger("absl").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module=r"tensorflow(\..*)?$")
     warnings.filterwarnings("ignore", module=r"keras(\..*)?$")
+
+
+@contextlib.contextmanager
+def _stderr_fd_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null: TF's C++ start-up lines bypass its log level."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow and Keras without their start-up lines (CUDA probing, absl).
+
+    An import error is still raised, and printed once stderr is back.
+    """
+    quiet_tensorflow()
+    if "tensorflow" in sys.modules or os.environ.get("KERASWEEP_VERBOSE_TF"):
+        return
+    with _stderr_fd_silenced():
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401

@@ -266,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         config = parse_args(sys.argv[1:] if argv is None else argv)
+        resolve_config(config)  # bad arguments: one line, before wandb or TF start
         sweep_train(config)
     except (RunConfigError, DatasetError) as exc:
         print(f"kerasweep.train: error: {exc}", file=sys.stderr)
@@ -274,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from kerasweep._quiet import quiet_tensorflow
+    from kerasweep._quiet import import_tensorflow_quietly
 
-    quiet_tensorflow()
+    import_tensorflow_quietly()
     raise SystemExit(main())

@@ -1,1 +1,27 @@
-"""The offline sweep controller: W&B's engine, state in SQLite."""
+"""The offline sweep controller: W&B's engine, state in SQLite.
+
+:func:`local_sweep` stores a sweep config (the offline ``wandb.sweep``); :func:`local_agent`
+runs its runs (the offline ``wandb.agent``), any number of agent processes per sweep.
+
+Example:
+    >>> from kerasweep.local import local_agent, local_sweep
+    >>> sweep_id = local_sweep("examples/digits-sweep.yaml")  # doctest: +SKIP
+    >>> local_agent(sweep_id, count=4)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from kerasweep.local.agent import AgentResult, local_agent
+from kerasweep.local.context import stop_requested
+from kerasweep.local.controller import local_sweep
+from kerasweep.local.store import Store, StoreError, UnknownSweepError
+
+__all__ = [
+    "AgentResult",
+    "Store",
+    "StoreError",
+    "UnknownSweepError",
+    "local_agent",
+    "local_sweep",
+    "stop_requested",
+]

@@ -1,0 +1,333 @@
+"""The report page's HTML skeleton, stylesheet and script (used by :mod:`kerasweep.report`).
+
+Every argument of :func:`page` must already be safe: HTML-escaped text, markup built from
+escaped text, or JSON escaped for a ``<script>`` element. The page's own script reads that JSON
+and draws the figures with plotly; it builds tooltips with ``textContent`` only.
+"""
+
+from __future__ import annotations
+
+_CSS = """
+:root {
+  --bg: #f4f6f8; --card: #ffffff; --ink: #1f2933; --muted: #616e7c; --faint: #9aa5b1;
+  --line: #e4e7eb; --accent: #3c2f9e;
+  --finished: #1f7a4d; --stopped: #b7561a; --failed: #c81e1e; --crashed: #8a1c1c;
+  --running: #1d5fbf; --pending: #7b8794;
+}
+* { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; }
+body {
+  margin: 0; background: var(--bg); color: var(--ink);
+  font: 14px/1.5 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue",
+    Arial, sans-serif;
+}
+.mono, pre, code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas,
+  "Liberation Mono", monospace; }
+main { max-width: 1280px; margin: 0 auto; padding: 28px 28px 40px; }
+header.top h1 { margin: 2px 0 4px; font-size: 28px; font-weight: 650; letter-spacing: -0.01em; }
+.eyebrow { text-transform: uppercase; letter-spacing: 0.08em; font-size: 11px;
+  color: var(--accent); font-weight: 600; }
+.sub { color: var(--muted); font-size: 13px; }
+.cards { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 14px;
+  margin: 20px 0 8px; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 10px;
+  padding: 14px 16px; box-shadow: 0 1px 2px rgba(31, 41, 51, 0.04); min-width: 0; }
+.card .label { color: var(--muted); font-size: 12px; font-weight: 600;
+  text-transform: uppercase; letter-spacing: 0.04em; }
+.card .big { font-size: 26px; font-weight: 650; margin: 2px 0; font-variant-numeric: tabular-nums;
+  overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.card.best .big { color: var(--accent); }
+.muted { color: var(--muted); font-size: 13px; overflow-wrap: anywhere; }
+.chips { display: flex; flex-wrap: wrap; gap: 6px 10px; margin-top: 4px; }
+.chip { display: inline-flex; align-items: center; gap: 4px; font-size: 13px; }
+nav.toc { display: flex; gap: 18px; margin: 14px 0 4px; font-size: 13px; flex-wrap: wrap; }
+nav.toc a { color: var(--muted); text-decoration: none; border-bottom: 1px dotted var(--faint); }
+nav.toc a:hover { color: var(--ink); }
+section.panel { background: var(--card); border: 1px solid var(--line); border-radius: 10px;
+  padding: 16px 18px 12px; margin-top: 18px; box-shadow: 0 1px 2px rgba(31, 41, 51, 0.04);
+  min-width: 0; }
+section.panel h2 { font-size: 16px; margin: 0 0 2px; font-weight: 650; }
+.hint { color: var(--muted); font-size: 12.5px; margin: 0 0 6px; }
+.note { color: var(--muted); font-size: 12.5px; margin: 8px 0 2px; }
+.grid2 { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 18px; }
+.grid2 > section.panel { margin-top: 18px; }
+.plot { width: 100%; }
+.state { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px;
+  font-weight: 600; line-height: 18px; color: #fff; background: var(--pending); }
+.state-finished { background: var(--finished); }
+.state-stopped { background: var(--stopped); }
+.state-failed { background: var(--failed); }
+.state-crashed { background: var(--crashed); }
+.state-running { background: var(--running); }
+.state-pending { background: var(--pending); }
+.table-wrap { overflow: auto; max-height: 640px; border: 1px solid var(--line);
+  border-radius: 8px; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+th, td { padding: 6px 10px; text-align: left; white-space: nowrap; }
+th { font-weight: 600; color: var(--muted); font-size: 12px; background: #f8f9fb;
+  border-bottom: 1px solid var(--line); }
+table.leaderboard th { position: sticky; top: 0; z-index: 1; cursor: pointer;
+  user-select: none; }
+table.leaderboard th:hover { color: var(--ink); }
+th.sorted-asc::after { content: " \\25B2"; font-size: 9px; }
+th.sorted-desc::after { content: " \\25BC"; font-size: 9px; }
+td { border-bottom: 1px solid #f0f2f4; }
+tbody tr:hover td { background: #f5f4ff; }
+tr.best td { background: #f1efff; }
+tr.best td.metric { font-weight: 700; color: var(--accent); }
+.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.why { white-space: normal; min-width: 220px; max-width: 340px; color: var(--muted); }
+.run-name { font-weight: 600; }
+.run-id { color: var(--faint); font-size: 11.5px; }
+table.importance td.feat { font-weight: 500; white-space: normal; overflow-wrap: anywhere; }
+table.importance td.imp, table.importance td.corr { position: relative; width: 28%; }
+table.importance td span { position: relative; }
+.ibar { position: absolute; left: 0; top: 5px; bottom: 5px; background: #dcd8fb;
+  border-radius: 3px; }
+td.imp .ibar { left: 8px; max-width: calc(100% - 16px); }
+.cbar { position: absolute; top: 5px; bottom: 5px; border-radius: 3px; }
+.cbar.pos { left: 50%; }
+.cbar.neg { right: 50%; }
+.cbar.good { background: #c9ecd7; }
+.cbar.bad { background: #f8d4d4; }
+td.corr::before { content: ""; position: absolute; left: 50%; top: 3px; bottom: 3px;
+  border-left: 1px solid #cbd2d9; }
+.grid-config { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 3fr); gap: 18px;
+  align-items: start; }
+dl.engine { display: grid; grid-template-columns: max-content 1fr; gap: 6px 16px; margin: 8px 0; }
+dl.engine dt { color: var(--muted); font-weight: 600; font-size: 12.5px; }
+dl.engine dd { margin: 0; overflow-wrap: anywhere; }
+pre.config { background: #f8f9fb; border: 1px solid var(--line); border-radius: 8px;
+  padding: 12px 14px; font-size: 12.5px; line-height: 1.45; overflow: auto; max-height: 420px;
+  margin: 8px 0; }
+#kw-tip { position: fixed; z-index: 10; pointer-events: none; background: #fff;
+  border: 1px solid #cbd2d9; border-radius: 8px; padding: 8px 10px; font-size: 12px;
+  box-shadow: 0 4px 14px rgba(31, 41, 51, 0.15); max-width: 340px; display: none; }
+#kw-tip .t { font-weight: 700; font-size: 13px; }
+#kw-tip table { font-size: 12px; margin-top: 4px; }
+#kw-tip td { padding: 1px 8px 1px 0; border: 0; }
+footer { color: var(--faint); font-size: 12px; margin-top: 22px; text-align: center; }
+@media (max-width: 980px) {
+  .cards { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+  .grid2, .grid-config { grid-template-columns: minmax(0, 1fr); }
+}
+"""
+
+_JS = r"""
+(function () {
+  "use strict";
+  var root = document.documentElement;
+  var D = JSON.parse(document.getElementById("kw-data").textContent);
+  // plotGlPixelRatio 1: at plotly's default of 2 the parcoords line picking reads the wrong
+  // pixels, and hovering a line shows nothing.
+  var config = {displaylogo: false, responsive: true, plotGlPixelRatio: 1,
+                modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"]};
+  var drawn = [];
+  function draw(id, figure) {
+    var el = document.getElementById(id);
+    if (!el || !figure) { return null; }
+    drawn.push(Plotly.newPlot(el, figure.data, figure.layout, config));
+    return el;
+  }
+
+  var tip = document.getElementById("kw-tip");
+  function cell(tr, text, bold) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    if (bold) { td.style.fontWeight = "600"; }
+    tr.appendChild(td);
+  }
+  function showRun(i, x, y) {
+    var run = D.runs[i];
+    if (!run) { return; }
+    tip.textContent = "";
+    var title = document.createElement("div");
+    title.className = "t";
+    title.textContent = run.name;
+    tip.appendChild(title);
+    var table = document.createElement("table");
+    var rows = [["state", run.state]];
+    if (D.metric) { rows.push([D.metric, run.metric]); }
+    rows = rows.concat(run.params);
+    rows.forEach(function (kv, k) {
+      var tr = document.createElement("tr");
+      cell(tr, kv[0], false);
+      cell(tr, kv[1], k === 1 && D.metric);
+      table.appendChild(tr);
+    });
+    tip.appendChild(table);
+    tip.style.display = "block";
+    var w = tip.offsetWidth, h = tip.offsetHeight;
+    tip.style.left = Math.min(x + 14, window.innerWidth - w - 8) + "px";
+    tip.style.top = Math.min(y + 14, window.innerHeight - h - 8) + "px";
+  }
+  function hideRun() { tip.style.display = "none"; }
+
+  var pc = draw("parcoords", D.figures.parcoords);
+  var curves = draw("curves", D.figures.curves);
+  var highlighted = null;
+  function highlight(k) {
+    if (!curves || k === highlighted) { return; }
+    var update = [];
+    if (highlighted !== null) { update.push(highlighted); }
+    if (k !== null) { update.push(k); }
+    if (!update.length) { return; }
+    var widths = update.map(function (t) { return t === k ? 4 : 1.6; });
+    highlighted = k;
+    Plotly.restyle(curves, {"line.width": widths}, update);
+  }
+
+  Promise.all(drawn).then(function () {
+    if (pc) {
+      pc.on("plotly_hover", function (e) {
+        var i = D.parcoordsRuns[e.curveNumber];
+        if (i === undefined) { return; }
+        showRun(i, e.clientX, e.clientY);
+        highlight(curveOf[i] === undefined ? null : curveOf[i]);
+      });
+      pc.on("plotly_unhover", function () { hideRun(); highlight(null); });
+    }
+    if (curves) {
+      curves.on("plotly_hover", function (e) {
+        var p = e.points && e.points[0];
+        if (p && p.curveNumber < D.curveRuns.length) { highlight(p.curveNumber); }
+      });
+      curves.on("plotly_unhover", function () { highlight(null); });
+    }
+    root.setAttribute("data-rendered", "true");
+  }, function (err) {
+    root.setAttribute("data-render-error", String(err && err.message || err));
+  });
+
+  var curveOf = {};
+  D.curveRuns.forEach(function (i, k) { curveOf[i] = k; });
+  var board = document.getElementById("leaderboard");
+  if (board) {
+    board.addEventListener("mouseover", function (e) {
+      var tr = e.target.closest("tbody tr");
+      if (tr && tr.dataset.trace !== undefined) { highlight(Number(tr.dataset.trace)); }
+    });
+    board.addEventListener("mouseleave", function () { highlight(null); });
+    var heads = board.querySelectorAll("thead th");
+    heads.forEach(function (th, col) {
+      th.addEventListener("click", function () {
+        var desc = th.classList.contains("sorted-asc");
+        heads.forEach(function (h) { h.classList.remove("sorted-asc", "sorted-desc"); });
+        th.classList.add(desc ? "sorted-desc" : "sorted-asc");
+        var numeric = th.dataset.sort === "num";
+        var body = board.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        function key(tr) {
+          var td = tr.cells[col];
+          if (!numeric) { return td.textContent; }
+          var v = td.dataset.v;
+          return v === undefined || v === "" ? null : parseFloat(v);
+        }
+        rows.sort(function (a, b) {
+          var x = key(a), y = key(b);
+          if (x === null || y === null) { return x === y ? 0 : x === null ? 1 : -1; }
+          var c = numeric ? x - y : String(x).localeCompare(String(y));
+          return desc ? -c : c;
+        });
+        rows.forEach(function (tr) { body.appendChild(tr); });
+      });
+    });
+  }
+})();
+"""
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="kerasweep">
+<title>{title}</title>
+<style>{css}</style>
+</head>
+<body>
+<main>
+{header}
+<nav class="toc"><a href="#parallel">Parallel coordinates</a>
+<a href="#progress">Metric per epoch</a>
+<a href="#importance">Parameter importance</a>
+<a href="#runs">Leaderboard</a>
+<a href="#config">Sweep config</a></nav>
+<section class="panel" id="parallel">
+  <h2>Parallel coordinates</h2>
+  <p class="hint">One line per run, coloured by its best metric. Drag along an axis to filter;
+  hover a line to see the run.</p>
+  <div id="parcoords" class="plot"></div>
+  <p class="note">{parcoords_note}</p>
+</section>
+<div class="grid2">
+<section class="panel" id="progress">
+  <h2>Metric per epoch</h2>
+  <p class="hint">Every run; circles mark where hyperband stopped a run, bars the band
+  thresholds. Hover a line to see the run.</p>
+  <div id="curves" class="plot"></div>
+  <p class="note">{curves_note}</p>
+</section>
+<section class="panel" id="importance">
+  <h2>Parameter importance</h2>
+  <p class="hint">Which parameters predict the metric, as in W&amp;B's sweep dashboard.</p>
+  {importance}
+</section>
+</div>
+<section class="panel" id="runs">
+  <h2>Leaderboard</h2>
+  <p class="hint">Best first. Click a column to sort; hover a row to find the run in the
+  chart above.</p>
+  {leaderboard}
+</section>
+<div class="grid-config">
+<section class="panel" id="engine">
+  <h2>Engine</h2>
+  {engine}
+</section>
+<section class="panel" id="config">
+  <h2>Sweep config</h2>
+  <pre class="config">{config_yaml}</pre>
+</section>
+</div>
+<footer>Generated by kerasweep on {generated}. Everything this page needs is inside it.</footer>
+</main>
+<div id="kw-tip"></div>
+<script type="application/json" id="kw-data">{data_json}</script>
+<script>{plotly_js}</script>
+<script>{script}</script>
+</body>
+</html>
+"""
+
+
+def page(
+    *,
+    title: str,
+    header: str,
+    parcoords_note: str,
+    curves_note: str,
+    importance: str,
+    leaderboard: str,
+    engine: str,
+    config_yaml: str,
+    data_json: str,
+    plotly_js: str,
+    generated: str,
+) -> str:
+    """Assemble the page from safe parts (see the module docstring)."""
+    return _PAGE.format(
+        title=title,
+        css=_CSS,
+        header=header,
+        parcoords_note=parcoords_note,
+        curves_note=curves_note,
+        importance=importance,
+        leaderboard=leaderboard,
+        engine=engine,
+        config_yaml=config_yaml,
+        data_json=data_json,
+        plotly_js=plotly_js,
+        script=_JS,
+        generated=generated,
+    )

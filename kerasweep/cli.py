@@ -1,0 +1,487 @@
+"""The ``kerasweep`` command line: local sweeps in the shape W&B users know.
+
+Example:
+    $ kerasweep run examples/digits-sweep.yaml          # create a sweep and run it
+    $ kerasweep sweep examples/digits-sweep.yaml        # or: create it ...
+    $ kerasweep agent SWEEP_ID --count 4                # ... and run agents (any number)
+    $ kerasweep ls                                      # sweeps in ./kerasweep.db
+    $ kerasweep show SWEEP_ID                           # leaderboard
+    $ kerasweep best SWEEP_ID > best.yaml               # best parameters as YAML
+    $ kerasweep report SWEEP_ID -o report.html
+
+Bad input gives one ``kerasweep: error: ...`` line and exit status 2, with nothing written.
+The store is ``--db PATH``, else ``$KERASWEEP_DB``, else ``./kerasweep.db``. TensorFlow is
+only loaded by the runs themselves, with its log noise off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import logging
+import math
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad input from the command line: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``kerasweep``."""
+    db = _Parser(add_help=False)
+    db.add_argument(
+        "--db",
+        default=argparse.SUPPRESS,
+        metavar="PATH",
+        help="store file (default: $KERASWEEP_DB or ./kerasweep.db)",
+    )
+    runs = _Parser(add_help=False)
+    runs.add_argument("--count", type=_positive_int, help="number of runs (default: until done)")
+    runs.add_argument(
+        "--function",
+        metavar="MODULE:CALLABLE",
+        help="function per run (default: the config's program, else kerasweep.sweep_train)",
+    )
+    runs.add_argument(
+        "--wandb-mode",
+        choices=("offline", "disabled"),
+        help="wandb for each run: offline (default, syncable later) or disabled",
+    )
+    runs.add_argument(
+        "--max-failures",
+        type=_positive_int,
+        default=5,
+        metavar="N",
+        help="stop after N failed runs in a row (default: 5, as W&B)",
+    )
+    runs.add_argument(
+        "-v", "--verbose", action="store_true", help="show wandb, program output and tracebacks"
+    )
+    new = _Parser(add_help=False)
+    new.add_argument("config", metavar="CONFIG", help="sweep config, YAML or JSON (W&B format)")
+    new.add_argument("--project", help="W&B project of the runs (default: the config's)")
+    new.add_argument("--name", help="sweep name (default: the config's)")
+
+    parser = _Parser(
+        prog="kerasweep",
+        description="Hyperparameter sweeps of Keras models with W&B's engine, offline.",
+    )
+    parser.add_argument("--db", default=None, metavar="PATH", help=argparse.SUPPRESS)
+    from kerasweep import __version__
+
+    parser.add_argument("--version", action="version", version=f"kerasweep {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands.add_parser(
+        "sweep", parents=[new, db], help="create a sweep from a config; print its id"
+    )
+    agent = commands.add_parser("agent", parents=[runs, db], help="run a sweep's runs")
+    agent.add_argument("sweep_id", metavar="SWEEP_ID")
+    agent.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="first run again the parameters of failed and crashed runs",
+    )
+    commands.add_parser("run", parents=[new, runs, db], help="create a sweep and run it")
+    commands.add_parser("ls", parents=[db], help="list the sweeps in the store")
+    show = commands.add_parser("show", parents=[db], help="a sweep's leaderboard")
+    show.add_argument("sweep_id", metavar="SWEEP_ID")
+    best = commands.add_parser("best", parents=[db], help="best parameters of a sweep, as YAML")
+    best.add_argument("sweep_id", metavar="SWEEP_ID")
+    report = commands.add_parser("report", parents=[db], help="write a sweep's HTML report")
+    report.add_argument("sweep_id", metavar="SWEEP_ID")
+    report.add_argument("-o", "--output", metavar="PATH", help="report file")
+    return parser
+
+
+# -- formatting -------------------------------------------------------------------------------
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else str(value)
+    text = str(value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+
+    def line(cells: Sequence[str]) -> str:
+        pairs = enumerate(zip(cells, widths, strict=True))
+        out = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in pairs]
+        return "  ".join(out).rstrip()
+
+    return "\n".join([line(header), *(line(r) for r in rows)])
+
+
+def _why(run: dict) -> str:
+    if run["state"] == "stopped" and run["stop"]:
+        stop = run["stop"]
+        return (
+            f"hyperband band {stop['band']}: {_fmt(stop['value'])} vs threshold "
+            f"{_fmt(stop['threshold'])}"
+        )
+    return run["error"] or ""
+
+
+def leaderboard(snapshot: dict) -> str:
+    """A sweep's runs as a table, best first (runs without a metric last, in order)."""
+    sweep, runs = snapshot["sweep"], snapshot["runs"]
+    metric = sweep["metric"]
+    counts: dict[str, int] = {}
+    for run in runs:
+        counts[run["state"]] = counts.get(run["state"], 0) + 1
+    summary = ", ".join(f"{n} {state}" for state, n in counts.items()) or "no runs yet"
+    title = f"sweep {sweep['id']}"
+    if sweep["name"]:
+        title += f" ({sweep['name']})"
+    title += f"  {sweep['method']}"
+    if metric:
+        title += f"  {metric['name']} ({metric['goal']})"
+    early = sweep["early_terminate"]
+    if early and early.get("type") == "hyperband":
+        title += "  hyperband " + " ".join(f"{k}={v}" for k, v in early.items() if k != "type")
+    lines = [title, f"{len(runs)} run{'' if len(runs) == 1 else 's'}: {summary}"]
+    bands = [b for b in snapshot["bands"] if b["threshold"] is not None]
+    if bands:
+        lines.append(
+            "bands: " + ", ".join(f"{b['band']} epochs <= {_fmt(b['threshold'])}" for b in bands)
+            if metric and metric["goal"] != "maximize"
+            else "bands: "
+            + ", ".join(f"{b['band']} epochs >= {_fmt(b['threshold'])}" for b in bands)
+        )
+    if not runs:
+        return "\n".join(lines)
+    maximize = bool(metric) and metric["goal"] == "maximize"
+    order = sorted(
+        range(len(runs)),
+        key=lambda i: (
+            runs[i]["metric"] is None,
+            0.0 if runs[i]["metric"] is None else (-1 if maximize else 1) * runs[i]["metric"],
+            i,
+        ),
+    )
+    from kerasweep.local.controller import searched_params
+
+    params = searched_params(sweep["config"])
+    if not params:
+        for run in runs:
+            params += [k for k in run["params"] if k not in params]
+    header = [
+        "#",
+        "run",
+        "state",
+        *params,
+        metric["name"] if metric else "metric",
+        "epochs run" if "epochs" in params else "epochs",
+        "why stopped",
+    ]
+    rows = []
+    for i in order:
+        run = runs[i]
+        rows.append(
+            [
+                str(i + 1),
+                run["id"],
+                run["state"],
+                *(_fmt(run["params"].get(p)) for p in params),
+                _fmt(run["metric"]),
+                str(run["epochs"]),
+                _why(run),
+            ]
+        )
+    right = {0, *range(3, 3 + len(params) + 2)}
+    lines += ["", _table(header, rows, right)]
+    return "\n".join(lines)
+
+
+def _sweeps_table(store) -> str:
+    from kerasweep.local.store import best_metric
+
+    rows = []
+    for sweep in store.sweeps():
+        runs = store.runs(sweep.id)
+        metric = sweep.metric
+        values = [v for r in runs if (v := best_metric(r, metric)) is not None]
+        best = None
+        if values:
+            best = max(values) if metric["goal"] == "maximize" else min(values)
+        rows.append(
+            [
+                sweep.id,
+                _fmt(sweep.name),
+                sweep.method,
+                f"{metric['name']} ({metric['goal'][:3]})" if metric else "-",
+                sweep.state,
+                str(len(runs)),
+                _fmt(best),
+                sweep.created_at[:19].replace("T", " "),
+            ]
+        )
+    if not rows:
+        return f"no sweeps in {store.path}"
+    header = ["id", "name", "method", "metric", "state", "runs", "best", "created (UTC)"]
+    return _table(header, rows, {5, 6})
+
+
+def best_params_yaml(snapshot: dict) -> str:
+    """The best finished or stopped run's parameters as YAML, with a comment naming it."""
+    import yaml
+
+    sweep = snapshot["sweep"]
+    metric = sweep["metric"]
+    if metric is None:
+        raise UsageError(f"sweep {sweep['id']} has no metric, so no best run")
+    done = [
+        r
+        for r in snapshot["runs"]
+        if r["state"] in ("finished", "stopped") and r["metric"] is not None
+    ]
+    if not done:
+        raise LookupError(f"no finished run of sweep {sweep['id']} has logged {metric['name']} yet")
+    pick = max if metric["goal"] == "maximize" else min
+    run = pick(done, key=lambda r: r["metric"])
+    head = (
+        f"# best of sweep {sweep['id']}: run {run['id']} ({run['state']}), "
+        f"{metric['name']}={run['metric']:.6g} after {run['epochs']} epochs\n"
+    )
+    return head + yaml.safe_dump(run["params"], default_flow_style=False, sort_keys=False)
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def _open_store(db: str | None, create: bool = False):
+    from kerasweep.local.store import Store
+
+    return Store(db, create=create)
+
+
+def _current_snapshot(db: str | None, sweep_id: str) -> dict:
+    """The sweep as it stands, its runs whose agent died shown as crashed."""
+    store = _open_store(db)
+    store.sweep(sweep_id)
+    store.reap_stale(sweep_id)
+    return store.snapshot(sweep_id)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    sweep_id = _create_sweep(args)
+    from kerasweep.local.store import resolve_db_path
+
+    db = f" --db {args.db}" if args.db else ""
+    print(f"Created sweep with ID: {sweep_id} (in {resolve_db_path(args.db)})")
+    print(f"Run sweep agent with: kerasweep{db} agent {sweep_id}")
+    return EXIT_OK
+
+
+def _create_sweep(args: argparse.Namespace) -> str:
+    from kerasweep.local.controller import local_sweep
+
+    return local_sweep(args.config, project=args.project, db=args.db, name=args.name)
+
+
+def _setup_run_output(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("kerasweep")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
+    if not verbose:
+        os.environ.setdefault("WANDB_SILENT", "true")
+
+
+def _function(args: argparse.Namespace, config: dict):
+    """What each run calls: ``--function``, else None for a program, else ``sweep_train``.
+
+    Bad input (an unknown function, a missing program file) fails here, before anything is
+    written. Without ``--verbose``, ``sweep_train`` runs with ``verbose: 0`` (no progress
+    bars) unless the sweep sets ``verbose``.
+    """
+    from kerasweep.local.agent import DEFAULT_FUNCTION, load_function
+
+    if args.function:
+        return load_function(args.function)
+    if config.get("program"):
+        from kerasweep.local.program import program_file
+
+        program = program_file(config)
+        if program is not None and not os.path.isfile(program):
+            raise UsageError(f"program {program!r} of the sweep not found in {os.getcwd()}")
+        return None
+    sweep_train = load_function(DEFAULT_FUNCTION)
+    if args.verbose:
+        return sweep_train
+    from kerasweep._quiet import import_tensorflow_quietly
+
+    with contextlib.suppress(Exception):  # a broken install fails each run, with its error
+        import_tensorflow_quietly()
+    return functools.partial(sweep_train, {"verbose": 0})
+
+
+def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
+    from kerasweep.local.agent import local_agent
+
+    _setup_run_output(args.verbose)
+    try:
+        result = local_agent(
+            sweep_id,
+            function,
+            args.count,
+            db=args.db,
+            wandb_mode=args.wandb_mode,
+            retry_failed=getattr(args, "retry_failed", False),
+            max_consecutive_failures=args.max_failures,
+            program_output=args.verbose,
+        )
+    except KeyboardInterrupt:
+        print("Agent interrupted: its run is marked crashed.")
+        return EXIT_INTERRUPTED
+    n = len(result.run_ids)
+    runs = f"{n} run{'' if n == 1 else 's'}"
+    ended = {
+        "count": f"ran {runs}",
+        "exhausted": f"the sweep has no more runs to give ({runs} by this agent)",
+        "failures": f"too many failed runs in a row ({runs} by this agent)",
+    }[result.reason]
+    print(f"Agent done: {ended}.")
+    mode = args.wandb_mode or (
+        "disabled" if os.environ.get("WANDB_MODE") == "disabled" else "offline"
+    )
+    if mode == "offline" and result.run_ids:
+        wandb_dir = os.path.join(os.environ.get("WANDB_DIR") or ".", "wandb")
+        print(f"wandb runs are offline: upload with `wandb sync {wandb_dir}/offline-run-*`")
+    return EXIT_FAILED if result.reason == "failures" else EXIT_OK
+
+
+def _write_report_if_available(sweep_id: str, db: str | None) -> None:
+    try:
+        from kerasweep.report import report
+    except ImportError:
+        return
+    try:
+        print(f"Report: {report(sweep_id, db=db)}")
+    except Exception as err:  # the sweep itself went fine
+        print(f"kerasweep: report not written: {err}", file=sys.stderr)
+
+
+def _cmd_agent(args: argparse.Namespace) -> int:
+    sweep = _open_store(args.db).sweep(args.sweep_id)  # fail early, in one line
+    status = _agent(args, args.sweep_id, _function(args, sweep.config))
+    _write_report_if_available(args.sweep_id, args.db)
+    return status
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from kerasweep.sweep_config import load_sweep_config
+
+    function = _function(args, load_sweep_config(args.config))
+    sweep_id = _create_sweep(args)
+    print(f"Created sweep with ID: {sweep_id}")
+    status = _agent(args, sweep_id, function)
+    print()
+    print(leaderboard(_open_store(args.db).snapshot(sweep_id)))
+    _write_report_if_available(sweep_id, args.db)
+    return status
+
+
+def _cmd_ls(args: argparse.Namespace) -> int:
+    print(_sweeps_table(_open_store(args.db)))
+    return EXIT_OK
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    print(leaderboard(_current_snapshot(args.db, args.sweep_id)))
+    return EXIT_OK
+
+
+def _cmd_best(args: argparse.Namespace) -> int:
+    snapshot = _current_snapshot(args.db, args.sweep_id)
+    try:
+        sys.stdout.write(best_params_yaml(snapshot))
+    except LookupError as err:
+        print(f"kerasweep best: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    _current_snapshot(args.db, args.sweep_id)
+    try:
+        from kerasweep.report import report
+    except ImportError as err:
+        print(
+            f"kerasweep report: error: the report module is not available: {err}", file=sys.stderr
+        )
+        return EXIT_FAILED
+    print(report(args.sweep_id, args.output, db=args.db))
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "sweep": _cmd_sweep,
+    "agent": _cmd_agent,
+    "run": _cmd_run,
+    "ls": _cmd_ls,
+    "show": _cmd_show,
+    "best": _cmd_best,
+    "report": _cmd_report,
+}
+
+
+def _bad_input_types() -> tuple[type[BaseException], ...]:
+    from kerasweep.local.store import StoreError
+
+    types: list[type[BaseException]] = [UsageError, StoreError, ValueError]
+    return tuple(types)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``kerasweep`` command line; returns the exit status."""
+    from kerasweep._quiet import quiet_tensorflow
+
+    quiet_tensorflow()
+    # pydantic's notice about the sweeps package's v1-style model config
+    warnings.filterwarnings("ignore", message="Valid config keys have changed in V2")
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except _bad_input_types() as err:
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"kerasweep {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("kerasweep: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

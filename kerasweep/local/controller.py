@@ -1,0 +1,281 @@
+"""The sweep controller's decisions, made by W&B's own engine (the ``sweeps`` package).
+
+Two questions, asked with every run of the sweep so far, exactly as W&B's server asks them:
+which parameters come next (:func:`propose`, via ``sweeps.next_run``: grid, random, bayes),
+and whether a running run stops now (:func:`hyperband_decision`, via ``sweeps.stop_runs``).
+
+How stored runs look to the engine:
+
+- Each run's history is its finite sweep-metric values, one row each (hyperband counts such
+  rows as iterations; bayes takes the best of them).
+- ``stopped`` (ended by hyperband) is shown as ``finished``: the metric it reached is a real
+  observation, so bayes learns from it. W&B marks such runs killed, which bayes imputes as
+  the worst value seen, as if the parameters had crashed.
+- ``failed`` and ``crashed`` stay so: bayes imputes them per ``metric.impute`` (default the
+  worst value) and grid does not propose their point again.
+- A failed run whose parameters were retried is left out of the search: the retry stands in
+  for it.
+
+Example:
+    >>> config = {"method": "grid", "parameters": {"a": {"values": [1, 2]}}}
+    >>> propose(config, []).params
+    {'a': 1}
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kerasweep.local.store import NewRun, RunRecord, SweepRecord, plain
+
+__all__ = [
+    "ENGINE_STATES",
+    "StopDecision",
+    "engine_runs",
+    "hyperband_applies",
+    "hyperband_decision",
+    "local_sweep",
+    "propose",
+    "searched_params",
+    "target_reached",
+]
+
+# store state -> the RunState the engine sees
+ENGINE_STATES = {
+    "pending": "pending",
+    "running": "running",
+    "finished": "finished",
+    "stopped": "finished",
+    "failed": "failed",
+    "crashed": "crashed",
+}
+
+
+@dataclass(frozen=True)
+class StopDecision:
+    """Why hyperband stops a run: at ``band``, its ``value`` is worse than ``threshold``.
+
+    ``epoch`` counts the metric rows the run had logged when stopped (hyperband iterations).
+    Values are in the metric's own units (not negated for ``maximize``).
+    """
+
+    band: int
+    threshold: float
+    value: float
+    epoch: int
+
+
+def _config(sweep: SweepRecord | Mapping[str, Any]) -> dict:
+    return dict(sweep.config if isinstance(sweep, SweepRecord) else sweep)
+
+
+def _metric(config: Mapping[str, Any]) -> tuple[str, str] | None:
+    metric = config.get("metric")
+    if not isinstance(metric, Mapping) or "name" not in metric:
+        return None
+    return str(metric["name"]), str(metric.get("goal", "minimize"))
+
+
+def _engine():
+    """The ``sweeps`` package, imported without pydantic's notice about its v1-style config."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Valid config keys have changed", category=UserWarning
+        )
+        import sweeps
+    return sweeps
+
+
+def engine_runs(
+    config: Mapping[str, Any], runs: Sequence[RunRecord], *, for_search: bool = False
+) -> list:
+    """The runs as the engine's ``SweepRun`` objects (see the module notes).
+
+    With ``for_search``, failed runs that have been retried are left out.
+    """
+    SweepRun = _engine().SweepRun
+
+    metric = _metric(config)
+    out = []
+    for run in runs:
+        if for_search and run.retried and run.state in ("failed", "crashed"):
+            continue
+        history = [] if metric is None else [{metric[0]: v} for v in run.metric_values]
+        out.append(
+            SweepRun(
+                name=run.id,
+                state=ENGINE_STATES[run.state],
+                config={key: {"value": value} for key, value in run.params.items()},
+                history=history,
+            )
+        )
+    return out
+
+
+def searched_params(config: Mapping[str, Any]) -> list[str]:
+    """The parameters a sweep searches (those not fixed by a single ``value``).
+
+    >>> searched_params({"parameters": {"lr": {"values": [0.1, 0.01]}, "epochs": {"value": 5}}})
+    ['lr']
+    """
+    parameters = config.get("parameters") or {}
+    return [
+        name
+        for name, spec in parameters.items()
+        if not (isinstance(spec, Mapping) and set(spec) == {"value"})
+    ]
+
+
+def target_reached(config: Mapping[str, Any], runs: Sequence[RunRecord]) -> bool:
+    """True once a run has reached ``metric.target`` (the sweep is then finished, as on W&B)."""
+    metric = config.get("metric")
+    if not isinstance(metric, Mapping) or metric.get("target") is None:
+        return False
+    target = float(metric["target"])
+    maximize = metric.get("goal") == "maximize"
+    for run in runs:
+        for value in run.metric_values:
+            if (value >= target) if maximize else (value <= target):
+                return True
+    return False
+
+
+def propose(
+    sweep: SweepRecord | Mapping[str, Any],
+    runs: Sequence[RunRecord],
+    *,
+    retry_upto: int | None = None,
+) -> NewRun | None:
+    """The next run of a sweep, or None when the sweep has no more runs to give.
+
+    Args:
+        sweep: The sweep (or its config).
+        runs: Every run of the sweep so far, in creation order.
+        retry_upto: Retry failed and crashed runs up to this creation number (``seq``):
+            the first of them not yet retried is proposed again before anything new.
+
+    A sweep is over when its grid is exhausted, ``run_cap`` runs exist, or a run reached
+    ``metric.target``.
+    """
+    config = _config(sweep)
+    if retry_upto is not None:
+        for run in runs:
+            if run.seq <= retry_upto and run.state in ("failed", "crashed") and not run.retried:
+                return NewRun(params=dict(run.params), retry_of=run.id)
+    if target_reached(config, runs):
+        return None
+    run_cap = config.get("run_cap")
+    if run_cap is not None and len(runs) >= int(run_cap):
+        return None
+
+    suggestion = _engine().next_run(config, engine_runs(config, runs, for_search=True))
+    if suggestion is None:
+        return None
+    params = {key: plain(spec["value"]) for key, spec in suggestion.config.items()}
+    info = plain(suggestion.search_info) if suggestion.search_info else None
+    return NewRun(params=params, search_info=info)
+
+
+def _filled_early_terminate(config: Mapping[str, Any]) -> dict:
+    _engine()
+    from sweeps.hyperband_stopping import hyperband_baseline_validate_and_fill
+
+    return hyperband_baseline_validate_and_fill(dict(config))["early_terminate"]
+
+
+def hyperband_applies(config: Mapping[str, Any]) -> bool:
+    """True if the sweep has hyperband early termination on a named metric."""
+    early = config.get("early_terminate")
+    return (
+        isinstance(early, Mapping)
+        and early.get("type") == "hyperband"
+        and _metric(config) is not None
+    )
+
+
+def _visible_bands(
+    bands: Sequence[int], thresholds: Sequence[float], sign: float
+) -> list[tuple[int, float | None]]:
+    """Bands up to and including the first that no run has reached (threshold None)."""
+    out: list[tuple[int, float | None]] = []
+    for band, threshold in zip(bands, thresholds, strict=True):
+        finite = threshold is not None and math.isfinite(threshold)
+        out.append((int(band), sign * float(threshold) if finite else None))
+        if not finite:
+            break
+    return out
+
+
+def hyperband_decision(
+    config: Mapping[str, Any], runs: Sequence[RunRecord], run_id: str
+) -> tuple[StopDecision | None, list[tuple[int, float | None]]]:
+    """Ask the engine's hyperband whether running run ``run_id`` stops now.
+
+    Returns the decision (None: it goes on) and the current ``(band, threshold)`` table.
+    A sweep without hyperband early termination never stops a run.
+    """
+    config = _config(config)
+    if not hyperband_applies(config):
+        return None, []
+    stop_runs = _engine().stop_runs
+
+    name, goal = _metric(config)
+    sign = -1.0 if goal == "maximize" else 1.0
+    candidates = engine_runs(config, runs)
+    target = next((r for r in candidates if r.name == run_id), None)
+    if target is None:
+        return None, []
+    stopped = {r.name for r in stop_runs(config, candidates)}
+    info = target.early_terminate_info or {}
+    bands = list(info.get("bands", []))
+    thresholds = list(info.get("thresholds", []))
+    table = _visible_bands(bands, thresholds, sign)
+    if run_id not in stopped:
+        return None, table
+    history = [sign * v for v in target.metric_history(name, filter_invalid=True)]
+    reached = [(b, t) for b, t in zip(bands, thresholds, strict=True) if b <= len(history)]
+    band, threshold = max(reached, key=lambda bt: bt[0])
+    strict = _filled_early_terminate(config).get("strict") is True
+    value = history[band - 1] if strict else min(history)
+    decision = StopDecision(
+        band=int(band),
+        threshold=sign * float(threshold),
+        value=sign * float(value),
+        epoch=len(history),
+    )
+    return decision, table
+
+
+def local_sweep(
+    config: Mapping[str, Any] | str | os.PathLike,
+    *,
+    project: str | None = None,
+    db: str | os.PathLike | None = None,
+    name: str | None = None,
+) -> str:
+    """Create a local sweep, the offline twin of ``wandb.sweep``; returns its id.
+
+    Args:
+        config: A sweep config in W&B's format: a dict, or a YAML/JSON file path.
+        project: W&B project its runs log to (default: the config's ``project``, if any).
+        db: Store path (default ``$KERASWEEP_DB`` or ``./kerasweep.db``).
+        name: Sweep name (default: the config's ``name``).
+
+    Raises:
+        kerasweep.SweepConfigError: The config is invalid (W&B's schema, or something the
+            engine would only trip over mid-sweep). Nothing is written then.
+
+    Example:
+        >>> sweep_id = local_sweep({"method": "grid", "parameters": {"a": {"values": [1, 2]}}},
+        ...                        db=tmp_db)  # doctest: +SKIP
+    """
+    from kerasweep.local.store import Store
+    from kerasweep.sweep_config import load_sweep_config
+
+    checked = load_sweep_config(config)
+    return Store(db).create_sweep(checked, name=name, project=project)

@@ -1,0 +1,287 @@
+"""Program mode: a sweep config with ``program:`` runs that program once per run.
+
+The command is built as ``wandb agent`` builds it: ``command:`` from the config (default
+``${env} ${interpreter} ${program} ${args}``), with the same macros (``${args}`` gives
+``--key=value`` per parameter; also ``${args_no_hyphens}``, ``${args_no_boolean_flags}``,
+``${args_json}``, ``${args_json_file}``, ``${args_no_equals}``, ``${args_append_hydra}``,
+``${args_override_hydra}``, ``${envvar:NAME}``). ``${interpreter}`` is the Python running the
+agent (``wandb agent`` says ``python``), so the program sees the same packages.
+
+How rows and stops reach the store: the program's process gets ``kerasweep/local/_site`` on
+``PYTHONPATH``; its ``sitecustomize`` (chaining to any other ``sitecustomize``) calls
+:func:`setup_child`, which wraps wandb's ``Run.log`` as soon as the program imports wandb.
+Each row the program logs is written to the store from the program's own process, and
+hyperband is applied there after each metric row, exactly as for a function run: a program
+using :class:`kerasweep.SweepMetricsLogger` sees ``stop_requested()`` turn True and ends
+``fit`` cleanly. The agent watches the store: if a stopped program is still running after
+``stop_grace`` seconds it gets SIGTERM, then SIGKILL ``kill_delay`` seconds later (W&B's
+agent sends SIGTERM then SIGKILL after 30 s); the program runs in its own process group and
+the signals go to the whole group, so processes it started end with it. Exit status 0 means
+finished (or stopped), anything else failed, with the program's last error line as the error.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CHILD_ENV_VARS",
+    "DEFAULT_COMMAND",
+    "ProgramResult",
+    "build_command",
+    "child_env",
+    "command_args",
+    "program_file",
+    "run_program",
+    "setup_child",
+]
+
+DEFAULT_COMMAND = ["${env}", "${interpreter}", "${program}", "${args}"]
+_ENVVAR_MACRO = re.compile(r"\$\{envvar:([A-Za-z0-9_]*)\}")
+SITE_DIR = Path(__file__).with_name("_site")
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+# what setup_child reads in the program's process
+CHILD_ENV_VARS = ("KERASWEEP_CHILD_DB", "KERASWEEP_CHILD_SWEEP", "KERASWEEP_CHILD_RUN",
+                  "KERASWEEP_CHILD_AGENT")  # fmt: skip
+
+
+def program_file(config: Mapping[str, Any]) -> str | None:
+    """The file a program-mode config runs, or None (no program, or ``-m ${program}``).
+
+    >>> program_file({"program": "train.py"}), program_file({"program": "pkg.train",
+    ...     "command": ["${env}", "${interpreter}", "-m", "${program}", "${args}"]})
+    ('train.py', None)
+    """
+    program = config.get("program")
+    if not program:
+        return None
+    template = [str(c) for c in (config.get("command") or DEFAULT_COMMAND)]
+    for before, chunk in zip(["", *template], template, strict=False):
+        if chunk == "${program}" and before != "-m":
+            return str(program)
+    return None
+
+
+def command_args(params: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The argument lists behind each ``${args...}`` macro, formatted as ``wandb agent`` does.
+
+    >>> command_args({"lr": 0.01, "aug": False})["args"]
+    ['--lr=0.01', '--aug=False']
+    >>> command_args({"lr": 0.01, "aug": False})["args_no_boolean_flags"]
+    ['--lr=0.01']
+    """
+    flags, no_hyphens, no_booleans, no_equals, append, override = [], [], [], [], [], []
+    for key, value in params.items():
+        flag = f"{key}={value}"
+        flags.append(f"--{flag}")
+        no_hyphens.append(flag)
+        no_equals += [f"--{key}", str(value)]
+        append.append(f"+{flag}")
+        override.append(f"++{flag}")
+        if isinstance(value, bool):
+            if value:
+                no_booleans.append(f"--{key}")
+        else:
+            no_booleans.append(f"--{flag}")
+    return {
+        "args": flags,
+        "args_no_hyphens": no_hyphens,
+        "args_no_boolean_flags": no_booleans,
+        "args_no_equals": no_equals,
+        "args_json": [json.dumps(dict(params))],
+        "args_append_hydra": append,
+        "args_override_hydra": override,
+    }
+
+
+def build_command(
+    config: Mapping[str, Any], params: Mapping[str, Any], *, args_json_file: str | None = None
+) -> list[str]:
+    """The command line of one run of a program-mode sweep.
+
+    >>> cmd = build_command({"program": "train.py"}, {"lr": 0.1})
+    >>> cmd[0], cmd[2:]
+    ('/usr/bin/env', ['train.py', '--lr=0.1'])
+    """
+    template = config.get("command") or DEFAULT_COMMAND
+    macros: dict[str, list[str]] = dict(command_args(params))
+    macros["env"] = ["/usr/bin/env"] if os.name == "posix" else []
+    macros["interpreter"] = [sys.executable]
+    macros["program"] = [str(config["program"])] if config.get("program") else []
+    macros["args_json_file"] = [args_json_file] if args_json_file else []
+    command: list[str] = []
+    for chunk in template:
+        chunk = _ENVVAR_MACRO.sub(lambda m: os.environ.get(m.group(1), m.group(1)), str(chunk))
+        if chunk.startswith("${") and chunk.endswith("}"):
+            command += macros.get(chunk[2:-1], [])
+        else:
+            command.append(chunk)
+    return command
+
+
+def child_env(
+    base: Mapping[str, str], *, db: os.PathLike | str, sweep_id: str, run_id: str, agent_id: str
+) -> dict[str, str]:
+    """The environment of a program run: ``base`` plus what :func:`setup_child` reads."""
+    env = dict(base)
+    values = (str(Path(db).resolve()), sweep_id, run_id, agent_id)
+    env.update(zip(CHILD_ENV_VARS, values, strict=True))
+    paths = [str(SITE_DIR), str(PACKAGE_ROOT)]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env.setdefault("PYTHONUNBUFFERED", "1")  # output in order, as it comes
+    return env
+
+
+def setup_child() -> bool:
+    """In a program run's process: record its wandb rows and apply hyperband (see module).
+
+    Does nothing (returns False) outside a program run. The variables it reads are removed
+    so that processes the program starts do not record too.
+    """
+    values = [os.environ.pop(name, None) for name in CHILD_ENV_VARS]
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    kept = [p for p in paths if p and Path(p) != SITE_DIR]
+    if kept:
+        os.environ["PYTHONPATH"] = os.pathsep.join(kept)
+    else:
+        os.environ.pop("PYTHONPATH", None)
+    if not all(values):
+        return False
+    db, sweep_id, run_id, agent_id = values
+
+    from kerasweep.local import context
+    from kerasweep.local.recorder import RunRecorder, patch_wandb_on_import
+    from kerasweep.local.store import Store
+
+    store = Store(db, create=False)
+    recorder = RunRecorder(store, store.sweep(sweep_id), run_id, agent_id=agent_id)
+    context._begin(run_id)
+    patch_wandb_on_import(recorder)
+    atexit.register(recorder.close)
+    return True
+
+
+@dataclass
+class ProgramResult:
+    """How a program run ended."""
+
+    returncode: int
+    terminated: bool = False  # the agent sent SIGTERM/SIGKILL after a stop
+    tail: list[str] = field(default_factory=list)  # last output lines
+
+    @property
+    def error(self) -> str | None:
+        """One line saying why the program failed, or None if it succeeded."""
+        if self.returncode == 0:
+            return None
+        if self.returncode < 0:
+            try:
+                name = signal.Signals(-self.returncode).name
+            except ValueError:
+                name = f"signal {-self.returncode}"
+            why = f"killed by {name}"
+        else:
+            why = f"exit status {self.returncode}"
+        last = _exception_line(self.tail) or next(
+            (line for line in reversed(self.tail) if line.strip()), ""
+        )
+        return f"{why}: {last.strip()}" if last else why
+
+
+def _exception_line(lines: Sequence[str]) -> str | None:
+    """The ``Error: message`` line of the last Python traceback in ``lines``, if any."""
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent")]
+    if not starts:
+        return None
+    for line in lines[starts[-1] + 1 :]:
+        if line.strip() and not line[0].isspace():
+            return line
+    return None
+
+
+def run_program(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    should_stop,
+    stop_grace: float = 10.0,
+    kill_delay: float = 30.0,
+    echo: bool = False,
+    poll: float = 0.5,
+) -> ProgramResult:
+    """Run one program to its end; stop it if ``should_stop()`` turns True.
+
+    Output (stdout and stderr) is read line by line: echoed to this process's stdout when
+    ``echo``, and its last lines kept for the error message.
+    """
+    tail: collections.deque[str] = collections.deque(maxlen=20)
+    proc = subprocess.Popen(
+        list(command),
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        errors="replace",
+        bufsize=1,
+        start_new_session=True,  # signals reach the program's own subprocesses too
+    )
+
+    def signal_group(sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail.append(line.rstrip("\n"))
+            if echo:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    stop_seen = term_sent = None
+    try:
+        while True:
+            try:
+                proc.wait(timeout=poll)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if stop_seen is None and should_stop():
+                stop_seen = now
+            if stop_seen is not None and term_sent is None and now - stop_seen >= stop_grace:
+                signal_group(signal.SIGTERM)
+                term_sent = now
+            elif term_sent is not None and now - term_sent >= kill_delay:
+                signal_group(signal.SIGKILL)
+    except BaseException:
+        signal_group(signal.SIGTERM)
+        try:
+            proc.wait(timeout=kill_delay)
+        except subprocess.TimeoutExpired:
+            signal_group(signal.SIGKILL)
+            proc.wait()
+        raise
+    finally:
+        reader.join(timeout=2)
+    return ProgramResult(proc.returncode, terminated=term_sent is not None, tail=list(tail))

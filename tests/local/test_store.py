@@ -1,0 +1,181 @@
+"""kerasweep.local.store: the SQLite store shared by agents."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+from kerasweep.local.store import (
+    NewRun,
+    Store,
+    StoreError,
+    UnknownSweepError,
+    plain,
+    resolve_db_path,
+)
+
+CONFIG = {
+    "method": "grid",
+    "name": "tiny",
+    "metric": {"name": "val_loss", "goal": "minimize"},
+    "early_terminate": {"type": "hyperband", "min_iter": 2},
+    "parameters": {"a": {"values": [1, 2, 3]}},
+}
+
+
+def _claim(store, sweep_id, agent_id, params, **kwargs):
+    return store.claim_run(sweep_id, agent_id, lambda sweep, runs: NewRun(params), **kwargs)
+
+
+def test_new_store_file_is_private_wal_and_versioned(db):
+    store = Store(db)
+    assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"sweeps", "agents", "runs", "history", "bands"} <= tables
+    store.close()
+
+
+def test_read_only_open_of_missing_store_writes_nothing(tmp_path):
+    with pytest.raises(StoreError, match="no kerasweep store"):
+        Store(tmp_path / "missing.db", create=False)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_foreign_sqlite_file_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    sqlite3.connect(path).execute("CREATE TABLE t (x)")
+    with pytest.raises(StoreError, match="not a kerasweep store"):
+        Store(path)
+
+
+def test_db_path_argument_then_env_then_default(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERASWEEP_DB", str(tmp_path / "env.db"))
+    assert resolve_db_path("arg.db").name == "arg.db"
+    assert resolve_db_path(None) == tmp_path / "env.db"
+    monkeypatch.delenv("KERASWEEP_DB")
+    assert resolve_db_path(None).name == "kerasweep.db"
+
+
+def test_unknown_sweep(db):
+    store = Store(db)
+    with pytest.raises(UnknownSweepError, match="no sweep 'nope'"):
+        store.sweep("nope")
+
+
+def test_plain_converts_numpy_and_drops_objects():
+    np = pytest.importorskip("numpy")
+    value = plain({"f": np.float32(0.25), "i": np.int64(3), "a": np.arange(2), "o": object()})
+    assert value == {"f": 0.25, "i": 3, "a": [0, 1]}
+    assert type(value["i"]) is int and type(value["f"]) is float
+
+
+def test_snapshot_has_the_report_contract_shape(db):
+    store = Store(db)
+    sweep_id = store.create_sweep(CONFIG, project="proj")
+    agent = store.register_agent(sweep_id)
+    first = _claim(store, sweep_id, agent, {"a": 1})
+    rows = [
+        {"epochs": 0, "val_loss": 0.5},
+        {"batch/loss": 0.7},
+        {"epochs": 1, "val_loss": float("nan")},
+        {"epochs": 2, "val_loss": 0.25},
+    ]
+    assert store.append_rows(first.id, rows, "val_loss", agent_id=agent)
+    store.record_stop(first.id, band=2, threshold=0.2, value=0.25, epoch=2, bands=[(2, 0.2)])
+    assert store.finish_run(first.id, agent, "finished") == "stopped"
+    second = _claim(store, sweep_id, agent, {"a": 2})
+    assert store.finish_run(second.id, agent, "failed", "ValueError: boom") == "failed"
+
+    snap = store.snapshot(sweep_id)
+    assert set(snap) == {"sweep", "runs", "bands"}
+    assert set(snap["sweep"]) == {
+        "id", "name", "project", "config", "method", "metric", "early_terminate", "state",
+        "created_at",
+    }  # fmt: skip
+    assert snap["sweep"]["id"] == sweep_id
+    assert snap["sweep"]["name"] == "tiny" and snap["sweep"]["project"] == "proj"
+    assert snap["sweep"]["config"] == CONFIG
+    assert snap["sweep"]["metric"] == {"name": "val_loss", "goal": "minimize"}
+    assert snap["sweep"]["early_terminate"] == {"type": "hyperband", "min_iter": 2}
+    run, failed = snap["runs"]
+    assert set(run) == {
+        "id", "name", "state", "params", "history", "metric", "epochs", "stop", "error",
+        "created_at", "started_at", "ended_at",
+    }  # fmt: skip
+    assert run["id"] == first.id and run["state"] == "stopped" and run["params"] == {"a": 1}
+    assert run["history"][:2] == rows[:2] and math.isnan(run["history"][2]["val_loss"])
+    assert run["metric"] == 0.25 and run["epochs"] == 2
+    assert run["stop"] == {"band": 2, "threshold": 0.2, "value": 0.25, "epoch": 2}
+    assert failed["state"] == "failed" and failed["error"] == "ValueError: boom"
+    assert failed["metric"] is None and failed["epochs"] == 0 and failed["history"] == []
+    assert snap["bands"] == [{"band": 2, "threshold": 0.2}]
+    json.dumps(snap)  # plain data
+
+
+def test_rows_and_end_only_from_the_owner_of_a_running_run(db):
+    store = Store(db)
+    sweep_id = store.create_sweep(CONFIG)
+    owner, other = store.register_agent(sweep_id), store.register_agent(sweep_id)
+    run = _claim(store, sweep_id, owner, {"a": 1})
+    assert not store.append_rows(run.id, [{"val_loss": 1.0}], "val_loss", agent_id=other)
+    assert store.finish_run(run.id, other, "finished") is None
+    assert store.finish_run(run.id, owner, "finished") == "finished"
+    assert not store.append_rows(run.id, [{"val_loss": 1.0}], "val_loss", agent_id=owner)
+    assert store.history(run.id) == []
+
+
+def test_run_of_a_dead_agent_process_is_reaped_as_crashed(db):
+    store = Store(db)
+    sweep_id = store.create_sweep(CONFIG)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    agent = store.register_agent(sweep_id)
+    run = _claim(store, sweep_id, agent, {"a": 1})
+    store._conn().execute("UPDATE agents SET pid=? WHERE id=?", (dead.pid, agent))
+    assert store.reap_stale(sweep_id, stale_after=3600) == [run.id]
+    crashed = store.run(run.id)
+    assert crashed.state == "crashed" and f"process {dead.pid}" in crashed.error
+
+
+def test_run_with_stale_heartbeat_is_reaped_and_fresh_one_kept(db):
+    store = Store(db)
+    sweep_id = store.create_sweep(CONFIG)
+    agent = store.register_agent(sweep_id)
+    # an agent on another host: only its heartbeat tells whether it lives
+    store._conn().execute("UPDATE agents SET host='elsewhere' WHERE id=?", (agent,))
+    stale = _claim(store, sweep_id, agent, {"a": 1})
+    fresh = _claim(store, sweep_id, agent, {"a": 2})
+    store._conn().execute(
+        "UPDATE runs SET heartbeat_at=? WHERE id=?", (time.time() - 120, stale.id)
+    )
+    assert store.reap_stale(sweep_id, stale_after=60) == [stale.id]
+    assert "no heartbeat" in store.run(stale.id).error
+    assert store.run(fresh.id).state == "running"
+    assert store.heartbeat(agent, fresh.id) and not store.heartbeat(agent, stale.id)
+
+
+def test_claim_is_atomic_and_names_runs_in_order(db):
+    store = Store(db)
+    sweep_id = store.create_sweep(CONFIG)
+    agent = store.register_agent(sweep_id)
+    seen = []
+
+    def propose(sweep, runs):
+        seen.append([r.params["a"] for r in runs])
+        return NewRun({"a": len(runs) + 1}) if len(runs) < 2 else None
+
+    names = [store.claim_run(sweep_id, agent, propose).name for _ in range(2)]
+    assert store.claim_run(sweep_id, agent, propose) is None
+    assert names == [f"{sweep_id}-1", f"{sweep_id}-2"]
+    assert seen == [[], [1], [1, 2]]

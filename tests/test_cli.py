@@ -1,0 +1,237 @@
+"""kerasweep.cli: the command line, end to end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import yaml
+
+from kerasweep.cli import main
+from tests.local.helpers import function, subprocess_env
+
+GRID = {
+    "method": "grid",
+    "metric": {"name": "val_loss", "goal": "minimize"},
+    "parameters": {"a": {"values": [3, 1, 2]}, "b": {"value": "p"}},
+}
+
+
+@pytest.fixture(autouse=True)
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+        monkeypatch.setenv(name, str(tmp_path))
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.delenv("KERASWEEP_DB", raising=False)
+    return tmp_path
+
+
+def _one_error_line(capsys, command: str) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"kerasweep {command}: error: ") or err.startswith("kerasweep")
+    return err
+
+
+def _config(tmp_path, config, name="sweep.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def _sweep(capsys, tmp_path, config=GRID) -> str:
+    assert main(["sweep", _config(tmp_path, config)]) == 0
+    out = capsys.readouterr().out
+    sweep_id = out.split("Created sweep with ID: ")[1].split()[0]
+    assert f"kerasweep agent {sweep_id}" in out
+    return sweep_id
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sweep", "missing.yaml"],
+        ["sweep", "bad.yaml"],
+        ["run", "bad.yaml", "--function", "x"],
+        ["run", "grid.yaml", "--function", "nope:nothing"],
+        ["ls"],
+        ["show", "abc"],
+        ["best", "abc"],
+        ["agent", "abc", "--count", "0"],
+        ["agent", "abc", "--wandb-mode", "online"],
+        ["frobnicate"],
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(argv, tmp_path, capsys):
+    (tmp_path / "bad.yaml").write_text("method: nope\nparameters: {a: {values: [1]}}\n")
+    _config(tmp_path, GRID, "grid.yaml")
+    before = set(os.listdir(tmp_path))
+    with pytest.raises(SystemExit) as exit_:
+        raise SystemExit(main(argv))
+    assert exit_.value.code == 2
+    _one_error_line(capsys, argv[0])
+    assert set(os.listdir(tmp_path)) == before
+
+
+def test_unknown_sweep_in_an_existing_store(tmp_path, capsys):
+    _sweep(capsys, tmp_path)
+    for argv in (["agent", "nope"], ["show", "nope"], ["best", "nope"], ["report", "nope"]):
+        assert main(argv) == 2
+        assert "no sweep 'nope'" in _one_error_line(capsys, argv[0])
+
+
+def test_sweep_agent_show_best_ls(tmp_path, capsys):
+    sweep_id = _sweep(capsys, tmp_path)
+    assert (tmp_path / "kerasweep.db").exists()
+    status = main(["agent", sweep_id, "--function", function("grid_point"), "--count", "2"])
+    assert status == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("[")]
+    assert len(lines) == 2 and all("finished" in line and "val_loss=" in line for line in lines)
+    assert lines[0].startswith("[1/2]") and "a=3" in lines[0] and "b=" not in lines[0]
+    assert main(["agent", sweep_id, "--function", function("grid_point")]) == 0
+    assert "sweep has no more runs" in capsys.readouterr().out
+
+    assert main(["show", sweep_id]) == 0
+    table = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(table) if line.startswith("#"))
+    assert table[header].split() == [
+        "#",
+        "run",
+        "state",
+        "a",
+        "val_loss",
+        "epochs",
+        "why",
+        "stopped",
+    ]
+    ranked = [line.split() for line in table[header + 1 :]]
+    assert [row[3] for row in ranked] == ["1", "2", "3"]  # best val_loss first
+    assert [row[0] for row in ranked] == ["2", "3", "1"]  # creation order kept in "#"
+
+    assert main(["best", sweep_id]) == 0
+    best = capsys.readouterr().out
+    assert best.startswith(f"# best of sweep {sweep_id}")
+    assert yaml.safe_load(best) == {"a": 1, "b": "p"}
+
+    assert main(["ls"]) == 0
+    listing = capsys.readouterr().out
+    assert sweep_id in listing and "grid" in listing and "finished" in listing
+
+
+def test_db_option_and_environment(tmp_path, capsys, monkeypatch):
+    config = _config(tmp_path, GRID)
+    assert main(["--db", "a.db", "sweep", config]) == 0
+    assert main(["sweep", config, "--db", "b.db"]) == 0
+    monkeypatch.setenv("KERASWEEP_DB", str(tmp_path / "c.db"))
+    assert main(["sweep", config]) == 0
+    capsys.readouterr()
+    assert {p.name for p in tmp_path.glob("*.db")} == {"a.db", "b.db", "c.db"}
+
+
+def test_agent_exits_1_after_consecutive_failures(tmp_path, capsys):
+    sweep_id = _sweep(capsys, tmp_path)
+    argv = ["agent", sweep_id, "--function", function("always_fail"), "--max-failures", "2"]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert out.count("RuntimeError: broken function") == 2
+    assert main(["best", sweep_id]) == 1
+    assert "no finished run" in capsys.readouterr().err
+
+
+def test_report_command(tmp_path, capsys):
+    sweep_id = _sweep(capsys, tmp_path)
+    status = main(["report", sweep_id, "-o", str(tmp_path / "r.html")])
+    try:
+        import kerasweep.report  # noqa: F401
+    except ImportError:
+        assert status == 1
+        assert "report module is not available" in capsys.readouterr().err
+    else:
+        assert status == 0 and (tmp_path / "r.html").exists()
+
+
+def test_read_commands_do_not_import_tensorflow_or_wandb(tmp_path, capsys):
+    sweep_id = _sweep(capsys, tmp_path)
+    _config(tmp_path, GRID, "s.yaml")
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from kerasweep.cli import main
+        for argv in (["ls"], ["show", "{sweep_id}"], ["best", "{sweep_id}"],
+                     ["sweep", "s.yaml"]):
+            assert main(argv) in (0, 1)  # best: no finished run yet
+        print(sorted(m for m in ("tensorflow", "keras", "wandb") if m in sys.modules))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=subprocess_env(), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_run_on_digits_end_to_end(tmp_path):
+    """The quickstart's command on a tiny digits sweep: status lines, leaderboard, no noise."""
+    config = {
+        "method": "grid",
+        "metric": {"name": "val_loss", "goal": "minimize"},
+        "early_terminate": {"type": "hyperband", "min_iter": 1},
+        "parameters": {
+            "learning_rate": {"values": [0.05, 0.0001]},
+            "dataset": {"value": "digits"},
+            "epochs": {"value": 3},
+            "hidden_units": {"value": 16},
+            "seed": {"value": 0},
+        },
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "kerasweep", "run", _config(tmp_path, config), "--db", "d.db"],
+        env=subprocess_env(WANDB_MODE="offline"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    lines = result.stdout.splitlines()
+    status = [line for line in lines if line.startswith("[")]
+    assert len(status) == 2 and "finished" in status[0] and "val_loss=" in status[0]
+    assert "stopped at band 1" in status[1]  # lr 0.0001 falls behind at once
+    assert any(line.startswith("#  run") for line in lines)
+    for noise in ("I0000", "absl::", "cudart", "Epoch 1/", "wandb:"):
+        assert noise not in output
+    assert list(tmp_path.glob("wandb/offline-run-*"))
+
+
+def test_ctrl_c_marks_the_run_crashed_and_run_still_shows_the_leaderboard(tmp_path):
+    flag = tmp_path / "hang"
+    flag.touch()
+    command = [
+        sys.executable, "-m", "kerasweep", "run", _config(tmp_path, GRID),
+        "--function", function("hang_on_flag"), "--wandb-mode", "disabled",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        command,
+        env=subprocess_env(TEST_HANG_FLAG=str(flag)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "hang.running").exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, out
+    assert "Agent interrupted" in out
+    assert "1 run: 1 crashed" in out
+    rows = [line.split() for line in out.splitlines() if "(KeyboardInterrupt)" in line]
+    assert len(rows) == 1 and rows[0][2] == "crashed"  # the leaderboard's row

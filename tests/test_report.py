@@ -1,0 +1,511 @@
+"""The HTML sweep report: structure, numbers, escaping, and the page in a real browser."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+import subprocess
+import sys
+import types
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from kerasweep.report import leaderboard, parameter_importance, render_report, report
+from tests.chromium import find_chromium, rendered_dom, with_alert_probe
+from tests.sweep_snapshots import INJECTION, hyperband_sweep, simple_sweep
+
+ATTRIBUTE_INJECTION = '"><img src=x onerror=alert(2)>'
+
+
+class _Elements(HTMLParser):
+    """Every start tag with its attributes, and the text inside each <script>."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "script":
+            self._in_script = True
+            self.scripts.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts[-1] += data
+
+
+def _parse(html: str) -> _Elements:
+    parser = _Elements()
+    parser.feed(html)
+    return parser
+
+
+def _data(html: str) -> dict:
+    """The JSON the page's script reads."""
+    match = re.search(r'<script type="application/json" id="kw-data">(.*?)</script>', html, re.S)
+    assert match, "no kw-data element"
+    return json.loads(match.group(1))
+
+
+def _leaderboard_rows(html: str) -> list[str]:
+    table = html[html.index('id="leaderboard"') :]
+    body = table[table.index("<tbody>") : table.index("</tbody>")]
+    return re.findall(r"<tr[ >].*?</tr>", body, re.S)
+
+
+def _injected_snapshot() -> dict:
+    """A hyperband sweep whose config, names, parameter values and errors carry markup."""
+    snap = hyperband_sweep(runs=12, epochs=16, seed=1)
+    snap["sweep"]["name"] = INJECTION
+    config = snap["sweep"]["config"]
+    config["parameters"] = copy.deepcopy(config["parameters"])
+    config["parameters"]["optimizer"]["values"] = ["adam", "sgd", INJECTION]
+    config["description"] = ATTRIBUTE_INJECTION
+    runs = snap["runs"]
+    runs[0]["params"]["optimizer"] = INJECTION
+    runs[1]["name"] = INJECTION
+    runs[2]["name"] = ATTRIBUTE_INJECTION
+    failed = next(r for r in runs if r["state"] == "failed")
+    failed["error"] = f"RuntimeError: {INJECTION} </script><script>alert(3)</script>"
+    return snap
+
+
+# --------------------------------------------------------------------------------------------
+# Page structure
+
+
+def test_page_is_one_self_contained_file():
+    html = render_report(hyperband_sweep(runs=40, epochs=30, seed=3))
+    tags = _parse(html).tags
+    # nothing is loaded from anywhere: no src/href to another file or host
+    for tag, attrs in tags:
+        assert not attrs.get("src"), (tag, attrs)
+        if tag == "a":
+            assert str(attrs.get("href", "")).startswith("#"), attrs
+        assert tag != "link", attrs
+    assert "cdn.plot.ly" not in html.split("<script>", 1)[0]
+    # plotly's bundle is inlined exactly once
+    assert html.count("* plotly.js v") == 1
+    assert [t for t, _ in tags].count("script") == 3
+
+
+def test_figures_hold_one_line_per_run_and_the_hyperband_marks():
+    snap = hyperband_sweep(runs=40, epochs=30, seed=3)
+    data = _data(render_report(snap))
+    runs = snap["runs"]
+    with_metric = [i for i, r in enumerate(runs) if r["metric"] is not None]
+
+    parcoords = data["figures"]["parcoords"]["data"][0]
+    assert parcoords["type"] == "parcoords"
+    labels = [d["label"] for d in parcoords["dimensions"]]
+    # the constant `epochs` parameter gets no axis; the metric is the last one
+    assert labels[:-1] == ["batch_size", "learning_rate", "optimizer", "dropout", "weight_decay"]
+    assert "val_loss" in labels[-1]
+    assert sorted(data["parcoordsRuns"]) == with_metric
+    for dim in parcoords["dimensions"]:
+        assert len(dim["values"]) == len(with_metric)
+    assert len(parcoords["line"]["color"]) == len(with_metric)
+
+    optimizer = parcoords["dimensions"][2]
+    assert optimizer["ticktext"] == ["adam", "sgd", "rmsprop"]  # the config's order
+    assert optimizer["tickvals"] == [0, 1, 2]
+    assert set(optimizer["values"]) <= {0, 1, 2}
+
+    curves = data["figures"]["curves"]
+    n_lines = len(data["curveRuns"])
+    assert n_lines == sum(1 for r in runs if any(k for k in r["history"]))
+    for k, i in enumerate(data["curveRuns"]):
+        trace = curves["data"][k]
+        assert len(trace["y"]) == len(runs[i]["history"])
+        assert trace["y"][0] == pytest.approx(runs[i]["history"][0]["val_loss"], rel=1e-5)
+    by_name = {t.get("name"): t for t in curves["data"][n_lines:]}
+    stopped = [r for r in runs if r["state"] == "stopped"]
+    assert len(by_name["stopped by hyperband"]["x"]) == len(stopped)
+    marks = by_name["stopped by hyperband"]
+    # on each stopped run's line, at the epoch it stopped
+    got = sorted(zip(marks["x"], marks["y"], strict=True))
+    expected = sorted((r["stop"]["epoch"], r["history"][-1]["val_loss"]) for r in stopped)
+    assert [g[0] for g in got] == [e[0] for e in expected]
+    assert [g[1] for g in got] == pytest.approx([e[1] for e in expected], rel=1e-5)
+    failed = [r for r in runs if r["state"] == "failed"]
+    assert len(by_name["failed"]["x"]) == len(failed)
+    thresholds = by_name["band threshold"]
+    bands = [b for b in snap["bands"] if b["threshold"] is not None]
+    assert thresholds["x"] == [b["band"] for b in bands]
+    assert thresholds["y"] == pytest.approx([b["threshold"] for b in bands], rel=1e-5)
+    # per-run hover text is written once, in the layout's scatter template
+    template = curves["layout"]["template"]["data"]["scatter"][0]
+    assert "hovertemplate" in template
+    assert all("hovertemplate" not in curves["data"][k] for k in range(n_lines))
+
+
+def test_header_counts_runs_by_state_and_names_the_best_run():
+    snap = hyperband_sweep(runs=40, epochs=30, seed=3)
+    html = render_report(snap)
+    header = html[html.index('<header class="top">') : html.index("</header>")]
+    for state in ("finished", "stopped", "failed", "pending"):
+        count = sum(1 for r in snap["runs"] if r["state"] == state)
+        assert f'state-{state}">{state}</span><b>{count}</b>' in header
+    best = min((r for r in snap["runs"] if r["metric"] is not None), key=lambda r: r["metric"])
+    assert f">{best['metric']:.4g}<" in header
+    assert best["name"] in header
+
+
+def test_leaderboard_is_best_first_with_why_stopped():
+    snap = hyperband_sweep(runs=40, epochs=30, seed=3)
+    html = render_report(snap)
+    rows = _leaderboard_rows(html)
+    assert len(rows) == len(snap["runs"])
+    ranked = leaderboard(snap)
+    values = [r["metric"] for r in ranked if r["metric"] is not None]
+    assert values == sorted(values)
+    assert all(r["metric"] is None for r in ranked[len(values) :])
+    assert ranked[0]["id"] in rows[0] and 'class="best"' in rows[0]
+    stopped = next(r for r in ranked if r["state"] == "stopped")
+    stop = next(r["stop"] for r in snap["runs"] if r["id"] == stopped["id"])
+    value, threshold = f"{stop['value']:.4g}", f"{stop['threshold']:.4g}"
+    assert stopped["why"] == f"hyperband, band {stop['band']}: {value} > threshold {threshold}"
+    failed = next(r for r in ranked if r["state"] == "failed")
+    assert failed["why"].startswith("ValueError: loss is NaN")
+    row = next(r for r in rows if failed["id"] in r)
+    assert "ValueError: loss is NaN" in row
+    assert "Same in every run: epochs = 30." in html
+
+
+def test_leaderboard_follows_the_goal_and_puts_missing_metrics_last():
+    params = [{"lr": 0.1}, {"lr": 0.2}, {"lr": 0.3}, {"lr": 0.4}]
+    metrics = [0.5, None, 0.9, float("nan")]
+    low = leaderboard(simple_sweep("random", params, metrics, goal="minimize"))
+    high = leaderboard(simple_sweep("random", params, metrics, goal="maximize"))
+    assert [r["id"] for r in low] == ["run0", "run2", "run1", "run3"]
+    assert [r["id"] for r in high] == ["run2", "run0", "run1", "run3"]
+    assert [r["rank"] for r in low] == [1, 2, None, None]
+
+
+# --------------------------------------------------------------------------------------------
+# Parameter importance
+
+
+def _dependent_sweep(n: int = 30) -> dict:
+    """val_loss rises with log10(lr), falls on adam; batch_size is noise; epochs constant."""
+    import random
+
+    rng = random.Random(0)
+    params, metrics = [], []
+    for _ in range(n):
+        p = {
+            "lr": 10 ** rng.uniform(-4, -1),
+            "batch_size": rng.choice([32, 64, 128]),
+            "optimizer": rng.choice(["adam", "sgd"]),
+            "epochs": 5,
+        }
+        params.append(p)
+        adam = 1.0 if p["optimizer"] == "adam" else 0.0
+        metrics.append(1.0 + 0.5 * math.log10(p["lr"]) - 0.3 * adam + rng.gauss(0, 0.01))
+    spec = {
+        "lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 0.1},
+        "batch_size": {"values": [32, 64, 128]},
+        "optimizer": {"values": ["adam", "sgd"]},
+        "epochs": {"value": 5},
+    }
+    return simple_sweep("bayes", params, metrics, config_parameters=spec)
+
+
+def test_importance_is_forest_importance_and_linear_correlation():
+    rows = parameter_importance(_dependent_sweep())
+    by_feature = {r["feature"]: r for r in rows}
+    # categorical one-hot, log-scale as log10, the constant parameter left out
+    assert set(by_feature) == {"lr (log10)", "batch_size", "optimizer = adam", "optimizer = sgd"}
+    assert rows[0]["feature"] == "lr (log10)"
+    assert sum(r["importance"] for r in rows) == pytest.approx(1.0)
+    assert by_feature["lr (log10)"]["correlation"] > 0.8
+    assert by_feature["optimizer = adam"]["correlation"] < 0
+    assert by_feature["optimizer = sgd"]["correlation"] == pytest.approx(
+        -by_feature["optimizer = adam"]["correlation"]
+    )
+    assert abs(by_feature["batch_size"]["correlation"]) < 0.5
+    assert by_feature["batch_size"]["importance"] < by_feature["lr (log10)"]["importance"]
+
+
+def test_importance_panel_explains_itself_on_the_page():
+    html = render_report(_dependent_sweep())
+    panel = html[html.index('id="importance"') : html.index('id="runs"')]
+    assert "lr (log10)" in panel and "optimizer = adam" in panel
+    assert "Same in every run, left out: epochs." in panel
+    assert "one 0/1 feature per value" in panel
+
+
+@pytest.mark.parametrize(
+    ("metrics", "note"),
+    [
+        ([0.3, 0.4], "Needs at least 3 runs with a finite val_loss; this sweep has 2."),
+        ([0.3, 0.3, 0.3], "All runs have the same val_loss; nothing to explain."),
+    ],
+)
+def test_importance_with_too_few_runs_or_a_flat_metric_says_why(metrics, note):
+    params = [{"lr": 0.1 * (k + 1), "opt": "adam"} for k in range(len(metrics))]
+    snap = simple_sweep("random", params, metrics)
+    assert parameter_importance(snap) == []
+    assert note in render_report(snap)
+
+
+def test_importance_when_every_parameter_is_constant():
+    snap = simple_sweep("grid", [{"lr": 0.1}] * 3, [0.2, 0.3, 0.4])
+    assert parameter_importance(snap) == []
+    assert "Every parameter has the same value in all runs with a metric." in render_report(snap)
+
+
+# --------------------------------------------------------------------------------------------
+# Shapes of sweeps
+
+
+def test_single_run_renders_with_notes_instead_of_empty_charts():
+    snap = simple_sweep("random", [{"lr": 0.01, "opt": "adam"}], [0.42])
+    html = render_report(snap)
+    data = _data(html)
+    assert data["figures"]["parcoords"] is None
+    assert "Needs at least two runs with a finite val_loss." in html
+    assert len(data["figures"]["curves"]["data"][0]["y"]) == 2
+    rows = _leaderboard_rows(html)
+    assert len(rows) == 1
+    # with a single run its parameters are shown as columns, not folded into a note
+    assert ">adam<" in rows[0] and ">0.01<" in rows[0]
+
+
+def test_grid_sweep_without_metric_lists_runs_in_creation_order():
+    grid = [{"units": u, "act": a} for u in (16, 32) for a in ("relu", "tanh")]
+    snap = simple_sweep("grid", grid, [None] * 4, goal=None)
+    html = render_report(snap)
+    data = _data(html)
+    assert data["figures"] == {"parcoords": None, "curves": None}
+    assert "The sweep has no metric to colour the runs by." in html
+    assert "The sweep has no metric, so parameters cannot be related to it." in html
+    assert [r["id"] for r in leaderboard(snap)] == ["run0", "run1", "run2", "run3"]
+    assert len(_leaderboard_rows(html)) == 4
+
+
+def test_every_state_and_nan_metrics_render_with_json_nulls():
+    states = ["pending", "running", "finished", "stopped", "failed", "crashed"]
+    params = [{"lr": 0.1 * (k + 1)} for k in range(6)]
+    snap = simple_sweep("random", params, [None, 0.5, 0.3, 0.6, None, float("nan")], states=states)
+    snap["runs"][1]["history"].append({"epochs": 2, "val_loss": float("nan")})
+    snap["runs"][5]["history"] = [{"epochs": 0, "val_loss": float("inf")}]
+    snap["runs"][4]["error"] = "OSError: disk full\nTraceback (most recent call last): ..."
+    snap["runs"][5]["error"] = "MemoryError: " + "x" * 500
+    html = render_report(snap)
+    data = _data(html)
+    assert "NaN" not in json.dumps(data) and "Infinity" not in json.dumps(data)
+    curves = data["figures"]["curves"]
+    running = curves["data"][data["curveRuns"].index(1)]
+    assert running["y"][-1] is None
+    assert 5 not in data["curveRuns"]  # only an infinite value: nothing to draw
+    for state in states:
+        assert f'<span class="state state-{state}">{state}</span>' in html
+    assert "OSError: disk full" in html and "Traceback" not in html.split("</header>")[1]
+    # a long error shows clipped, in full on hover
+    assert f'title="MemoryError: {"x" * 500}">MemoryError: {"x" * 186}…</td>' in html
+
+
+def test_bayes_sweep_with_nested_and_log_scale_parameters():
+    import random
+
+    rng = random.Random(2)
+    params = [
+        {
+            "optimizer": {"name": rng.choice(["adam", "sgd"]), "lr": 10 ** rng.uniform(-5, -1)},
+            "units": rng.choice([16, 64, 256]),
+            "use_bn": rng.choice([True, False]),
+        }
+        for _ in range(12)
+    ]
+    metrics = [rng.uniform(0.1, 1.0) for _ in params]
+    spec = {
+        "optimizer": {
+            "parameters": {
+                "name": {"values": ["sgd", "adam"]},
+                "lr": {"distribution": "log_uniform_values", "min": 1e-5, "max": 0.1},
+            }
+        },
+        "units": {"values": [16, 64, 256]},
+        "use_bn": {"values": [True, False]},
+    }
+    data = _data(render_report(simple_sweep("bayes", params, metrics, config_parameters=spec)))
+    dims = {d["label"]: d for d in data["figures"]["parcoords"]["data"][0]["dimensions"]}
+    assert list(dims)[:4] == ["optimizer.name", "optimizer.lr", "units", "use_bn"]
+    lr = dims["optimizer.lr"]
+    values = [p["optimizer"]["lr"] for p in params]
+    assert lr["values"] == pytest.approx([math.log10(v) for v in values], rel=1e-5)
+    assert all(re.fullmatch(r"1e-0\d|0\.0*1", t) for t in lr["ticktext"]), lr["ticktext"]
+    assert dims["optimizer.name"]["ticktext"] == ["sgd", "adam"]
+    assert dims["use_bn"]["ticktext"] == ["true", "false"]
+    assert dims["units"]["ticktext"] == ["16", "64", "256"]
+
+
+def test_runs_missing_a_parameter_keep_their_line_without_that_axis():
+    params = [{"lr": 0.1, "momentum": 0.9}, {"lr": 0.2}, {"lr": 0.3, "momentum": 0.5}]
+    html = render_report(simple_sweep("random", params, [0.4, 0.5, 0.6]))
+    dims = _data(html)["figures"]["parcoords"]["data"][0]["dimensions"]
+    assert [d["label"] for d in dims][:-1] == ["lr"]
+    assert "Not in every run, so not drawn: momentum." in html
+
+
+def test_bad_snapshot_is_one_clear_error():
+    with pytest.raises(ValueError, match="sweep snapshot: expected a dict with a 'sweep' dict"):
+        render_report({"runs": []})
+
+
+# --------------------------------------------------------------------------------------------
+# Escaping
+
+
+def test_strings_from_configs_and_runs_are_escaped_everywhere():
+    html = render_report(_injected_snapshot())
+    assert INJECTION not in html
+    assert "<img" not in html
+    assert html.count("</script>") == 3 and "<script>alert" not in html
+    parsed = _parse(html)
+    scripts = [a for t, a in parsed.tags if t == "script"]
+    assert len(scripts) == 3  # the data, plotly, the page's own: nothing injected
+    assert not [(t, k) for t, attrs in parsed.tags for k in attrs if k.lower().startswith("on")]
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert escaped in html.split("<script")[0]  # leaderboard, header, config text
+    rows = _leaderboard_rows(html)
+    assert any(escaped in r for r in rows)
+    assert any("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in r for r in rows)
+    # inside the JSON, markup characters are \u escapes, and it still decodes to the values
+    data_text = parsed.scripts[0]
+    assert "<" not in data_text and ">" not in data_text and "&" not in data_text
+    data = _data(html)
+    assert INJECTION in [r["params"][2][1] for r in data["runs"] if r["params"]]
+    names = [r["name"] for r in data["runs"]]
+    assert INJECTION in names and ATTRIBUTE_INJECTION in names
+    # plotly renders titles and hover labels as markup-lite, so they get entities, while
+    # parcoords tick labels are plain text and get the value itself
+    assert escaped in [t.get("name") for t in data["figures"]["curves"]["data"]]
+    ticktext = data["figures"]["parcoords"]["data"][0]["dimensions"][2]["ticktext"]
+    assert INJECTION in ticktext
+
+
+def test_page_title_and_header_escape_the_sweep_name():
+    html = render_report(_injected_snapshot())
+    title = html[html.index("<title>") : html.index("</title>")]
+    assert "&lt;script&gt;" in title
+    assert "<h1>&lt;script&gt;alert(1)&lt;/script&gt;</h1>" in html
+
+
+# --------------------------------------------------------------------------------------------
+# report(): loading from the store and writing the file
+
+
+class _FakeStore:
+    """Stands in for kerasweep.local.store.Store: records how it was opened and closed."""
+
+    snapshots: dict = {}
+    opened: list = []
+    closed: int = 0
+
+    def __init__(self, db=None, *, create=True):
+        self.opened.append((db, create))
+
+    def snapshot(self, sweep_id):
+        return self.snapshots[sweep_id]
+
+    def close(self):
+        type(self).closed += 1
+
+
+@pytest.fixture
+def fake_store(monkeypatch):
+    module = types.ModuleType("kerasweep.local.store")
+    module.Store = _FakeStore
+    _FakeStore.snapshots = {"abc123": hyperband_sweep(runs=6, epochs=8, seed=4)}
+    _FakeStore.opened = []
+    _FakeStore.closed = 0
+    monkeypatch.setitem(sys.modules, "kerasweep.local.store", module)
+    return _FakeStore
+
+
+def test_report_writes_report_named_after_the_sweep(fake_store, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = report("abc123")
+    assert path == Path("report-abc123.html")
+    assert (tmp_path / path).read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert fake_store.opened == [(None, False)]  # the default store, never created by a report
+    assert fake_store.closed == 1
+
+
+def test_report_takes_a_file_or_a_directory_and_a_db(fake_store, tmp_path):
+    out = report("abc123", tmp_path / "sweep.html", db=tmp_path / "s.db")
+    assert out == tmp_path / "sweep.html" and out.is_file()
+    assert fake_store.opened == [(tmp_path / "s.db", False)]
+    into_dir = report("abc123", tmp_path)
+    assert into_dir == tmp_path / "report-abc123.html" and into_dir.is_file()
+
+
+def test_report_of_an_unknown_sweep_writes_nothing(fake_store, tmp_path):
+    with pytest.raises(KeyError):
+        report("nope", tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()
+    assert fake_store.closed == 1
+
+
+def test_report_module_does_not_import_tensorflow():
+    code = (
+        "import sys, kerasweep.report as r;"
+        "from tests.sweep_snapshots import hyperband_sweep;"
+        "r.render_report(hyperband_sweep(runs=5, epochs=6));"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'wandb') if m in sys.modules))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------------------------
+# In a real browser
+
+CHROMIUM = find_chromium()
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium binary (apt-get install chromium, or set $CHROMIUM)"
+)
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_report_draws_in_headless_chromium_and_runs_no_injected_script(tmp_path):
+    snap = _injected_snapshot()
+    page = tmp_path / "report.html"
+    page.write_text(with_alert_probe(render_report(snap)), encoding="utf-8")
+    dom = rendered_dom(CHROMIUM, page, tmp_path / "profile")
+
+    root = dom[dom.index("<html") : dom.index(">", dom.index("<html"))]
+    assert 'data-rendered="true"' in root, root
+    assert "data-alerts" not in root and "data-render-error" not in root, root
+    # plotly drew both figures: the parallel coordinates and the per-epoch lines
+    assert len(re.findall(r'<div id="\w+" class="plot js-plotly-plot"', dom)) == 2
+    parcoords = dom[dom.index('id="parcoords"') : dom.index('id="progress"')]
+    assert 'class="parcoords"' in parcoords and "<canvas" in parcoords
+    curves = dom[dom.index('id="curves"') : dom.index('id="importance"')]
+    assert "<svg" in curves
+    drawn_lines = re.findall(r'<path class="js-line"', curves)
+    assert len(drawn_lines) == sum(1 for r in snap["runs"] if len(r["history"]) > 1)
+    # every run has its leaderboard row
+    assert len(_leaderboard_rows(dom)) == len(snap["runs"])
+    # the injected values are text: in the table, the title, and plotly's axis labels
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert escaped in dom.split('<script type="application/json"')[0]
+    assert f">{escaped}</text>" in parcoords  # a category's tick label
+    assert "<img" not in dom
