@@ -61,6 +61,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from benchmarks.tutorial import tutorial_model, tutorial_train_step  # noqa: E402
 from kerasweep import build_mlp  # noqa: E402
 from kerasweep.model import GradientTapeModel  # noqa: E402
 from kerasweep.train import DEFAULT_CONFIG, RunConfigError, sweep_train  # noqa: E402
@@ -208,27 +209,7 @@ def tutorial_train_dataset(work: Workload, batch_size: int):
     )
 
 
-# -- the tutorial's model and steps ----------------------------------------------------------
-
-
-def tutorial_model():
-    """The tutorial's ``Model()``: a plain functional ``keras.Model``."""
-    inputs = keras.Input(shape=(784,), name="digits")
-    x1 = keras.layers.Dense(64, activation="relu")(inputs)
-    x2 = keras.layers.Dense(64, activation="relu")(x1)
-    outputs = keras.layers.Dense(10, name="predictions")(x2)
-    return keras.Model(inputs=inputs, outputs=outputs)
-
-
-def tutorial_train_step(x, y, model, optimizer, loss_fn, train_acc_metric):
-    """The tutorial's ``train_step``, verbatim."""
-    with tf.GradientTape() as tape:
-        logits = model(x, training=True)
-        loss_value = loss_fn(y, logits)
-    grads = tape.gradient(loss_value, model.trainable_weights)
-    optimizer.apply_gradients(zip(grads, model.trainable_weights))  # noqa: B905
-    train_acc_metric.update_state(y, logits)
-    return loss_value
+# -- the loops' helpers ---------------------------------------------------------------------
 
 
 def endless(dataset) -> Iterator[Any]:

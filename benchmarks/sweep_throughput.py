@@ -1,0 +1,376 @@
+"""A 10-run sweep, end to end: W&B's tutorial loop against kerasweep's local agent.
+
+Both sides run the tutorial's sweep (:data:`kerasweep.SWEEP_CONFIG`: random search over
+``batch_size`` and ``learning_rate``, the tutorial's 2 epochs) on the same data, one run after
+another in this process, with the same ``wandb`` mode:
+
+- **tutorial**: the tutorial's ``sweep_train`` (eager ``GradientTape`` loop over its
+  ``from_tensor_slices().shuffle().batch()`` pipeline), called once per run with the same
+  parameters the local sweep drew (``wandb.agent`` needs a W&B server; what it does per run
+  is ``wandb.init`` with the parameters, the function, ``wandb.finish``);
+- **kerasweep**: :func:`kerasweep.local_agent` running :func:`kerasweep.sweep_train` with
+  its defaults for a :func:`kerasweep.local_sweep` of the same config.
+
+Each run's wall time is split into **start-up** (``wandb.init``, data, model, tracing and
+compiling: everything up to the end of the first compiled execution, which for kerasweep
+also trains its first ``steps_per_execution`` steps; up to the end of the first step for the
+tutorial), **training** (the rest of the epochs, validation included) and **finish**
+(``wandb.finish``). The sweep's wall time includes the agent's own work (W&B's engine
+proposing runs, the SQLite store, cleaning up between runs).
+
+Then kerasweep's agent runs 20 more runs in this process and the resident memory (RSS) after
+each is printed: growth from run 2 to run 20 should stay under 100 MB.
+
+Data: MNIST when it is in the Keras cache, else scikit-learn's digits (bundled, 8x8);
+``--dataset synthetic-mnist`` trains on random MNIST-shaped images (60,000 x 784) to see
+MNIST-sized runs without the download. Nothing is downloaded.
+
+Usage::
+
+    python benchmarks/sweep_throughput.py
+    python benchmarks/sweep_throughput.py --dataset synthetic-mnist --memory-runs 0
+    python benchmarks/sweep_throughput.py --wandb-mode disabled --json throughput.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from benchmarks.step_time import device_name, extra_fit_callback  # noqa: E402
+from benchmarks.tutorial import tutorial_sweep_train  # noqa: E402
+from kerasweep import SWEEP_CONFIG, load_dataset  # noqa: E402
+from kerasweep.local import Store, local_agent, local_sweep  # noqa: E402
+from kerasweep.model import GradientTapeModel  # noqa: E402
+from kerasweep.train import sweep_train  # noqa: E402
+
+MEMORY_GROWTH_LIMIT_MB = 100.0
+PARTS = ("startup", "training", "finish", "total")
+
+
+@dataclass
+class RunTiming:
+    """One run's wall time in seconds, split as the module docstring says."""
+
+    params: dict[str, Any]
+    startup: float = 0.0
+    training: float = 0.0
+    finish: float = 0.0
+    state: str = "finished"
+
+    @property
+    def total(self) -> float:
+        return self.startup + self.training + self.finish
+
+
+@dataclass
+class Side:
+    """All runs of one side and the sweep's wall time."""
+
+    name: str
+    runs: list[RunTiming] = field(default_factory=list)
+    wall: float = 0.0
+
+    def median(self, part: str) -> float:
+        return statistics.median(getattr(run, part) for run in self.runs)
+
+    def to_json(self) -> dict[str, Any]:
+        runs = [
+            {
+                "params": run.params,
+                "state": run.state,
+                **{part: round(getattr(run, part), 3) for part in PARTS},
+            }
+            for run in self.runs
+        ]
+        return {"wall_s": round(self.wall, 3), "runs": runs}
+
+
+class RunClock(keras.callbacks.Callback):
+    """Marks the end of ``fit``'s first execution (tracing included) and of training."""
+
+    def __init__(self, marks: dict[str, float]) -> None:
+        super().__init__()
+        self.marks = marks
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        self.marks.setdefault("first_step", time.perf_counter())
+
+    def on_train_end(self, logs: Any = None) -> None:
+        self.marks["trained"] = time.perf_counter()
+
+
+def resident_mb() -> float | None:
+    """This process's resident set size in MB (Linux ``/proc``), None where unknown."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def resolve_dataset(choice: str, workdir: Path) -> str:
+    """The ``dataset`` value both sides load: a name or a ``.npz`` path."""
+    if choice == "auto":
+        base = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+        return "mnist" if (Path(base) / "datasets" / "mnist.npz").exists() else "digits"
+    if choice == "synthetic-mnist":
+        rng = np.random.default_rng(0)
+        path = workdir / "synthetic-mnist.npz"
+        np.savez(
+            path,
+            x_train=rng.integers(0, 256, (60_000, 28, 28), dtype=np.uint8),
+            y_train=rng.integers(0, 10, 60_000, dtype=np.uint8),
+            x_test=rng.integers(0, 256, (10_000, 28, 28), dtype=np.uint8),
+            y_test=rng.integers(0, 10, 10_000, dtype=np.uint8),
+        )
+        return str(path)
+    return choice
+
+
+def sweep_config(dataset: str, epochs: int) -> dict[str, Any]:
+    """The tutorial's sweep, with the data set and epochs as constant parameters."""
+    config = copy.deepcopy(SWEEP_CONFIG)
+    config["parameters"].update(
+        {
+            "dataset": {"value": dataset},
+            "epochs": {"value": epochs},
+            "verbose": {"value": 0},
+        }
+    )
+    return config
+
+
+# -- the two sides ---------------------------------------------------------------------------
+
+
+def run_kerasweep(
+    config: dict[str, Any], runs: int, db: Path, wandb_mode: str, label: str
+) -> tuple[Side, list[float | None]]:
+    """``runs`` runs of a local sweep by the local agent; also RSS before each run and after."""
+    side = Side(label)
+    rss: list[float | None] = []
+
+    def timed_sweep_train() -> None:
+        rss.append(resident_mb())  # after the previous run was cleaned up
+        marks: dict[str, float] = {"start": time.perf_counter()}
+        try:
+            with extra_fit_callback(GradientTapeModel, RunClock(marks)):
+                sweep_train()
+        finally:
+            end = time.perf_counter()
+            first = marks.get("first_step", end)
+            trained = marks.get("trained", first)
+            side.runs.append(RunTiming({}, first - marks["start"], trained - first, end - trained))
+            print(f"  {label} run {len(side.runs)}/{runs}: {side.runs[-1].total:.2f} s", flush=True)
+
+    sweep_id = local_sweep(config, db=db)
+    start = time.perf_counter()
+    local_agent(sweep_id, timed_sweep_train, count=runs, db=db, wandb_mode=wandb_mode)
+    side.wall = time.perf_counter() - start
+    rss.append(resident_mb())
+    store = Store(db)
+    try:
+        records = store.runs(sweep_id)
+    finally:
+        store.close()
+    for timing, record in zip(side.runs, records, strict=False):
+        timing.params = {k: record.params[k] for k in ("batch_size", "learning_rate")}
+        timing.state = record.state
+    return side, rss
+
+
+def run_tutorial(dataset: str, epochs: int, params: list[dict[str, Any]]) -> Side:
+    """The tutorial's ``sweep_train`` once per parameter set, one after another."""
+    import wandb
+
+    data = load_dataset(dataset)
+    # The tutorial's ``x / 255.`` makes float64 arrays; the data is loaded once, as there.
+    x_train, x_test = data.x_train.astype(np.float64), data.x_test.astype(np.float64)
+    side = Side("tutorial")
+    start = time.perf_counter()
+    for i, run_params in enumerate(params, start=1):
+        wandb.teardown()  # as wandb.agent does before each run
+        marks: dict[str, float] = {"start": time.perf_counter()}
+        tutorial_sweep_train(
+            x_train,
+            data.y_train,
+            x_test,
+            data.y_test,
+            {**run_params, "epochs": epochs},
+            clock=marks,
+        )
+        wandb.finish()
+        end = time.perf_counter()
+        first = marks.get("first_step", end)
+        trained = marks.get("trained", first)
+        side.runs.append(
+            RunTiming(dict(run_params), first - marks["start"], trained - first, end - trained)
+        )
+        print(f"  tutorial run {i}/{len(params)}: {side.runs[-1].total:.2f} s", flush=True)
+    side.wall = time.perf_counter() - start
+    return side
+
+
+# -- reporting -------------------------------------------------------------------------------
+
+
+def format_report(tutorial: Side, ours: Side) -> str:
+    """Per-run times of both sides, their medians and the tutorial/kerasweep ratios."""
+    lines = [
+        "| run | batch_size | learning_rate | tutorial: start-up | training | total "
+        "| kerasweep: start-up | training | total |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for i, (t, k) in enumerate(zip(tutorial.runs, ours.runs, strict=True), start=1):
+        lines.append(
+            f"| {i} | {t.params['batch_size']} | {t.params['learning_rate']} "
+            f"| {t.startup:.2f} | {t.training:.2f} | {t.total:.2f} "
+            f"| {k.startup:.2f} | {k.training:.2f} | {k.total:.2f} |"
+        )
+    lines += [
+        "",
+        "| per run (median s) | start-up | training | finish | total | sweep wall (s) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for side in (tutorial, ours):
+        lines.append(
+            f"| {side.name} | {side.median('startup'):.2f} | {side.median('training'):.2f} "
+            f"| {side.median('finish'):.2f} | {side.median('total'):.2f} | {side.wall:.1f} |"
+        )
+    ratio = {part: tutorial.median(part) / ours.median(part) for part in ("startup", "training")}
+    lines += [
+        "",
+        f"tutorial / kerasweep: start-up {ratio['startup']:.2f}x, "
+        f"training {ratio['training']:.2f}x, end to end (sweep wall) "
+        f"{tutorial.wall / ours.wall:.2f}x (target 10x)",
+    ]
+    return "\n".join(lines)
+
+
+def format_memory(rss: list[float | None]) -> str:
+    """RSS after each run (the value before run k+1 starts, and after the agent ends)."""
+    after = rss[1:]
+    if not after or any(v is None for v in after):
+        return "resident memory: not available on this platform"
+    lines = ["resident memory (MB) after each run of one local agent in this process:"]
+    lines.append("  " + " ".join(f"{v:.0f}" for v in after))
+    if len(after) >= 2:
+        growth = after[-1] - after[1]
+        verdict = "met" if growth < MEMORY_GROWTH_LIMIT_MB else "MISSED"
+        lines.append(
+            f"  growth from run 2 to run {len(after)}: {growth:+.1f} MB "
+            f"(target < {MEMORY_GROWTH_LIMIT_MB:.0f} MB)  {verdict}"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Wall time of a sweep: the tutorial's eager loop against kerasweep's "
+        "local agent, and kerasweep's memory over many in-process runs."
+    )
+    parser.add_argument("--runs", type=int, default=10, help="runs per side (default 10)")
+    parser.add_argument(
+        "--memory-runs",
+        type=int,
+        default=20,
+        help="runs of the memory check (default 20; 0 skips it)",
+    )
+    parser.add_argument(
+        "--dataset",
+        default="auto",
+        help="auto (MNIST if cached, else digits), digits, mnist, synthetic-mnist or a .npz",
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=2, help="epochs per run (default 2, the tutorial's)"
+    )
+    parser.add_argument(
+        "--wandb-mode",
+        choices=("offline", "disabled"),
+        default="offline",
+        help="wandb mode of both sides (default offline: runs are written, as a user gets)",
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    if args.json:
+        args.json = os.path.abspath(args.json)
+    for name in ("runs", "epochs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name}: {getattr(args, name)} must be at least 1")
+    if args.memory_runs < 0:
+        parser.error(f"--memory-runs: {args.memory_runs} must be at least 0")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    warnings.filterwarnings("ignore", module=r"(tensorflow|keras)(\..*)?$")
+    with tempfile.TemporaryDirectory(prefix="kerasweep-throughput-") as tmp:
+        workdir = Path(tmp)
+        for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+            os.environ[var] = str(workdir)
+        os.environ["WANDB_MODE"] = args.wandb_mode
+        os.environ.setdefault("WANDB_SILENT", "true")
+        os.chdir(workdir)  # wandb's run folders
+        dataset = resolve_dataset(args.dataset, workdir)
+        config = sweep_config(dataset, args.epochs)
+        print(f"device: {device_name()}")
+        print(f"data: {dataset}; {args.runs} runs per side, {args.epochs} epochs each")
+        print(f"wandb mode: {args.wandb_mode}")
+
+        ours, _ = run_kerasweep(config, args.runs, workdir / "sweep.db", args.wandb_mode, "ours")
+        ours.name = "kerasweep local agent"
+        tutorial = run_tutorial(dataset, args.epochs, [run.params for run in ours.runs])
+        rss: list[float | None] = []
+        if args.memory_runs:
+            _, rss = run_kerasweep(
+                config, args.memory_runs, workdir / "memory.db", args.wandb_mode, "memory"
+            )
+        os.chdir(ROOT)
+
+    print()
+    print(format_report(tutorial, ours))
+    if rss:
+        print()
+        print(format_memory(rss))
+    if args.json:
+        payload = {
+            "device": device_name(),
+            "dataset": dataset if not dataset.endswith(".npz") else args.dataset,
+            "epochs": args.epochs,
+            "wandb_mode": args.wandb_mode,
+            "tutorial": tutorial.to_json(),
+            "kerasweep": ours.to_json(),
+            "end_to_end_ratio": round(tutorial.wall / ours.wall, 3),
+            "rss_mb_after_run": [None if v is None else round(v, 1) for v in rss[1:]],
+        }
+        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
