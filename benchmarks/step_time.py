@@ -25,7 +25,7 @@ tracing, with each loop's ratio to (a), (c) and (f).
 
 Usage::
 
-    python benchmarks/step_time.py                      # batch 64, 5 rounds
+    python benchmarks/step_time.py                      # batch 64, 7 rounds
     python benchmarks/step_time.py --batch-sizes 64,128 --repeats 7 --json times.json
     python benchmarks/step_time.py --quick              # under a minute on a CPU
 """
@@ -73,7 +73,7 @@ LOOPS: dict[str, str] = {
     "seed_tf_function": "(b) tutorial loop, tf.function",
     "keras_fit": "(c) keras fit, built-in step",
     "gradient_tape_fit": "(d) fit, GradientTapeModel",
-    "sweep_train_path": "(e) sweep_train defaults",
+    "sweep_train_path": "(e) sweep_train's path",
     "floor": "(f) floor: in-graph loop",
 }
 
@@ -354,7 +354,8 @@ class SweepTrainLoop(Loop):
             **overrides,
         }
         self._steps = work.steps_per_epoch(batch_size)
-        knobs = ("steps_per_execution", "jit_compile", *sorted(set(overrides) - {"epochs"}))
+        knobs = dict.fromkeys(("steps_per_execution", "jit_compile", *sorted(overrides)))
+        knobs.pop("epochs", None)
         settings = ", ".join(f"{k}={self._config.get(k, DEFAULT_CONFIG.get(k))}" for k in knobs)
         self.note = (
             f"sweep_train(epochs={self._config['epochs']}), epochs 2-{self._config['epochs']} "
@@ -456,7 +457,8 @@ def measure(work: Workload, batch_size: int, settings: Settings, device: str) ->
     loops = [build() for build in builders]
     result = Result(device, batch_size, {loop.key: [] for loop in loops})
     for round_ in range(settings.repeats):
-        for loop in loops:
+        # Every other round in reverse order, so that no loop always runs right after another.
+        for loop in loops if round_ % 2 == 0 else loops[::-1]:
             result.samples[loop.key].append(loop.measure())
         print(f"  batch {batch_size}: round {round_ + 1}/{settings.repeats} done", flush=True)
     result.notes = {loop.key: loop.note for loop in loops}
@@ -478,8 +480,10 @@ def format_table(result: Result) -> str:
             f"| {ms[key] / ms['keras_fit']:>7.3f} | {ms[key] / ms['floor']:>7.3f} "
             f"| {len(result.samples[key]):>6} |"
         )
-    lines += ["", "how each loop was timed:"]
-    lines += [f"  {LOOPS[key][:3]} {note}" for key, note in result.notes.items()]
+    lines += ["", "how each loop was timed (and its rounds, ms/step):"]
+    for key, note in result.notes.items():
+        rounds = " ".join(f"{ms:.3g}" for ms in result.samples[key])
+        lines.append(f"  {LOOPS[key][:3]} {note}; rounds: {rounds}")
     return "\n".join(lines)
 
 
@@ -516,7 +520,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--batch-sizes", default="64", help="comma-separated batch sizes (default: 64)"
     )
     parser.add_argument(
-        "--repeats", type=int, default=None, help="interleaved rounds (default 5; 3 with --quick)"
+        "--repeats", type=int, default=None, help="interleaved rounds (default 7; 3 with --quick)"
     )
     parser.add_argument(
         "--quick",
@@ -556,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", module=r"(tensorflow|keras)(\..*)?$")
     settings = Settings(
         batch_sizes=args.batch_sizes,
-        repeats=args.repeats or (3 if args.quick else 5),
+        repeats=args.repeats or (3 if args.quick else 7),
         eager_steps=20 if args.quick else 100,
         quick=args.quick,
         sweep_config=args.config,

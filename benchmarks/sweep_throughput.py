@@ -338,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         dataset = resolve_dataset(args.dataset, workdir)
         config = sweep_config(dataset, args.epochs)
         print(f"device: {device_name()}")
-        print(f"data: {dataset}; {args.runs} runs per side, {args.epochs} epochs each")
+        shown = args.dataset if args.dataset == "synthetic-mnist" else dataset
+        print(f"data: {shown}; {args.runs} runs per side, {args.epochs} epochs each")
         print(f"wandb mode: {args.wandb_mode}")
 
         ours, _ = run_kerasweep(config, args.runs, workdir / "sweep.db", args.wandb_mode, "ours")
@@ -359,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         payload = {
             "device": device_name(),
-            "dataset": dataset if not dataset.endswith(".npz") else args.dataset,
+            "dataset": args.dataset if args.dataset == "synthetic-mnist" else dataset,
             "epochs": args.epochs,
             "wandb_mode": args.wandb_mode,
             "tutorial": tutorial.to_json(),

@@ -81,3 +81,36 @@ def test_bad_batch_sizes_are_one_clear_error():
     step_time = _load_step_time()
     with pytest.raises(SystemExit):
         step_time.parse_args(["--batch-sizes", "64,x"])
+
+
+@functools.cache
+def _load_sweep_throughput():
+    _load_step_time()  # sweep_throughput imports its helpers
+    path = Path(ROOT) / "benchmarks" / "sweep_throughput.py"
+    spec = importlib.util.spec_from_file_location("sweep_throughput", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["sweep_throughput"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_throughput_sweep_is_the_tutorials_with_data_and_epochs_fixed():
+    from kerasweep import SWEEP_CONFIG, load_sweep_config
+
+    throughput = _load_sweep_throughput()
+    config = throughput.sweep_config("digits", 2)
+    assert load_sweep_config(config) == config
+    for name in ("batch_size", "learning_rate"):
+        assert config["parameters"][name] == SWEEP_CONFIG["parameters"][name]
+    assert config["parameters"]["dataset"] == {"value": "digits"}
+    assert config["parameters"]["epochs"] == {"value": 2}
+    assert "dataset" not in SWEEP_CONFIG["parameters"]  # the shared constant is untouched
+
+
+def test_memory_growth_is_counted_from_the_second_run():
+    throughput = _load_sweep_throughput()
+    # before run 1, then after runs 1, 2, 3
+    text = throughput.format_memory([500.0, 700.0, 705.0, 830.0])
+    assert "700 705 830" in text
+    assert "+125.0 MB" in text and "MISSED" in text
+    assert "met" in throughput.format_memory([500.0, 700.0, 705.0, 720.0])
