@@ -352,6 +352,47 @@ def test_bayes_sweep_with_nested_and_log_scale_parameters():
     assert dims["units"]["ticktext"] == ["16", "64", "256"]
 
 
+def test_parcoords_spreads_geometric_choices_on_a_log_axis():
+    import random
+
+    rng = random.Random(5)
+    params = [
+        {"batch_size": rng.choice([32, 64, 128, 256]), "units": rng.choice([1, 2, 3, 4])}
+        for _ in range(10)
+    ]
+    spec = {"batch_size": {"values": [32, 64, 128, 256]}, "units": {"values": [1, 2, 3, 4]}}
+    metrics = [rng.uniform(0.1, 1.0) for _ in params]
+    data = _data(render_report(simple_sweep("random", params, metrics, config_parameters=spec)))
+    dims = {d["label"]: d for d in data["figures"]["parcoords"]["data"][0]["dimensions"]}
+    # doubling batch sizes are evenly spaced, labelled with their own values
+    batch = dims["batch_size"]
+    assert batch["values"] == pytest.approx([math.log10(p["batch_size"]) for p in params])
+    assert batch["ticktext"] == ["32", "64", "128", "256"]
+    # evenly spaced choices stay linear
+    assert dims["units"]["values"] == [p["units"] for p in params]
+    assert dims["units"]["ticktext"] == ["1", "2", "3", "4"]
+    # importance keeps the parameter as it is (no log10 feature for a small range)
+    features = {r["feature"] for r in parameter_importance(simple_sweep("random", params, metrics))}
+    assert "batch_size" in features
+
+
+def test_band_no_run_reached_is_not_drawn_but_listed():
+    snap = hyperband_sweep(runs=12, epochs=16, seed=1)  # bands 5 and 15
+    snap["bands"].append({"band": 45, "threshold": None})
+    html = render_report(snap)
+    curves = _data(html)["figures"]["curves"]["layout"]
+    assert [s["x0"] for s in curves["shapes"]] == [5, 15]
+    assert [a["text"] for a in curves["annotations"]] == ["band 5", "band 15"]
+    assert "epoch 45: not reached" in html
+
+
+def test_config_is_shown_as_written_with_short_lists_on_one_line():
+    html = render_report(hyperband_sweep(runs=4, epochs=6))
+    config = html[html.index('<pre class="config">') : html.index("</pre>")]
+    assert "    values: [32, 64, 128, 256]\n" in config
+    assert "metric:\n  name: val_loss\n  goal: minimize\n" in config
+
+
 def test_runs_missing_a_parameter_keep_their_line_without_that_axis():
     params = [{"lr": 0.1, "momentum": 0.9}, {"lr": 0.2}, {"lr": 0.3, "momentum": 0.5}]
     html = render_report(simple_sweep("random", params, [0.4, 0.5, 0.6]))
