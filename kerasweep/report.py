@@ -1129,13 +1129,19 @@ def report(
 
     Args:
         sweep_id: the local sweep's id.
-        path: the file to write; a directory gets ``report-<sweep_id>.html`` inside it.
-            Default: ``report-<sweep_id>.html`` in the working directory.
-        db: the local store's SQLite file (default: the store's own default). It must
-            exist: a missing file raises the store's error and nothing is written.
+        path: the file to write (missing directories are made); a directory, or a path
+            ending in ``/``, gets ``report-<sweep_id>.html`` inside it. Default:
+            ``report-<sweep_id>.html`` in the working directory.
+        db: the local store's SQLite file (default: ``$KERASWEEP_DB`` or
+            ``./kerasweep.db``). It must exist: a report never creates a store.
 
     Returns:
         The path written.
+
+    Raises:
+        kerasweep.local.StoreError: ``db`` is missing or is not a kerasweep store.
+        kerasweep.local.UnknownSweepError: the store has no sweep ``sweep_id`` (a
+            ``KeyError`` too). Nothing is written in either case.
 
     Example:
         >>> kerasweep.report("k3x9q2ab", "sweep.html")  # doctest: +SKIP
@@ -1148,8 +1154,11 @@ def report(
         snapshot = store.snapshot(sweep_id)
     finally:
         store.close()
-    out = pathlib.Path(path) if path is not None else pathlib.Path(f"report-{sweep_id}.html")
-    if out.is_dir():
-        out = out / f"report-{sweep_id}.html"
-    out.write_text(render_report(snapshot), encoding="utf-8")
+    name = f"report-{sweep_id}.html"
+    out = pathlib.Path(path) if path is not None else pathlib.Path(name)
+    if out.is_dir() or str(path).endswith(("/", os.sep)):
+        out = out / name
+    page = render_report(snapshot)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
     return out

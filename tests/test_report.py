@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kerasweep.local.store import Store, StoreError, UnknownSweepError
 from kerasweep.report import leaderboard, parameter_importance, render_report, report
 from tests.chromium import find_chromium, rendered_dom, with_alert_probe
 from tests.sweep_snapshots import INJECTION, hyperband_sweep, simple_sweep
@@ -492,6 +494,11 @@ def test_report_takes_a_file_or_a_directory_and_a_db(fake_store, tmp_path):
     assert fake_store.opened == [(tmp_path / "s.db", False)]
     into_dir = report("abc123", tmp_path)
     assert into_dir == tmp_path / "report-abc123.html" and into_dir.is_file()
+    # missing directories are made; a path ending in "/" names a directory
+    nested = report("abc123", tmp_path / "a" / "b" / "sweep.html")
+    assert nested.is_file()
+    new_dir = report("abc123", f"{tmp_path}/reports/")
+    assert new_dir == tmp_path / "reports" / "report-abc123.html" and new_dir.is_file()
 
 
 def test_report_of_an_unknown_sweep_writes_nothing(fake_store, tmp_path):
@@ -499,6 +506,34 @@ def test_report_of_an_unknown_sweep_writes_nothing(fake_store, tmp_path):
         report("nope", tmp_path / "r.html")
     assert not (tmp_path / "r.html").exists()
     assert fake_store.closed == 1
+
+
+@pytest.mark.parametrize("db", [None, "missing.db", "sub/missing.db", "."])
+def test_report_never_creates_a_store(db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KERASWEEP_DB", raising=False)
+    with pytest.raises(StoreError) as error:
+        report("abc123", "r.html", db=db)
+    message = str(error.value)
+    assert "\n" not in message
+    assert message in (
+        f"no kerasweep store at {db or 'kerasweep.db'}",
+        ". is a directory, not a kerasweep store",
+    )
+    assert os.listdir(tmp_path) == []
+
+
+def test_report_of_an_unknown_sweep_in_a_real_store(tmp_path):
+    db = tmp_path / "sweeps.db"
+    store = Store(db)
+    store.create_sweep({"method": "grid", "parameters": {"a": {"values": [1, 2]}}})
+    store.close()
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(UnknownSweepError) as error:
+        report("nope", tmp_path / "r.html", db=db)
+    assert str(error.value) == f"no sweep 'nope' in {db}"
+    assert isinstance(error.value, KeyError)
+    assert sorted(os.listdir(tmp_path)) == before
 
 
 def test_report_module_does_not_import_tensorflow():
