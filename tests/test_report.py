@@ -14,10 +14,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kerasweep.local.store import Store, StoreError, UnknownSweepError
 from kerasweep.report import leaderboard, parameter_importance, render_report, report
 from tests.chromium import find_chromium, rendered_dom, with_alert_probe
+from tests.local.helpers import subprocess_env
 from tests.sweep_snapshots import INJECTION, hyperband_sweep, simple_sweep
 
 ATTRIBUTE_INJECTION = '"><img src=x onerror=alert(2)>'
@@ -585,3 +587,83 @@ def test_report_draws_in_headless_chromium_and_runs_no_injected_script(tmp_path)
     assert escaped in dom.split('<script type="application/json"')[0]
     assert f">{escaped}</text>" in parcoords  # a category's tick label
     assert "<img" not in dom
+
+
+# A real sweep on digits: grid order makes it deterministic (a random search would not be):
+# the two adam runs at 0.01 come first, and both runs at 1e-5 fall behind them at band 1.
+REAL_SWEEP = {
+    "name": "digits-real",
+    "method": "grid",
+    "metric": {"name": "val_loss", "goal": "minimize"},
+    "early_terminate": {"type": "hyperband", "min_iter": 1},
+    "parameters": {
+        "learning_rate": {"values": [0.01, 0.00001]},
+        "note": {"values": [INJECTION, "plain"]},  # sweep_train ignores it
+        "optimizer": {"value": "adam"},
+        "dataset": {"value": "digits"},
+        "epochs": {"value": 2},
+        "hidden_units": {"value": 16},
+        "seed": {"value": 0},
+    },
+}
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_report_of_a_real_digits_sweep_in_headless_chromium(tmp_path):
+    """`kerasweep run` with sweep_train on digits writes the report; Chromium draws it."""
+    config = tmp_path / "sweep.yaml"
+    config.write_text(yaml.safe_dump(REAL_SWEEP), encoding="utf-8")
+    env = subprocess_env(WANDB_MODE="disabled", WANDB_SILENT="true", TF_CPP_MIN_LOG_LEVEL="3")
+    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+        env[name] = str(tmp_path)
+    command = [sys.executable, "-m", "kerasweep", "run", str(config), "--db", "d.db"]
+    done = subprocess.run(
+        [*command, "--wandb-mode", "disabled"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    sweep_id = re.search(r"Created sweep with ID: (\w+)", done.stdout).group(1)
+    assert f"Report: report-{sweep_id}.html" in done.stdout.splitlines()
+    store = Store(tmp_path / "d.db", create=False)
+    snap = store.snapshot(sweep_id)
+    store.close()
+    runs = snap["runs"]
+    by_lr = {
+        lr: [r["state"] for r in runs if r["params"]["learning_rate"] == lr] for lr in (0.01, 1e-5)
+    }
+    assert by_lr == {0.01: ["finished", "finished"], 1e-5: ["stopped", "stopped"]}
+
+    page = tmp_path / "probed.html"
+    written = (tmp_path / f"report-{sweep_id}.html").read_text(encoding="utf-8")
+    page.write_text(with_alert_probe(written), encoding="utf-8")
+    dom = rendered_dom(CHROMIUM, page, tmp_path / "profile")
+
+    root = dom[dom.index("<html") : dom.index(">", dom.index("<html"))]
+    assert 'data-rendered="true"' in root, root
+    assert "data-alerts" not in root and "data-render-error" not in root, root
+    assert len(re.findall(r'<div id="\w+" class="plot js-plotly-plot"', dom)) == 2
+    parcoords = dom[dom.index('id="parcoords"') : dom.index('id="progress"')]
+    assert 'class="parcoords"' in parcoords and "<canvas" in parcoords
+    assert ">learning_rate</text>" in parcoords and ">note</text>" in parcoords
+    curves = dom[dom.index('id="curves"') : dom.index('id="importance"')]
+    # a path per run: the finished runs' two epochs a line, the stopped runs' one a point
+    paths = re.findall(r'<path class="js-line" d="(M[^"]*)"', curves)
+    assert len(paths) == 4 and sum("L" in d for d in paths) == 2
+    assert ">stopped by hyperband</text>" in curves and ">band 1</text>" in curves
+    stops = next(
+        t
+        for t in _data(written)["figures"]["curves"]["data"]
+        if t.get("name") == "stopped by hyperband"
+    )
+    assert stops["x"] == [1, 1]
+    # one leaderboard row per run; the injected value is text wherever it shows
+    assert len(_leaderboard_rows(dom)) == len(runs) == 4
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert INJECTION not in dom
+    assert sum(escaped in row for row in _leaderboard_rows(dom)) == 2
+    assert f">{escaped}</text>" in parcoords  # the category's tick label
