@@ -95,6 +95,9 @@ def test_sweep_agent_show_best_ls(tmp_path, capsys):
     lines = [line for line in out.splitlines() if line.startswith("[")]
     assert len(lines) == 2 and all("finished" in line and "val_loss=" in line for line in lines)
     assert lines[0].startswith("[1/2]") and "a=3" in lines[0] and "b=" not in lines[0]
+    # the agent leaves the sweep's report behind
+    assert f"Report: report-{sweep_id}.html" in out.splitlines()
+    assert "<!DOCTYPE html>" in (tmp_path / f"report-{sweep_id}.html").read_text()
     assert main(["agent", sweep_id, "--function", function("grid_point")]) == 0
     assert "sweep has no more runs" in capsys.readouterr().out
 
@@ -155,6 +158,7 @@ def test_report_command(tmp_path, capsys):
         assert "report module is not available" in capsys.readouterr().err
     else:
         assert status == 0 and (tmp_path / "r.html").exists()
+        assert capsys.readouterr().out.strip() == str(tmp_path / "r.html")
 
 
 def test_read_commands_do_not_import_tensorflow_or_wandb(tmp_path, capsys):
@@ -205,6 +209,9 @@ def test_run_on_digits_end_to_end(tmp_path):
     assert len(status) == 2 and "finished" in status[0] and "val_loss=" in status[0]
     assert "stopped at band 1" in status[1]  # lr 0.0001 falls behind at once
     assert any(line.startswith("#  run") for line in lines)
+    sweep_id = lines[0].split("Created sweep with ID: ")[1]
+    assert lines[-1] == f"Report: report-{sweep_id}.html"  # written after the leaderboard
+    assert "<!DOCTYPE html>" in (tmp_path / f"report-{sweep_id}.html").read_text()
     for noise in ("I0000", "absl::", "cudart", "Epoch 1/", "wandb:"):
         assert noise not in output
     assert list(tmp_path.glob("wandb/offline-run-*"))
