@@ -196,7 +196,9 @@ def prepare_workload(images: Images, workdir: Path) -> Workload:
         x_test=images.x_test,
         y_test=images.y_test,
     )
-    return Workload(images.source, tf.constant(x_train), tf.constant(images.y_train), npz_path)
+    with tf.device("/CPU:0"):  # the input pipelines' source stays on the host
+        x_train, y_train = tf.constant(x_train), tf.constant(images.y_train)
+    return Workload(images.source, x_train, y_train, npz_path)
 
 
 def tutorial_train_dataset(work: Workload, batch_size: int):

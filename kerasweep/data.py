@@ -220,8 +220,9 @@ def make_datasets(
     import tensorflow as tf
 
     def gathered(x: np.ndarray, y: np.ndarray):
-        features = tf.constant(x)
-        labels = tf.constant(y)
+        with tf.device("/CPU:0"):  # tf.data runs on the host, whatever the accelerator
+            features = tf.constant(x)
+            labels = tf.constant(y)
         return lambda idx: (tf.gather(features, idx), tf.gather(labels, idx))
 
     train = _reshuffled_index_batches(len(data.x_train), int(batch_size), seed)
