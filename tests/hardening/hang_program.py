@@ -1,7 +1,7 @@
-"""A program-mode run for the fault tests: logs one row, says it runs, then hangs.
+"""A program-mode run for the fault tests: ``python hang_program.py --a=N``.
 
-Run as ``python hang_program.py --a=N`` by the local agent; writes its pid to
-``$TEST_OUT/running`` once its row is logged.
+Logs ``val_loss = N``; then, if the file named by ``$TEST_HANG_FLAG`` exists, removes it,
+writes its pid to ``$TEST_OUT/running`` and hangs.
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ import wandb
 a = int(sys.argv[1].split("=", 1)[1])
 wandb.init(config={"a": -1})
 wandb.log({"val_loss": float(a)})
-with open(os.path.join(os.environ["TEST_OUT"], "running.tmp"), "w") as out:
-    out.write(str(os.getpid()))
-os.replace(os.path.join(os.environ["TEST_OUT"], "running.tmp"),
-           os.path.join(os.environ["TEST_OUT"], "running"))  # fmt: skip
-while True:
-    time.sleep(1)
+flag = os.environ.get("TEST_HANG_FLAG")
+if flag and os.path.exists(flag):
+    os.remove(flag)
+    running = os.path.join(os.environ["TEST_OUT"], "running")
+    with open(running + ".tmp", "w") as out:
+        out.write(str(os.getpid()))
+    os.replace(running + ".tmp", running)
+    while True:
+        time.sleep(1)

@@ -69,15 +69,14 @@ def _agents_ended(db) -> bool:
 )
 def test_signal_ends_the_run_in_progress_cleanly_and_the_agent_exits(sig, mode, db, tmp_path):
     config = dict(GRID)
-    env = subprocess_env(TEST_OUT=str(tmp_path))
+    flag = tmp_path / "hang"
+    flag.touch()
+    env = subprocess_env(TEST_OUT=str(tmp_path), TEST_HANG_FLAG=str(flag))
     options = ["--wandb-mode", "disabled"]
     if mode == "program":
         config["program"] = str(HANG_PROGRAM)
         started = tmp_path / "running"
     else:
-        flag = tmp_path / "hang"
-        flag.touch()
-        env["TEST_HANG_FLAG"] = str(flag)
         options += ["--function", function("hang_on_flag")]
         started = tmp_path / "hang.running"
     sweep_id = local_sweep(config, db=db)
@@ -98,7 +97,45 @@ def test_signal_ends_the_run_in_progress_cleanly_and_the_agent_exits(sig, mode, 
     assert run.ended_at is not None
     assert _agents_ended(db)
     if mode == "program":
-        assert not Path(f"/proc/{seen}").exists()  # the program ended with its agent
+        assert not _alive(int(seen))  # the program ended with its agent
+    assert_sound(db, sweep_id)
+
+
+def _alive(pid: int) -> bool:
+    """True while process ``pid`` runs (a zombie waiting to be reaped runs nothing)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
+def test_kill_9_of_a_program_mode_agent_ends_its_program_too(db, tmp_path, monkeypatch):
+    flag = tmp_path / "hang"
+    flag.touch()
+    sweep_id = local_sweep({**GRID, "program": str(HANG_PROGRAM)}, db=db)
+    env = subprocess_env(TEST_OUT=str(tmp_path), TEST_HANG_FLAG=str(flag))
+    agent = _agent(sweep_id, db, "--wandb-mode", "disabled", env=env)
+    program = int(_wait_for_text(tmp_path / "running", agent))
+    os.kill(agent.pid, signal.SIGKILL)
+    agent.communicate()
+    deadline = time.monotonic() + 60
+    try:
+        while _alive(program):  # a program left running would train on, owned by no agent
+            assert time.monotonic() < deadline, "the program outlived its killed agent"
+            time.sleep(0.1)
+    finally:
+        if _alive(program):
+            os.kill(program, signal.SIGKILL)
+
+    monkeypatch.setenv("TEST_OUT", str(tmp_path))
+    result = local_agent(sweep_id, db=db, wandb_mode="disabled", program_output=False)
+    runs = Store(db).runs(sweep_id)
+    assert result.reason == "exhausted"
+    assert [r.state for r in runs] == ["crashed", "finished", "finished"]
+    assert "is gone" in runs[0].error and runs[0].metric_values == [0.0]
+    assert [r.metric_values for r in runs[1:]] == [[1.0], [2.0]]
     assert_sound(db, sweep_id)
 
 
