@@ -410,6 +410,13 @@ class _Agent:
 
     @staticmethod
     def _finish_wandb(failed: bool) -> None:
+        """Finish the run's wandb run, then forget the settings wandb read for it.
+
+        wandb reads its settings (the parameter file, run id, group) from the environment
+        once, into a process-wide singleton: left in place, the next ``wandb.init`` after
+        the agent would take this run's id and parameters, or fail once the parameter file
+        is gone.
+        """
         import wandb
 
         if wandb.run is not None:
@@ -417,6 +424,10 @@ class _Agent:
                 wandb.finish(exit_code=1 if failed else 0)
             except Exception:  # pragma: no cover - best effort
                 logger.debug("wandb.finish failed", exc_info=True)
+        try:
+            wandb.teardown()
+        except Exception:  # pragma: no cover - best effort
+            logger.debug("wandb.teardown failed", exc_info=True)
 
     def _run_program(self, run: RunRecord, agent_id: str) -> str:
         from kerasweep.local.program import build_command, child_env, run_program
