@@ -10,6 +10,8 @@ Example:
     $ kerasweep report SWEEP_ID -o report.html
 
 Bad input gives one ``kerasweep: error: ...`` line and exit status 2, with nothing written.
+Ctrl-C or SIGTERM ends an agent after marking its run crashed ("interrupted"), with the rows
+it logged kept: exit status 130 or 143.
 The store is ``--db PATH``, else ``$KERASWEEP_DB``, else ``./kerasweep.db``. TensorFlow is
 only loaded by the runs themselves, with its log noise off.
 """
