@@ -39,3 +39,18 @@ def record_sys_modules():
     wandb.log({"val_loss": 1.0})
     with open(os.path.join(os.environ["TEST_OUT"], f"{run.id}.json"), "w") as out:
         json.dump(sorted(sys.modules), out)
+
+
+def log_burst():
+    """Logs val_loss rows as fast as it can (one store transaction each), for a long time.
+
+    Once 200 rows are logged, writes its run id to $TEST_OUT/burst (then goes on logging).
+    """
+    run = wandb.init(config={"a": 0})
+    for i in range(1_000_000):
+        wandb.log({"i": i, "val_loss": 1.0 / (i + 1)})
+        if i == 200:
+            path = os.path.join(os.environ["TEST_OUT"], "burst")
+            with open(path + ".tmp", "w") as out:
+                out.write(run.id)
+            os.replace(path + ".tmp", path)

@@ -25,6 +25,7 @@ from kerasweep.cli import main
 from kerasweep.local import local_agent, local_sweep
 from kerasweep.local.store import Store
 from kerasweep.train import sweep_train
+from tests.hardening.hardening_functions import spec
 from tests.hardening.store_checks import assert_sound
 from tests.local.helpers import function, subprocess_env
 
@@ -191,6 +192,30 @@ def test_kill_9_mid_training_then_stale_heartbeat_and_a_new_agent_finishes(db, t
     assert [r.state for r in runs[1:]] == ["finished", "finished"]
     assert [len(r.metric_values) for r in runs[1:]] == [1, 2]
     assert Store(db).sweep(sweep_id).state == "finished"  # the grid is done
+    assert_sound(db, sweep_id)
+
+
+def test_kill_9_in_a_burst_of_writes_leaves_every_row_whole(db, tmp_path):
+    """Killed while committing a row after row: no torn or duplicated row, store writable."""
+    config = {**GRID, "parameters": {"a": {"values": [0, 1]}}}
+    sweep_id = local_sweep(config, db=db)
+    env = subprocess_env(TEST_OUT=str(tmp_path))
+    options = ["--function", spec("log_burst"), "--wandb-mode", "disabled"]
+    agent = _agent(sweep_id, db, *options, env=env)
+    run_id = _wait_for_text(tmp_path / "burst", agent)
+    os.kill(agent.pid, signal.SIGKILL)
+    agent.communicate()
+
+    assert_sound(db, sweep_id)
+    rows = Store(db).history(run_id)
+    assert len(rows) > 200
+    assert [row["i"] for row in rows] == list(range(len(rows)))
+    assert Store(db).run(run_id).metric_values == [1.0 / (n + 1) for n in range(len(rows))]
+
+    assert main(["show", sweep_id, "--db", str(db)]) == 0  # marks the run crashed
+    assert Store(db).run(run_id).state == "crashed"
+    result = local_agent(sweep_id, function("grid_point"), db=db)  # the store takes writes
+    assert result.reason == "exhausted" and len(result.run_ids) == 1
     assert_sound(db, sweep_id)
 
 
