@@ -3,8 +3,9 @@
 tests/local/test_concurrency.py covers three agents on a grid and kill -9 of a function run
 (the store sees the dead process). Here: SIGINT and SIGTERM end the run in progress cleanly
 (function and program mode); kill -9 in the middle of real training, judged by heartbeat
-alone as for an agent on another machine; four agents, one of them killed mid-run. After
-each fault the store passes ``PRAGMA integrity_check`` and every run's rows are intact.
+alone as for an agent on another machine; kill -9 of a program-mode agent (its program must
+end too) and of an agent in a burst of writes; four agents, one of them killed mid-run.
+After each fault the store passes ``PRAGMA integrity_check`` and every run's rows are intact.
 """
 
 from __future__ import annotations
@@ -37,11 +38,27 @@ GRID = {
 }
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_agent_left_behind():
+    """A test that fails half-way must not leave a hung agent process running."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def _agent(sweep_id, db, *options, env):
     command = [sys.executable, "-m", "kerasweep", "agent", sweep_id, "--db", str(db), *options]
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    _STARTED.append(proc)
+    return proc
 
 
 def _wait_for_text(path: Path, proc, timeout: float = 120) -> str:
