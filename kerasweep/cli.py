@@ -465,7 +465,8 @@ _COMMANDS = {
 def _bad_input_types() -> tuple[type[BaseException], ...]:
     from kerasweep.local.store import StoreError
 
-    types: list[type[BaseException]] = [UsageError, StoreError, ValueError]
+    # OSError: an unreadable config, an unwritable report path, a full disk
+    types: list[type[BaseException]] = [UsageError, StoreError, ValueError, OSError]
     return tuple(types)
 
 

@@ -27,6 +27,7 @@ close a ``<script>`` element or start markup.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import math
 import os
@@ -239,6 +240,7 @@ class _Param:
         self.log = False
         self.categories: list[str] = []  # keys, in display order
         self.labels: dict[str, str] = {}
+        self.axis_log = False  # parallel coordinates only: a log axis for geometric choices
         if numeric:
             nums = [float(v) for v in present]
             dist = (spec or {}).get("distribution")
@@ -246,6 +248,10 @@ class _Param:
                 self.log = min(nums) > 0
             elif dist not in _LINEAR_DISTRIBUTIONS:
                 self.log = min(nums) > 0 and max(nums) / min(nums) >= 100
+            choices = (spec or {}).get("values")
+            self.axis_log = self.log or (
+                isinstance(choices, list) and _geometric(sorted(set(nums)))
+            )
         else:
             order = [_category_key(v) for v in (spec or {}).get("values") or []]
             seen = [_category_key(v) for v in present]
@@ -259,14 +265,34 @@ class _Param:
         return self.values[i] is not _MISSING
 
     def number(self, i: int) -> float:
-        """The run's value on the axis: the number (log10 if log), or the category's index."""
+        """The run's value as a feature: the number (log10 if log), or the category's index."""
         v = self.values[i]
         if self.kind == "categorical":
             return float(self.categories.index(_category_key(v)))
         return math.log10(v) if self.log else float(v)
 
+    def axis_number(self, i: int) -> float:
+        """The run's value on its parallel-coordinates axis (log10 if ``axis_log``)."""
+        if self.kind == "numeric" and self.axis_log:
+            return math.log10(self.values[i])
+        return self.number(i)
+
 
 _MISSING = object()
+
+
+def _geometric(values: list[float]) -> bool:
+    """True when sorted positive choices are spaced more evenly on a log scale than on a
+    linear one (``32, 64, 128, 256``), so a log axis spreads them out."""
+    if len(values) < 3 or values[0] <= 0:
+        return False
+
+    def unevenness(points: list[float]) -> float:
+        gaps = [b - a for a, b in itertools.pairwise(points)]
+        mean = sum(gaps) / len(gaps)
+        return math.sqrt(sum((g - mean) ** 2 for g in gaps) / len(gaps)) / mean
+
+    return unevenness([math.log(v) for v in values]) < unevenness(values)
 
 
 def _category_key(value: Any) -> str:
@@ -457,9 +483,16 @@ def _colorscale(sweep: _Sweep) -> list[list[Any]]:
     return [[k / n, c] for k, c in enumerate(stops)]
 
 
-def _axis(values: list[float], log: bool) -> dict[str, Any]:
-    """Tick values/text for a numeric parcoords axis (values already log10 if ``log``)."""
+def _axis(values: list[float], log: bool, raw: list[Any] | None = None) -> dict[str, Any]:
+    """Tick values/text for a numeric parcoords axis (values already log10 if ``log``).
+
+    With at most 8 distinct values each gets a tick, labelled with ``raw`` (the values as
+    the runs had them, parallel to ``values``) when given.
+    """
     distinct = sorted(set(values))
+    if len(distinct) <= 8 and raw is not None:
+        label = {v: _fmt(r, 3) for v, r in zip(values, raw, strict=True)}
+        return {"tickvals": [_round(t) for t in distinct], "ticktext": [label[t] for t in distinct]}
     if len(distinct) <= 8:
         ticks = distinct
     elif log:
@@ -483,7 +516,7 @@ def _parcoords(sweep: _Sweep) -> tuple[dict[str, Any] | None, list[int], str | N
     params = [p for p in have if len({_category_key(p.values[i]) for i in shown}) > 1]
     dims = []
     for p in params:
-        values = [p.number(i) for i in shown]
+        values = [p.axis_number(i) for i in shown]
         dim: dict[str, Any] = {"label": _esc(p.name), "values": [_round(v) for v in values]}
         if p.kind == "categorical":
             n = len(p.categories)
@@ -492,7 +525,7 @@ def _parcoords(sweep: _Sweep) -> tuple[dict[str, Any] | None, list[int], str | N
             dim["ticktext"] = [p.labels[k] for k in p.categories]
             dim["range"] = [0, n - 1] if n > 1 else [-1, 1]
         else:
-            dim.update(_axis(values, p.log))
+            dim.update(_axis(values, p.axis_log, [p.values[i] for i in shown]))
             if len(set(values)) == 1:
                 dim["range"] = [values[0] - 1, values[0] + 1]
         dims.append(dim)
@@ -601,13 +634,21 @@ def _stop_markers(sweep: _Sweep, series: list[list[float | None]], shown: list[i
     return traces
 
 
-def _band_overlays(sweep: _Sweep) -> tuple[list[dict], list[dict], list[dict], list[float]]:
-    """(shapes, annotations, threshold traces, threshold values) for hyperband's bands."""
+def _band_overlays(
+    sweep: _Sweep, longest: int
+) -> tuple[list[dict], list[dict], list[dict], list[float]]:
+    """(shapes, annotations, threshold traces, threshold values) for hyperband's bands.
+
+    A band no run has reached (beyond ``longest`` epochs, no threshold yet) is left out: it
+    would only stretch the epoch axis past the data.
+    """
     shapes, annotations, points = [], [], []
     worse = "above" if sweep.goal == "minimize" else "below"
     for band in sweep.bands:
         b = band.get("band")
         if not isinstance(b, int) or isinstance(b, bool):
+            continue
+        if b > longest and _finite(band.get("threshold")) is None:
             continue
         line = {"color": "#9aa5b1", "width": 1, "dash": "dot"}
         shapes.append(
@@ -762,7 +803,8 @@ def _curves(sweep: _Sweep) -> tuple[dict[str, Any] | None, list[int], str | None
         return None, [], f"No run has logged {sweep.metric} yet."
     shown_set = set(shown)
     order = [i for i in reversed(sweep.ranked()) if i in shown_set]  # best drawn last, on top
-    shapes, annotations, thresholds, threshold_values = _band_overlays(sweep)
+    longest = max(len(series[i]) for i in shown)
+    shapes, annotations, thresholds, threshold_values = _band_overlays(sweep, longest)
     values = [v for i in shown for v in series[i] if v is not None] + threshold_values
     log_y = min(values) > 0 and max(values) / min(values) >= 100
     data = [
@@ -979,10 +1021,17 @@ def _leaderboard_html(sweep: _Sweep, trace_of: dict[int, int]) -> str:
 
 
 def _yaml(config: Mapping[str, Any]) -> str:
+    """The config as YAML, lists of plain values on one line (``values: [32, 64]``)."""
     import yaml
 
+    class Dumper(yaml.SafeDumper):
+        def represent_list(self, data: list) -> yaml.Node:
+            flat = all(not isinstance(v, (dict, list, tuple)) for v in data)
+            return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flat)
+
+    Dumper.add_representer(list, Dumper.represent_list)
     try:
-        return yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True, width=88)
+        return yaml.dump(dict(config), Dumper=Dumper, sort_keys=False, allow_unicode=True, width=88)
     except yaml.YAMLError:
         return json.dumps(config, indent=2, default=str)
 
@@ -1001,13 +1050,20 @@ def _engine_html(sweep: _Sweep) -> str:
         rows.append(("Early termination", "none"))
     bands = [
         f"epoch {_fmt(b.get('band'))}: "
-        + (_fmt(_finite(b.get("threshold"))) if _finite(b.get("threshold")) is not None else "—")
+        + (
+            _fmt(_finite(b.get("threshold")))
+            if _finite(b.get("threshold")) is not None
+            else "not reached"
+        )
         for b in sweep.bands
     ]
     if bands:
         rows.append(("Band thresholds", " · ".join(bands)))
     rows.append(("Sweep state", str(info.get("state") or "?")))
-    if info.get("created_at"):
+    created = _parse_time(info.get("created_at"))
+    if created:
+        rows.append(("Created", created.strftime("%Y-%m-%d %H:%M:%S %Z").strip()))
+    elif info.get("created_at"):
         rows.append(("Created", str(info["created_at"])))
     dl = "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in rows)
     return f'<dl class="engine">{dl}</dl>'
@@ -1073,13 +1129,19 @@ def report(
 
     Args:
         sweep_id: the local sweep's id.
-        path: the file to write; a directory gets ``report-<sweep_id>.html`` inside it.
-            Default: ``report-<sweep_id>.html`` in the working directory.
-        db: the local store's SQLite file (default: the store's own default). It must
-            exist: a missing file raises the store's error and nothing is written.
+        path: the file to write (missing directories are made); a directory, or a path
+            ending in ``/``, gets ``report-<sweep_id>.html`` inside it. Default:
+            ``report-<sweep_id>.html`` in the working directory.
+        db: the local store's SQLite file (default: ``$KERASWEEP_DB`` or
+            ``./kerasweep.db``). It must exist: a report never creates a store.
 
     Returns:
         The path written.
+
+    Raises:
+        kerasweep.local.StoreError: ``db`` is missing or is not a kerasweep store.
+        kerasweep.local.UnknownSweepError: the store has no sweep ``sweep_id`` (a
+            ``KeyError`` too). Nothing is written in either case.
 
     Example:
         >>> kerasweep.report("k3x9q2ab", "sweep.html")  # doctest: +SKIP
@@ -1092,8 +1154,11 @@ def report(
         snapshot = store.snapshot(sweep_id)
     finally:
         store.close()
-    out = pathlib.Path(path) if path is not None else pathlib.Path(f"report-{sweep_id}.html")
-    if out.is_dir():
-        out = out / f"report-{sweep_id}.html"
-    out.write_text(render_report(snapshot), encoding="utf-8")
+    name = f"report-{sweep_id}.html"
+    out = pathlib.Path(path) if path is not None else pathlib.Path(name)
+    if out.is_dir() or str(path).endswith(("/", os.sep)):
+        out = out / name
+    page = render_report(snapshot)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
     return out

@@ -95,6 +95,9 @@ def test_sweep_agent_show_best_ls(tmp_path, capsys):
     lines = [line for line in out.splitlines() if line.startswith("[")]
     assert len(lines) == 2 and all("finished" in line and "val_loss=" in line for line in lines)
     assert lines[0].startswith("[1/2]") and "a=3" in lines[0] and "b=" not in lines[0]
+    # the agent leaves the sweep's report behind
+    assert f"Report: report-{sweep_id}.html" in out.splitlines()
+    assert "<!DOCTYPE html>" in (tmp_path / f"report-{sweep_id}.html").read_text()
     assert main(["agent", sweep_id, "--function", function("grid_point")]) == 0
     assert "sweep has no more runs" in capsys.readouterr().out
 
@@ -147,14 +150,18 @@ def test_agent_exits_1_after_consecutive_failures(tmp_path, capsys):
 
 def test_report_command(tmp_path, capsys):
     sweep_id = _sweep(capsys, tmp_path)
-    status = main(["report", sweep_id, "-o", str(tmp_path / "r.html")])
-    try:
-        import kerasweep.report  # noqa: F401
-    except ImportError:
-        assert status == 1
-        assert "report module is not available" in capsys.readouterr().err
-    else:
-        assert status == 0 and (tmp_path / "r.html").exists()
+    assert main(["report", sweep_id, "-o", str(tmp_path / "r.html")]) == 0
+    assert (tmp_path / "r.html").exists()
+    assert capsys.readouterr().out.strip() == str(tmp_path / "r.html")
+
+
+def test_report_to_an_unwritable_path_is_one_line(tmp_path, capsys):
+    sweep_id = _sweep(capsys, tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["report", sweep_id, "-o", str(blocker / "r.html")]) == 2
+    line = _one_error_line(capsys, "report")
+    assert str(blocker) in line
 
 
 def test_read_commands_do_not_import_tensorflow_or_wandb(tmp_path, capsys):
@@ -205,6 +212,9 @@ def test_run_on_digits_end_to_end(tmp_path):
     assert len(status) == 2 and "finished" in status[0] and "val_loss=" in status[0]
     assert "stopped at band 1" in status[1]  # lr 0.0001 falls behind at once
     assert any(line.startswith("#  run") for line in lines)
+    sweep_id = lines[0].split("Created sweep with ID: ")[1]
+    assert lines[-1] == f"Report: report-{sweep_id}.html"  # written after the leaderboard
+    assert "<!DOCTYPE html>" in (tmp_path / f"report-{sweep_id}.html").read_text()
     for noise in ("I0000", "absl::", "cudart", "Epoch 1/", "wandb:"):
         assert noise not in output
     assert list(tmp_path.glob("wandb/offline-run-*"))

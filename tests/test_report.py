@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -13,9 +14,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import yaml
 
+from kerasweep.local.store import Store, StoreError, UnknownSweepError
 from kerasweep.report import leaderboard, parameter_importance, render_report, report
 from tests.chromium import find_chromium, rendered_dom, with_alert_probe
+from tests.local.helpers import subprocess_env
 from tests.sweep_snapshots import INJECTION, hyperband_sweep, simple_sweep
 
 ATTRIBUTE_INJECTION = '"><img src=x onerror=alert(2)>'
@@ -352,6 +356,47 @@ def test_bayes_sweep_with_nested_and_log_scale_parameters():
     assert dims["units"]["ticktext"] == ["16", "64", "256"]
 
 
+def test_parcoords_spreads_geometric_choices_on_a_log_axis():
+    import random
+
+    rng = random.Random(5)
+    params = [
+        {"batch_size": rng.choice([32, 64, 128, 256]), "units": rng.choice([1, 2, 3, 4])}
+        for _ in range(10)
+    ]
+    spec = {"batch_size": {"values": [32, 64, 128, 256]}, "units": {"values": [1, 2, 3, 4]}}
+    metrics = [rng.uniform(0.1, 1.0) for _ in params]
+    data = _data(render_report(simple_sweep("random", params, metrics, config_parameters=spec)))
+    dims = {d["label"]: d for d in data["figures"]["parcoords"]["data"][0]["dimensions"]}
+    # doubling batch sizes are evenly spaced, labelled with their own values
+    batch = dims["batch_size"]
+    assert batch["values"] == pytest.approx([math.log10(p["batch_size"]) for p in params])
+    assert batch["ticktext"] == ["32", "64", "128", "256"]
+    # evenly spaced choices stay linear
+    assert dims["units"]["values"] == [p["units"] for p in params]
+    assert dims["units"]["ticktext"] == ["1", "2", "3", "4"]
+    # importance keeps the parameter as it is (no log10 feature for a small range)
+    features = {r["feature"] for r in parameter_importance(simple_sweep("random", params, metrics))}
+    assert "batch_size" in features
+
+
+def test_band_no_run_reached_is_not_drawn_but_listed():
+    snap = hyperband_sweep(runs=12, epochs=16, seed=1)  # bands 5 and 15
+    snap["bands"].append({"band": 45, "threshold": None})
+    html = render_report(snap)
+    curves = _data(html)["figures"]["curves"]["layout"]
+    assert [s["x0"] for s in curves["shapes"]] == [5, 15]
+    assert [a["text"] for a in curves["annotations"]] == ["band 5", "band 15"]
+    assert "epoch 45: not reached" in html
+
+
+def test_config_is_shown_as_written_with_short_lists_on_one_line():
+    html = render_report(hyperband_sweep(runs=4, epochs=6))
+    config = html[html.index('<pre class="config">') : html.index("</pre>")]
+    assert "    values: [32, 64, 128, 256]\n" in config
+    assert "metric:\n  name: val_loss\n  goal: minimize\n" in config
+
+
 def test_runs_missing_a_parameter_keep_their_line_without_that_axis():
     params = [{"lr": 0.1, "momentum": 0.9}, {"lr": 0.2}, {"lr": 0.3, "momentum": 0.5}]
     html = render_report(simple_sweep("random", params, [0.4, 0.5, 0.6]))
@@ -451,6 +496,11 @@ def test_report_takes_a_file_or_a_directory_and_a_db(fake_store, tmp_path):
     assert fake_store.opened == [(tmp_path / "s.db", False)]
     into_dir = report("abc123", tmp_path)
     assert into_dir == tmp_path / "report-abc123.html" and into_dir.is_file()
+    # missing directories are made; a path ending in "/" names a directory
+    nested = report("abc123", tmp_path / "a" / "b" / "sweep.html")
+    assert nested.is_file()
+    new_dir = report("abc123", f"{tmp_path}/reports/")
+    assert new_dir == tmp_path / "reports" / "report-abc123.html" and new_dir.is_file()
 
 
 def test_report_of_an_unknown_sweep_writes_nothing(fake_store, tmp_path):
@@ -458,6 +508,34 @@ def test_report_of_an_unknown_sweep_writes_nothing(fake_store, tmp_path):
         report("nope", tmp_path / "r.html")
     assert not (tmp_path / "r.html").exists()
     assert fake_store.closed == 1
+
+
+@pytest.mark.parametrize("db", [None, "missing.db", "sub/missing.db", "."])
+def test_report_never_creates_a_store(db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KERASWEEP_DB", raising=False)
+    with pytest.raises(StoreError) as error:
+        report("abc123", "r.html", db=db)
+    message = str(error.value)
+    assert "\n" not in message
+    assert message in (
+        f"no kerasweep store at {db or 'kerasweep.db'}",
+        ". is a directory, not a kerasweep store",
+    )
+    assert os.listdir(tmp_path) == []
+
+
+def test_report_of_an_unknown_sweep_in_a_real_store(tmp_path):
+    db = tmp_path / "sweeps.db"
+    store = Store(db)
+    store.create_sweep({"method": "grid", "parameters": {"a": {"values": [1, 2]}}})
+    store.close()
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(UnknownSweepError) as error:
+        report("nope", tmp_path / "r.html", db=db)
+    assert str(error.value) == f"no sweep 'nope' in {db}"
+    assert isinstance(error.value, KeyError)
+    assert sorted(os.listdir(tmp_path)) == before
 
 
 def test_report_module_does_not_import_tensorflow():
@@ -509,3 +587,83 @@ def test_report_draws_in_headless_chromium_and_runs_no_injected_script(tmp_path)
     assert escaped in dom.split('<script type="application/json"')[0]
     assert f">{escaped}</text>" in parcoords  # a category's tick label
     assert "<img" not in dom
+
+
+# A real sweep on digits: grid order makes it deterministic (a random search would not be):
+# the two adam runs at 0.01 come first, and both runs at 1e-5 fall behind them at band 1.
+REAL_SWEEP = {
+    "name": "digits-real",
+    "method": "grid",
+    "metric": {"name": "val_loss", "goal": "minimize"},
+    "early_terminate": {"type": "hyperband", "min_iter": 1},
+    "parameters": {
+        "learning_rate": {"values": [0.01, 0.00001]},
+        "note": {"values": [INJECTION, "plain"]},  # sweep_train ignores it
+        "optimizer": {"value": "adam"},
+        "dataset": {"value": "digits"},
+        "epochs": {"value": 2},
+        "hidden_units": {"value": 16},
+        "seed": {"value": 0},
+    },
+}
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_report_of_a_real_digits_sweep_in_headless_chromium(tmp_path):
+    """`kerasweep run` with sweep_train on digits writes the report; Chromium draws it."""
+    config = tmp_path / "sweep.yaml"
+    config.write_text(yaml.safe_dump(REAL_SWEEP), encoding="utf-8")
+    env = subprocess_env(WANDB_MODE="disabled", WANDB_SILENT="true", TF_CPP_MIN_LOG_LEVEL="3")
+    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+        env[name] = str(tmp_path)
+    command = [sys.executable, "-m", "kerasweep", "run", str(config), "--db", "d.db"]
+    done = subprocess.run(
+        [*command, "--wandb-mode", "disabled"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    sweep_id = re.search(r"Created sweep with ID: (\w+)", done.stdout).group(1)
+    assert f"Report: report-{sweep_id}.html" in done.stdout.splitlines()
+    store = Store(tmp_path / "d.db", create=False)
+    snap = store.snapshot(sweep_id)
+    store.close()
+    runs = snap["runs"]
+    by_lr = {
+        lr: [r["state"] for r in runs if r["params"]["learning_rate"] == lr] for lr in (0.01, 1e-5)
+    }
+    assert by_lr == {0.01: ["finished", "finished"], 1e-5: ["stopped", "stopped"]}
+
+    page = tmp_path / "probed.html"
+    written = (tmp_path / f"report-{sweep_id}.html").read_text(encoding="utf-8")
+    page.write_text(with_alert_probe(written), encoding="utf-8")
+    dom = rendered_dom(CHROMIUM, page, tmp_path / "profile")
+
+    root = dom[dom.index("<html") : dom.index(">", dom.index("<html"))]
+    assert 'data-rendered="true"' in root, root
+    assert "data-alerts" not in root and "data-render-error" not in root, root
+    assert len(re.findall(r'<div id="\w+" class="plot js-plotly-plot"', dom)) == 2
+    parcoords = dom[dom.index('id="parcoords"') : dom.index('id="progress"')]
+    assert 'class="parcoords"' in parcoords and "<canvas" in parcoords
+    assert ">learning_rate</text>" in parcoords and ">note</text>" in parcoords
+    curves = dom[dom.index('id="curves"') : dom.index('id="importance"')]
+    # a path per run: the finished runs' two epochs a line, the stopped runs' one a point
+    paths = re.findall(r'<path class="js-line" d="(M[^"]*)"', curves)
+    assert len(paths) == 4 and sum("L" in d for d in paths) == 2
+    assert ">stopped by hyperband</text>" in curves and ">band 1</text>" in curves
+    stops = next(
+        t
+        for t in _data(written)["figures"]["curves"]["data"]
+        if t.get("name") == "stopped by hyperband"
+    )
+    assert stops["x"] == [1, 1]
+    # one leaderboard row per run; the injected value is text wherever it shows
+    assert len(_leaderboard_rows(dom)) == len(runs) == 4
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert INJECTION not in dom
+    assert sum(escaped in row for row in _leaderboard_rows(dom)) == 2
+    assert f">{escaped}</text>" in parcoords  # the category's tick label

@@ -406,6 +406,9 @@ class _Agent:
             finally:
                 context._end()
                 state = self.store.finish_run(run.id, agent_id, outcome, error)
+        # wandb's settings singleton still holds this run's parameter file and ids: drop it
+        # so a later wandb.init in this process (another run, or the caller's own) starts clean.
+        wandb.teardown()
         return state or outcome
 
     @staticmethod

@@ -321,6 +321,8 @@ class Store:
             self._create_file()
         elif self.path.is_dir():
             raise StoreError(f"{self.path} is a directory, not a kerasweep store")
+        elif not create:
+            self._require_existing_store()
         self._init_schema()
 
     # -- connections and transactions -------------------------------------------------------
@@ -377,6 +379,21 @@ class Store:
             yield conn
         finally:
             conn.execute("COMMIT")
+
+    def _require_existing_store(self) -> None:
+        """Refuse, without writing a byte, a file that is not already a kerasweep store."""
+        if self.path.stat().st_size == 0:
+            raise StoreError(f"{self.path} is an empty file, not a kerasweep store")
+        try:
+            probe = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                version = probe.execute("PRAGMA user_version").fetchone()[0]
+            finally:
+                probe.close()
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"cannot open store {self.path}: {err}") from None
+        if version == 0:
+            raise StoreError(f"{self.path} is not a kerasweep store")
 
     def _init_schema(self) -> None:
         conn = self._conn()

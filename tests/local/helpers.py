@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import sweeps
+
+from tests.conftest import subprocess_env as subprocess_env  # re-exported for the tests
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -16,14 +17,6 @@ FUNCTIONS = HERE / "sweep_functions.py"
 def function(name: str) -> str:
     """``--function`` spec of a test function in sweep_functions.py."""
     return f"{FUNCTIONS}:{name}"
-
-
-def subprocess_env(**extra: str) -> dict[str, str]:
-    """Environment for agent processes started by a test (this checkout first on the path)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    env.update(extra)
-    return env
 
 
 def engine_replay(config, series_list):

@@ -52,6 +52,19 @@ def test_read_only_open_of_missing_store_writes_nothing(tmp_path):
     assert not (tmp_path / "missing.db").exists()
 
 
+@pytest.mark.parametrize("kind", ["empty file", "empty sqlite"])
+def test_read_only_open_never_turns_a_file_into_a_store(tmp_path, kind):
+    path = tmp_path / "x.db"
+    if kind == "empty file":
+        path.write_bytes(b"")
+    else:
+        sqlite3.connect(path).execute("PRAGMA user_version = 0").connection.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="not a kerasweep store"):
+        Store(path, create=False)
+    assert path.read_bytes() == before
+
+
 def test_foreign_sqlite_file_is_refused(tmp_path):
     path = tmp_path / "other.db"
     sqlite3.connect(path).execute("CREATE TABLE t (x)")
