@@ -406,9 +406,6 @@ class _Agent:
             finally:
                 context._end()
                 state = self.store.finish_run(run.id, agent_id, outcome, error)
-        # wandb's settings singleton still holds this run's parameter file and ids: drop it
-        # so a later wandb.init in this process (another run, or the caller's own) starts clean.
-        wandb.teardown()
         return state or outcome
 
     @staticmethod
@@ -418,7 +415,7 @@ class _Agent:
         wandb reads its settings (the parameter file, run id, group) from the environment
         once, into a process-wide singleton: left in place, the next ``wandb.init`` after
         the agent would take this run's id and parameters, or fail once the parameter file
-        is gone.
+        is gone. This runs however the run ended, Ctrl-C included.
         """
         import wandb
 

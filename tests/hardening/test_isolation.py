@@ -15,13 +15,25 @@ from kerasweep.local.store import Store
 from tests.local.helpers import function
 
 
-@pytest.mark.parametrize("mode", ["disabled", "offline"])
-def test_the_next_wandb_run_inherits_nothing_from_the_sweep(mode, db, wandb_dir):
+def _interrupted():
+    wandb.init(config={"a": 0, "b": "p"})
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("mode", "ending"),
+    [("disabled", "finished"), ("offline", "finished"), ("disabled", "interrupted")],
+)
+def test_the_next_wandb_run_inherits_nothing_from_the_sweep(mode, ending, db, wandb_dir):
     config = {"method": "grid", "parameters": {"a": {"values": [7]}, "b": {"value": "swept"}}}
     sweep_id = local_sweep(config, db=db)
-    local_agent(sweep_id, function("grid_point"), db=db, wandb_mode=mode)
+    if ending == "finished":
+        local_agent(sweep_id, function("grid_point"), db=db, wandb_mode=mode)
+    else:  # Ctrl-C in a notebook, say, then the next cell trains on
+        with pytest.raises(KeyboardInterrupt):
+            local_agent(sweep_id, _interrupted, db=db, wandb_mode=mode)
     (last,) = Store(db).runs(sweep_id)
-    assert last.state == "finished"
+    assert last.state == ("finished" if ending == "finished" else "crashed")
 
     run = wandb.init(mode="disabled", config={"a": 0, "b": "mine"})
     try:
