@@ -10,6 +10,8 @@ Example:
     $ kerasweep report SWEEP_ID -o report.html
 
 Bad input gives one ``kerasweep: error: ...`` line and exit status 2, with nothing written.
+Ctrl-C or SIGTERM ends an agent after marking its run crashed ("interrupted"), with the rows
+it logged kept: exit status 130 or 143.
 The store is ``--db PATH``, else ``$KERASWEEP_DB``, else ``./kerasweep.db``. TensorFlow is
 only loaded by the runs themselves, with its log noise off.
 """
@@ -29,7 +31,7 @@ from typing import Any, NoReturn
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 class UsageError(Exception):
@@ -348,7 +350,7 @@ def _function(args: argparse.Namespace, config: dict):
 
 
 def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
-    from kerasweep.local.agent import local_agent
+    from kerasweep.local.agent import AgentTerminated, local_agent
 
     _setup_run_output(args.verbose)
     try:
@@ -362,6 +364,9 @@ def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
             max_consecutive_failures=args.max_failures,
             program_output=args.verbose,
         )
+    except AgentTerminated:
+        print("Agent terminated (SIGTERM): its run is marked crashed.")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("Agent interrupted: its run is marked crashed.")
         return EXIT_INTERRUPTED

@@ -180,8 +180,24 @@ def sweep_train(config: Mapping[str, Any] | None = None):
         >>> sorted(history.history)
         ['accuracy', 'loss', 'val_accuracy', 'val_loss']
     """
-    import keras
     import wandb
+
+    defaults = {**DEFAULT_CONFIG, **dict(config or {})}
+    run = wandb.init(config=defaults)
+    # Not ``with wandb.init(...)``: its exit prints the traceback of any error to stderr,
+    # while the agent that called this function reports the error in one line already.
+    try:
+        history = _fit(run)
+    except BaseException:
+        run.finish(exit_code=1)
+        raise
+    run.finish()
+    return history
+
+
+def _fit(run):
+    """``sweep_train``'s work inside its wandb run."""
+    import keras
 
     from kerasweep.callbacks import (
         DivergenceGuard,
@@ -191,42 +207,40 @@ def sweep_train(config: Mapping[str, Any] | None = None):
     from kerasweep.data import load_dataset, make_datasets
     from kerasweep.model import build_mlp
 
-    defaults = {**DEFAULT_CONFIG, **dict(config or {})}
-    with wandb.init(config=defaults) as run:
-        cfg = resolve_config(dict(run.config))
-        if cfg["seed"] is not None:
-            keras.utils.set_random_seed(cfg["seed"])
-        data = load_dataset(cfg["dataset"] or cfg["dataset_name"])
-        train_ds, val_ds = make_datasets(data, cfg["batch_size"], seed=cfg["seed"])
-        model = build_mlp(
-            data.input_dim,
-            cfg["hidden_units"],
-            data.num_classes,
-            activation=cfg["activation"],
-            dropout=cfg["dropout"],
-        )
-        model.compile(
-            optimizer=make_optimizer(cfg),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-            steps_per_execution=cfg["steps_per_execution"],
-            jit_compile=cfg["jit_compile"],
-        )
-        guard = DivergenceGuard()
-        history = model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=cfg["epochs"],
-            callbacks=[
-                ExecutionAwareMetricsLogger(log_freq=cfg["log_step"]),
-                SweepMetricsLogger(),
-                guard,
-            ],
-            verbose=_verbose(cfg["verbose"]),
-            shuffle=False,  # the dataset reshuffles itself every epoch
-        )
-        if guard.diverged is not None:
-            raise guard.diverged
+    cfg = resolve_config(dict(run.config))
+    if cfg["seed"] is not None:
+        keras.utils.set_random_seed(cfg["seed"])
+    data = load_dataset(cfg["dataset"] or cfg["dataset_name"])
+    train_ds, val_ds = make_datasets(data, cfg["batch_size"], seed=cfg["seed"])
+    model = build_mlp(
+        data.input_dim,
+        cfg["hidden_units"],
+        data.num_classes,
+        activation=cfg["activation"],
+        dropout=cfg["dropout"],
+    )
+    model.compile(
+        optimizer=make_optimizer(cfg),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        steps_per_execution=cfg["steps_per_execution"],
+        jit_compile=cfg["jit_compile"],
+    )
+    guard = DivergenceGuard()
+    history = model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=cfg["epochs"],
+        callbacks=[
+            ExecutionAwareMetricsLogger(log_freq=cfg["log_step"]),
+            SweepMetricsLogger(),
+            guard,
+        ],
+        verbose=_verbose(cfg["verbose"]),
+        shuffle=False,  # the dataset reshuffles itself every epoch
+    )
+    if guard.diverged is not None:
+        raise guard.diverged
     return history
 
 

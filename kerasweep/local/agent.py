@@ -32,6 +32,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -47,7 +48,7 @@ from kerasweep.local import context
 from kerasweep.local.controller import propose, searched_params
 from kerasweep.local.store import RunRecord, Store, SweepRecord, best_metric
 
-__all__ = ["DEFAULT_FUNCTION", "AgentResult", "load_function", "local_agent"]
+__all__ = ["DEFAULT_FUNCTION", "AgentResult", "AgentTerminated", "load_function", "local_agent"]
 
 logger = logging.getLogger("kerasweep.local")
 
@@ -71,6 +72,46 @@ class AgentResult:
     run_ids: list[str] = field(default_factory=list)
     reason: str = "count"
     failed: int = 0
+
+
+class AgentTerminated(KeyboardInterrupt):
+    """SIGTERM reached a local agent: handled as Ctrl-C is (its run is marked, it ends)."""
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Inside the block, the first SIGTERM raises :class:`AgentTerminated` in this thread.
+
+    Python's default SIGTERM ends the process on the spot: the run in progress would stay
+    ``running`` until another agent found its process gone. Applies only in the main thread
+    and when the process has not set a SIGTERM handler of its own; later SIGTERMs are
+    ignored while the run is being marked.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+    fired = False
+
+    def terminate(signum, frame) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise AgentTerminated("SIGTERM")
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _interrupted(err: KeyboardInterrupt) -> str:
+    """The error recorded for a run that Ctrl-C or SIGTERM ended."""
+    why = "SIGTERM" if isinstance(err, AgentTerminated) else "KeyboardInterrupt"
+    return f"crashed: interrupted ({why})"
 
 
 def load_function(spec: str) -> Callable[[], Any]:
@@ -351,8 +392,8 @@ class _Agent:
                 with capture_wandb_log(recorder):
                     try:
                         function()
-                    except KeyboardInterrupt:
-                        outcome, error = "crashed", "crashed: interrupted (KeyboardInterrupt)"
+                    except KeyboardInterrupt as err:
+                        outcome, error = "crashed", _interrupted(err)
                         raise
                     except SystemExit as exit_:
                         if exit_.code not in (None, 0):
@@ -365,13 +406,17 @@ class _Agent:
             finally:
                 context._end()
                 state = self.store.finish_run(run.id, agent_id, outcome, error)
-        # wandb's settings singleton still holds this run's parameter file and ids: drop it
-        # so a later wandb.init in this process (another run, or the caller's own) starts clean.
-        wandb.teardown()
         return state or outcome
 
     @staticmethod
     def _finish_wandb(failed: bool) -> None:
+        """Finish the run's wandb run, then forget the settings wandb read for it.
+
+        wandb reads its settings (the parameter file, run id, group) from the environment
+        once, into a process-wide singleton: left in place, the next ``wandb.init`` after
+        the agent would take this run's id and parameters, or fail once the parameter file
+        is gone. This runs however the run ended, Ctrl-C included.
+        """
         import wandb
 
         if wandb.run is not None:
@@ -379,6 +424,10 @@ class _Agent:
                 wandb.finish(exit_code=1 if failed else 0)
             except Exception:  # pragma: no cover - best effort
                 logger.debug("wandb.finish failed", exc_info=True)
+        try:
+            wandb.teardown()
+        except Exception:  # pragma: no cover - best effort
+            logger.debug("wandb.teardown failed", exc_info=True)
 
     def _run_program(self, run: RunRecord, agent_id: str) -> str:
         from kerasweep.local.program import build_command, child_env, run_program
@@ -415,10 +464,8 @@ class _Agent:
                     kill_delay=self.kill_delay,
                     echo=self.program_output,
                 )
-            except KeyboardInterrupt:
-                self.store.finish_run(
-                    run.id, agent_id, "crashed", "crashed: interrupted (KeyboardInterrupt)"
-                )
+            except KeyboardInterrupt as err:
+                self.store.finish_run(run.id, agent_id, "crashed", _interrupted(err))
                 raise
             if result.returncode != 0 and not result.terminated:
                 outcome, error = "failed", result.error
@@ -453,6 +500,11 @@ def local_agent(
 
     Any number of agents may work on one sweep, one per process (say one per GPU): the
     store gives each run to exactly one of them.
+
+    Ctrl-C (``KeyboardInterrupt``) or, in the main thread of a process that has no SIGTERM
+    handler of its own, SIGTERM (:class:`AgentTerminated`) ends the agent: the run in
+    progress is marked crashed ("interrupted"), keeping the rows it logged, and the
+    exception propagates.
 
     Args:
         sweep_id: A sweep made by :func:`kerasweep.local_sweep` (or ``kerasweep sweep``).
@@ -511,6 +563,7 @@ def local_agent(
         program_output=program_output,
     )
     try:
-        return agent.run()
+        with _sigterm_interrupts():
+            return agent.run()
     finally:
         store.close()

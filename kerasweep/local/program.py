@@ -18,6 +18,8 @@ using :class:`kerasweep.SweepMetricsLogger` sees ``stop_requested()`` turn True 
 agent sends SIGTERM then SIGKILL after 30 s); the program runs in its own process group and
 the signals go to the whole group, so processes it started end with it. Exit status 0 means
 finished (or stopped), anything else failed, with the program's last error line as the error.
+On Linux the program also gets SIGTERM if its agent dies (even by ``kill -9``), so no run
+goes on training, unowned, after its agent is gone.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
+import ctypes
 import json
 import os
 import re
@@ -216,6 +219,34 @@ def _exception_line(lines: Sequence[str]) -> str | None:
     return None
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with_this_process():
+    """A ``preexec_fn`` that has Linux send SIGTERM to the child when this process dies.
+
+    (Strictly: when the thread that started the child ends; :func:`run_program` waits for the
+    child in that thread, so that happens only if the process dies.) None where that is not
+    available. The hook only calls an already resolved ``prctl``
+    (nothing that could wait on a lock held by another thread at fork time), then checks
+    that this process did not die before the request was made.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent, sigterm = os.getpid(), int(signal.SIGTERM)
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, sigterm)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), sigterm)
+
+    return hook
+
+
 def run_program(
     command: Sequence[str],
     env: Mapping[str, str],
@@ -242,6 +273,7 @@ def run_program(
         errors="replace",
         bufsize=1,
         start_new_session=True,  # signals reach the program's own subprocesses too
+        preexec_fn=_end_with_this_process(),
     )
 
     def signal_group(sig: int) -> None:
