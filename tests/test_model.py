@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from benchmarks.tutorial import tutorial_test_step, tutorial_train_step
 from kerasweep import GradientTapeModel, build_mlp
 from tests.conftest import subprocess_env
 
@@ -283,24 +284,6 @@ def test_build_mlp_is_the_tutorial_model():
 # -- parity with the tutorial's own hand-written loop -------------------------------------
 
 
-def _seed_train_step(x, y, model, optimizer, loss_fn, train_acc_metric):
-    # exactly the tutorial's train_step
-    with tf.GradientTape() as tape:
-        logits = model(x, training=True)
-        loss_value = loss_fn(y, logits)
-    grads = tape.gradient(loss_value, model.trainable_weights)
-    optimizer.apply_gradients(zip(grads, model.trainable_weights))  # noqa: B905
-    train_acc_metric.update_state(y, logits)
-    return loss_value
-
-
-def _seed_test_step(x, y, model, loss_fn, val_acc_metric):
-    val_logits = model(x, training=False)
-    loss_value = loss_fn(y, val_logits)
-    val_acc_metric.update_state(y, val_logits)
-    return loss_value
-
-
 def test_parity_with_the_tutorials_loop():
     digits_x = RNG.uniform(size=(128, 16)).astype("float32")
     digits_y = RNG.integers(0, 10, size=128).astype("int32")
@@ -316,10 +299,10 @@ def test_parity_with_the_tutorials_loop():
     train_acc = keras.metrics.SparseCategoricalAccuracy()
     val_acc = keras.metrics.SparseCategoricalAccuracy()
     losses = [
-        float(_seed_train_step(x, y, seed_model, optimizer, LOSS, train_acc)) for x, y in batches
+        float(tutorial_train_step(x, y, seed_model, optimizer, LOSS, train_acc)) for x, y in batches
     ]
     val_losses = [
-        float(_seed_test_step(val_x[i : i + 32], val_y[i : i + 32], seed_model, LOSS, val_acc))
+        float(tutorial_test_step(val_x[i : i + 32], val_y[i : i + 32], seed_model, LOSS, val_acc))
         for i in range(0, 64, 32)
     ]
 
