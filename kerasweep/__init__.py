@@ -37,7 +37,7 @@ _EXPORTS: dict[str, str] = {
     "SweepConfigError": "kerasweep.sweep_config",
     "local_sweep": "kerasweep.local",
     "local_agent": "kerasweep.local",
-    "report": "kerasweep.report",
+    "report": "kerasweep.html_report",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -59,8 +59,8 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from kerasweep.callbacks import SweepMetricsLogger
     from kerasweep.data import Dataset, DatasetError, load_dataset, make_datasets
+    from kerasweep.html_report import report
     from kerasweep.local import local_agent, local_sweep
     from kerasweep.model import GradientTapeModel, build_mlp
-    from kerasweep.report import report
     from kerasweep.sweep_config import SWEEP_CONFIG, SweepConfigError, load_sweep_config
     from kerasweep.train import DEFAULT_CONFIG, sweep_train

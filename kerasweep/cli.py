@@ -389,7 +389,7 @@ def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
 
 def _write_report_if_available(sweep_id: str, db: str | None) -> None:
     try:
-        from kerasweep.report import report
+        from kerasweep.html_report import report
     except ImportError:
         return
     try:
@@ -441,7 +441,7 @@ def _cmd_best(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     _current_snapshot(args.db, args.sweep_id)
     try:
-        from kerasweep.report import report
+        from kerasweep.html_report import report
     except ImportError as err:
         print(
             f"kerasweep report: error: the report module is not available: {err}", file=sys.stderr

@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from kerasweep import _report_page
+from kerasweep import _html_report_page
 
 __all__ = ["leaderboard", "parameter_importance", "render_report", "report"]
 
@@ -1104,7 +1104,7 @@ def render_report(snapshot: Mapping[str, Any]) -> str:
 
     info = sweep.sweep
     title = info.get("name") or sweep.config.get("name") or info.get("id") or "sweep"
-    return _report_page.page(
+    return _html_report_page.page(
         title=_esc(f"{title} · kerasweep sweep report"),
         header=_header(sweep),
         parcoords_note=_esc(pc_note) if pc_note else "",

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kerasweep.html_report import leaderboard, parameter_importance, render_report, report
 from kerasweep.local.store import Store, StoreError, UnknownSweepError
-from kerasweep.report import leaderboard, parameter_importance, render_report, report
 from tests.chromium import find_chromium, rendered_dom, with_alert_probe
 from tests.local.helpers import subprocess_env
 from tests.sweep_snapshots import INJECTION, hyperband_sweep, simple_sweep
@@ -540,7 +540,7 @@ def test_report_of_an_unknown_sweep_in_a_real_store(tmp_path):
 
 def test_report_module_does_not_import_tensorflow():
     code = (
-        "import sys, kerasweep.report as r;"
+        "import sys, kerasweep.html_report as r;"
         "from tests.sweep_snapshots import hyperband_sweep;"
         "r.render_report(hyperband_sweep(runs=5, epochs=6));"
         "print(sorted(m for m in ('tensorflow', 'keras', 'wandb') if m in sys.modules))"
