@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from dataclasses import dataclass
@@ -158,6 +159,9 @@ def _load_npz(path: Path) -> Dataset:
 def load_dataset(name_or_path: str | os.PathLike[str]) -> Dataset:
     """Load ``"mnist"``, ``"digits"`` or a ``.npz`` file as float32 arrays in [0, 1].
 
+    The arrays are read once per process and shared, read-only, by later calls with the
+    same source, so the runs of a sweep in one agent do not each reload the data.
+
     Args:
         name_or_path: ``"mnist"`` or ``"digits"`` (case-insensitive), or a path to a ``.npz``.
 
@@ -175,15 +179,42 @@ def load_dataset(name_or_path: str | os.PathLike[str]) -> Dataset:
     text = os.fspath(name_or_path)
     key = text.strip().lower()
     if key == "mnist":
-        return _load_mnist()
-    if key == "digits":
-        return _load_digits()
-    if key.endswith(".npz") or os.sep in text:
-        return _load_npz(Path(text).expanduser())
-    raise DatasetError(
-        f"unknown dataset {text!r}: use 'mnist', 'digits' or a path to a .npz file "
-        "holding x_train, y_train, x_test, y_test"
-    )
+        source: tuple = (key, str(_keras_cache_dir()))
+        loader = _load_mnist
+    elif key == "digits":
+        source = (key,)
+        loader = _load_digits
+    elif key.endswith(".npz") or os.sep in text:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise DatasetError(f"{path}: no such file")
+        stat = path.stat()
+        # a file rewritten between runs is read again
+        source = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        loader = functools.partial(_load_npz, path)
+    else:
+        raise DatasetError(
+            f"unknown dataset {text!r}: use 'mnist', 'digits' or a path to a .npz file "
+            "holding x_train, y_train, x_test, y_test"
+        )
+    cached = _LAST_LOADED.get(source)
+    if cached is None:
+        cached = _read_only(loader())
+        # One data set kept: the runs of a sweep share it; a sweep over data sets reloads.
+        _LAST_LOADED.clear()
+        _LAST_LOADED[source] = cached
+    return cached
+
+
+def _read_only(data: Dataset) -> Dataset:
+    """Freeze the arrays: runs in one process share them, so none may change them."""
+    for array in (data.x_train, data.y_train, data.x_test, data.y_test):
+        array.setflags(write=False)
+    return data
+
+
+#: The most recently loaded data set, by source (name, or file path with mtime and size).
+_LAST_LOADED: dict[tuple, Dataset] = {}
 
 
 def make_datasets(

@@ -9,7 +9,34 @@ import numpy as np
 import pytest
 
 from kerasweep import DatasetError, load_dataset, make_datasets
+from kerasweep import data as data_module
 from kerasweep.data import Dataset
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    data_module._LAST_LOADED.clear()
+    yield
+    data_module._LAST_LOADED.clear()
+
+
+def test_loaded_arrays_are_shared_read_only_and_reloaded_when_the_file_changes(tmp_path):
+    digits = load_dataset("digits")
+    assert load_dataset("Digits") is digits
+    with pytest.raises(ValueError, match="read-only"):
+        digits.x_train[0, 0] = 1.0
+    path = tmp_path / "d.npz"
+    arrays = {
+        "x_train": np.zeros((4, 2)),
+        "y_train": np.zeros(4),
+        "x_test": np.zeros((2, 2)),
+        "y_test": np.zeros(2),
+    }
+    np.savez(path, **arrays)
+    first = load_dataset(path)
+    assert load_dataset(str(path)) is first
+    np.savez(path, **{**arrays, "x_train": np.ones((5, 2)), "y_train": np.zeros(5)})
+    assert load_dataset(path).x_train.shape == (5, 2)
 
 
 def test_digits_is_bundled_float32_scaled_and_split_fixed():

@@ -175,7 +175,8 @@ def _clear_keras() -> None:
     keras = sys.modules.get("keras")
     if keras is not None:
         try:
-            keras.backend.clear_session()
+            keras.backend.clear_session()  # collects garbage itself (free_memory=True)
+            return
         except Exception:  # pragma: no cover - best effort
             logger.debug("keras.backend.clear_session() failed", exc_info=True)
     gc.collect()
