@@ -181,16 +181,11 @@ def leaderboard(snapshot: dict) -> str:
         )
     if not runs:
         return "\n".join(lines)
-    maximize = bool(metric) and metric["goal"] == "maximize"
-    order = sorted(
-        range(len(runs)),
-        key=lambda i: (
-            runs[i]["metric"] is None,
-            0.0 if runs[i]["metric"] is None else (-1 if maximize else 1) * runs[i]["metric"],
-            i,
-        ),
-    )
+    from kerasweep.html_report import leaderboard as ranked_runs
     from kerasweep.local.controller import searched_params
+
+    position = {run["id"]: i for i, run in enumerate(runs)}
+    order = [position[row["id"]] for row in ranked_runs(snapshot)]
 
     params = searched_params(sweep["config"])
     if not params:

@@ -30,9 +30,9 @@ from kerasweep.local.store import Store, SweepRecord, plain
 
 __all__ = ["RunRecorder", "capture_wandb_log", "patch_wandb_on_import"]
 
-# module -> class whose ``log`` is wrapped
 logger = logging.getLogger("kerasweep.local")
 
+# module -> class whose ``log`` is wrapped
 _LOG_CLASSES = {"wandb.sdk.wandb_run": "Run", "wandb.sdk.lib.noop_run": "NoopRun"}
 
 _active: RunRecorder | None = None
