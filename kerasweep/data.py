@@ -25,7 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Dataset", "DatasetError", "load_dataset", "make_datasets"]
+__all__ = [
+    "Dataset",
+    "DatasetError",
+    "StackedBatches",
+    "load_dataset",
+    "make_datasets",
+    "stack_batches",
+]
 
 #: Where ``keras.datasets.mnist`` downloads ``mnist.npz`` from.
 MNIST_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
@@ -270,6 +277,15 @@ def make_datasets(
     return train, val
 
 
+def _epoch_order(n: int, key):
+    """A permutation of ``0..n-1`` drawn from ``key`` (one per epoch)."""
+    import tensorflow as tf
+
+    return tf.random.experimental.stateless_shuffle(
+        tf.range(n, dtype=tf.int64), seed=tf.stack([key, tf.constant(0, tf.int64)])
+    )
+
+
 def _reshuffled_index_batches(n: int, batch_size: int, seed: int | None):
     """Batches of the indices ``0..n-1`` in a fresh random order every epoch.
 
@@ -283,9 +299,7 @@ def _reshuffled_index_batches(n: int, batch_size: int, seed: int | None):
     batches = -(-n // batch_size)
 
     def epoch(key):
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(n, dtype=tf.int64), seed=tf.stack([key, tf.constant(0, tf.int64)])
-        )
+        order = _epoch_order(n, key)
         return tf.data.Dataset.range(batches).map(
             lambda i: order[i * batch_size : (i + 1) * batch_size]
         )
@@ -293,3 +307,102 @@ def _reshuffled_index_batches(n: int, batch_size: int, seed: int | None):
     # One key per iteration: a new one each epoch, reproducible when a seed is given.
     keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
     return keys.flat_map(epoch).apply(tf.data.experimental.assert_cardinality(batches))
+
+
+@dataclass(frozen=True)
+class StackedBatches:
+    """Training batches stacked ``batches_per_element`` at a time, for one compiled loop.
+
+    What :func:`stack_batches` returns and ``GradientTapeModel.fit`` takes in place of a
+    dataset: each element of ``dataset`` is ``(x, y, sizes)`` with ``x`` of shape
+    ``(batches_per_element, batch_size, ...)``, ``y`` of shape
+    ``(batches_per_element, batch_size)`` and ``sizes`` the number of real examples in each
+    batch (``batch_size``, fewer for an epoch's last batch, 0 for padding after it). The
+    dataset never ends; each ``ceil(steps_per_epoch / batches_per_element)`` elements are one
+    epoch.
+
+    Attributes:
+        dataset: The endless ``tf.data.Dataset`` of stacked elements.
+        steps_per_epoch: Batches (optimizer steps) per epoch.
+        batches_per_element: Batches per element; the model's ``steps_per_execution``.
+        batch_size: Examples per full batch.
+    """
+
+    dataset: object
+    steps_per_epoch: int
+    batches_per_element: int
+    batch_size: int
+
+    @property
+    def elements_per_epoch(self) -> int:
+        """Elements that make one epoch (the last one padded)."""
+        return -(-self.steps_per_epoch // self.batches_per_element)
+
+
+def stack_batches(
+    data: Dataset,
+    batch_size: int,
+    batches_per_element: int,
+    *,
+    seed: int | None = None,
+) -> StackedBatches:
+    """The training batches of :func:`make_datasets`, stacked for a compiled multi-step loop.
+
+    Every epoch is one fresh permutation of the whole training set cut into batches of
+    ``batch_size`` (the last one smaller), exactly as :func:`make_datasets` yields them; then
+    ``batches_per_element`` consecutive batches are gathered into one element, so a model
+    compiled with ``steps_per_execution=batches_per_element`` runs all of them, one optimizer
+    step per batch, in one call. The epoch's last element is padded with empty batches and
+    its last batch with masked rows (``sizes`` says how many are real).
+
+    Args:
+        data: The arrays.
+        batch_size: Examples per optimizer step.
+        batches_per_element: Batches per element (per compiled call).
+        seed: Shuffle seed (None: a fresh order every run).
+
+    Returns:
+        A :class:`StackedBatches` to pass to ``GradientTapeModel.fit``.
+
+    Example:
+        >>> stacked = stack_batches(load_dataset("digits"), 64, 8, seed=0)
+        >>> stacked.steps_per_epoch, stacked.elements_per_epoch
+        (23, 3)
+        >>> x, y, sizes = next(iter(stacked.dataset))
+        >>> tuple(x.shape), sizes.numpy().tolist()
+        ((8, 64, 64), [64, 64, 64, 64, 64, 64, 64, 64])
+    """
+    import tensorflow as tf
+
+    n, batch_size, k = len(data.x_train), int(batch_size), int(batches_per_element)
+    if batch_size < 1 or k < 1:
+        raise ValueError(
+            f"batch_size ({batch_size}) and batches_per_element ({k}) must be at least 1"
+        )
+    steps = -(-n // batch_size)
+    elements = -(-steps // k)
+    padding = elements * k * batch_size - n
+    sizes = np.clip(n - np.arange(elements * k) * batch_size, 0, batch_size)
+    sizes = tf.constant(sizes.reshape(elements, k).astype(np.int32))
+
+    def epoch(key):
+        order = tf.pad(_epoch_order(n, key), [[0, padding]])  # padding rows gather example 0
+        return tf.data.Dataset.from_tensor_slices(
+            (tf.reshape(order, [elements, k, batch_size]), sizes)
+        )
+
+    with tf.device("/CPU:0"):
+        features = tf.constant(data.x_train)
+        labels = tf.constant(data.y_train)
+
+    def gather(idx, size):
+        return tf.gather(features, idx), tf.gather(labels, idx), size
+
+    # An endless stream of keys, one per epoch: fit keeps one iterator across epochs.
+    dataset = (
+        tf.data.Dataset.random(seed=seed)
+        .flat_map(epoch)
+        .map(gather, num_parallel_calls=2)
+        .prefetch(2)
+    )
+    return StackedBatches(dataset, steps, k, batch_size)

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +36,8 @@ from keras.src.models.functional import Functional
 from keras.src.models.model import Trainer as _BackendTrainer
 from keras.src.models.model import functional_init_arguments
 from keras.src.saving import object_registration
+
+from kerasweep.data import StackedBatches
 
 __all__ = ["GradientTapeModel", "build_mlp"]
 
@@ -146,20 +149,34 @@ class GradientTapeModel(keras.Model):
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
         )
 
-    def _track_loss(self, loss: tf.Tensor, x: Any) -> None:
+    def _track_loss(self, loss: tf.Tensor, x: Any, count: Any = None) -> None:
         tracker = getattr(self, "_loss_tracker", None)
         if tracker is None:
             return
-        first_input = next(t for t in keras.tree.flatten(x) if t is not None)
-        tracker.update_state(_replica_unscaled(loss), sample_weight=tf.shape(first_input)[0])
+        if count is None:
+            first_input = next(t for t in keras.tree.flatten(x) if t is not None)
+            count = tf.shape(first_input)[0]
+        tracker.update_state(_replica_unscaled(loss), sample_weight=count)
 
     def train_step(self, data: Any) -> dict[str, Any]:
         """One optimisation step on a batch: the tutorial's ``train_step`` under ``fit``."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        return self._train_update(x, y, sample_weight, sample_weight)
+
+    def _train_update(
+        self,
+        x: Any,
+        y: Any,
+        loss_weight: Any,
+        metric_weight: Any,
+        count: Any = None,
+        *,
+        rows: Any = None,
+    ) -> dict[str, Any] | None:
         with tf.GradientTape() as tape:
             logits = self._forward(x, training=True)
-            loss_value = self._loss(x, y, logits, sample_weight, training=True)
-            self._track_loss(loss_value, x)
+            loss_value = self._loss(x, y, logits, loss_weight, training=True)
+            self._track_loss(loss_value, x, count)
             if self.optimizer is not None:
                 # Mixed precision: scale inside the tape; the optimizer unscales gradients.
                 loss_value = self.optimizer.scale_loss(loss_value)
@@ -167,7 +184,9 @@ class GradientTapeModel(keras.Model):
         if weights:
             grads = tape.gradient(loss_value, weights)
             self.optimizer.apply_gradients(zip(grads, weights, strict=True))
-        return self.compute_metrics(x, y, logits, sample_weight=sample_weight)
+        if rows is not None:
+            return self._update_metrics_on_rows(y, logits, rows)
+        return self.compute_metrics(x, y, logits, sample_weight=metric_weight)
 
     def test_step(self, data: Any) -> dict[str, Any]:
         """One evaluation step on a batch: the tutorial's ``test_step`` under ``evaluate``."""
@@ -176,6 +195,137 @@ class GradientTapeModel(keras.Model):
         loss_value = self._loss(x, y, val_logits, sample_weight, training=False)
         self._track_loss(loss_value, x)
         return self.compute_metrics(x, y, val_logits, sample_weight=sample_weight)
+
+    # -- several steps per compiled call: fit(StackedBatches) -------------------------------
+
+    def fit(self, x: Any = None, y: Any = None, *args: Any, **kwargs: Any) -> Any:
+        """``keras.Model.fit``, which also takes :class:`~kerasweep.data.StackedBatches`.
+
+        Given ``stack_batches(data, batch_size, k)`` and a model compiled with
+        ``steps_per_execution=k``, each compiled call runs ``k`` optimizer steps in one loop
+        (one XLA computation with ``jit_compile=True``) over ``k`` batches taken from the
+        data set at once, instead of one compiled call and one ``tf.data`` element per step.
+        Epochs, batch sizes (the last one smaller), the reshuffle every epoch, the optimizer
+        steps, metrics, callbacks and the progress bar are those of a plain ``fit`` over the
+        same batches. The padding rows of an epoch's last batch are masked, which is exact
+        for models that treat examples independently (not ``BatchNormalization`` in
+        training) and losses that average over the batch (Keras' default reduction).
+
+        Example:
+            >>> from kerasweep.data import load_dataset, stack_batches
+            >>> model = build_mlp(64, 16)
+            >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            ...               steps_per_execution=8)
+            >>> history = model.fit(stack_batches(load_dataset("digits"), 64, 8), verbose=0)
+            >>> int(model.optimizer.iterations)
+            23
+        """
+        if isinstance(x, StackedBatches):
+            return self._fit_stacked(x, y, *args, **kwargs)
+        return super().fit(x, y, *args, **kwargs)
+
+    def _fit_stacked(self, stacked: StackedBatches, *args: Any, **kwargs: Any) -> Any:
+        arguments = inspect.signature(keras.Model.fit).bind(self, stacked, *args, **kwargs)
+        for name in ("y", "batch_size", "sample_weight", "class_weight", "steps_per_epoch"):
+            if arguments.arguments.get(name) is not None:
+                raise ValueError(
+                    f"fit(StackedBatches): {name}= cannot be given; the stacked batches "
+                    "hold the labels, the batch size and the steps per epoch"
+                )
+        if arguments.arguments.get("validation_split"):
+            raise ValueError("fit(StackedBatches): use validation_data, not validation_split")
+        if self.steps_per_execution != stacked.batches_per_element:
+            raise ValueError(
+                f"fit(StackedBatches): the batches are stacked {stacked.batches_per_element} "
+                f"at a time, so compile the model with "
+                f"steps_per_execution={stacked.batches_per_element} "
+                f"(it has {self.steps_per_execution})"
+            )
+        if self.distribute_strategy.num_replicas_in_sync > 1:
+            raise ValueError(
+                "fit(StackedBatches) trains on one device; under a tf.distribute strategy "
+                "with several replicas, fit a plain tf.data.Dataset"
+            )
+        for method in ("train_step", "compute_metrics"):
+            if getattr(type(self), method) is not getattr(GradientTapeModel, method):
+                raise ValueError(
+                    f"fit(StackedBatches) runs GradientTapeModel's own step; "
+                    f"{type(self).__name__} overrides {method}, so fit a plain dataset"
+                )
+        self._build_for_stacked(stacked)
+        kwargs = {k: v for k, v in arguments.arguments.items() if k not in ("self", "x")}
+        kwargs.update(steps_per_epoch=stacked.steps_per_epoch, shuffle=False)
+        # One stacked train function per compile(), kept beside Keras' own.
+        compiled_as, function = getattr(self, "_stacked_train_function", (None, None))
+        if compiled_as is not self._compile_config or function is None:
+            function = self._make_stacked_train_function()
+            self._stacked_train_function = (self._compile_config, function)
+        plain_function, self.train_function = self.train_function, function
+        try:
+            return super().fit(stacked.dataset, **kwargs)
+        finally:
+            self.train_function = plain_function
+
+    def _build_for_stacked(self, stacked: StackedBatches) -> None:
+        """Build the model, metrics, loss and optimizer for one batch, before tracing."""
+        x_spec, y_spec, _ = stacked.dataset.element_spec
+
+        def one_batch(spec: tf.TensorSpec) -> keras.KerasTensor:
+            return keras.KerasTensor(spec.shape[1:], spec.dtype.name)
+
+        batch = keras.tree.map_structure(one_batch, (x_spec, y_spec))
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=batch)
+
+    def _make_stacked_train_function(self):
+        def train_stacked(data: Any) -> dict[str, Any]:
+            return self.distribute_strategy.run(self._train_stacked, args=(data,))
+
+        if not self.run_eagerly:
+            train_stacked = tf.function(
+                train_stacked, reduce_retracing=True, jit_compile=self.jit_compile
+            )
+
+        def function(iterator: Any) -> dict[str, Any]:
+            return train_stacked(next(iterator))
+
+        return function
+
+    def _train_stacked(self, data: Any) -> dict[str, Any]:
+        """The optimizer steps of one stacked element, in one ``tf.while_loop``."""
+        xs, ys, sizes = data
+        steps = tf.reduce_sum(tf.cast(sizes > 0, tf.int32))
+        batch_size = tf.shape(keras.tree.flatten(xs)[0])[1]
+        rows = tf.range(batch_size)
+
+        def body(i: tf.Tensor) -> tuple[tf.Tensor]:
+            size = sizes[i]
+            real = tf.cast(rows < size, tf.float32)
+            # the mean over the real rows of a smaller last batch, as Keras' reduction
+            # divides by the batch's full length
+            scale = tf.cast(batch_size, tf.float32) / tf.cast(size, tf.float32)
+            x = keras.tree.map_structure(lambda t: t[i], xs)
+            y = keras.tree.map_structure(lambda t: t[i], ys)
+            self._train_update(x, y, real * scale, None, count=size, rows=real)
+            return (i + 1,)
+
+        tf.while_loop(lambda i: i < steps, body, (tf.constant(0),))
+        return self.get_metrics_result()
+
+    def _update_metrics_on_rows(self, y: Any, y_pred: Any, rows: tf.Tensor) -> None:
+        """Update every compiled metric over the real rows only (``rows`` is 1 or 0).
+
+        ``compute_metrics`` cannot: Keras passes sample weights to ``weighted_metrics``
+        only, so padding rows would count in plain ``metrics``.
+        """
+        compiled = self._compile_metrics
+        if compiled is None:
+            return
+        y_true, y_pred = compiled._flatten_y(y), compiled._flatten_y(y_pred)
+        for metrics in (compiled._flat_metrics, compiled._flat_weighted_metrics):
+            for metric, y_t, y_p in zip(metrics, y_true, y_pred, strict=False):
+                if metric:
+                    metric.update_state(y_t, y_p, sample_weight=rows)
 
 
 def build_mlp(

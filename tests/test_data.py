@@ -10,7 +10,7 @@ import pytest
 
 from kerasweep import DatasetError, load_dataset, make_datasets
 from kerasweep import data as data_module
-from kerasweep.data import Dataset
+from kerasweep.data import Dataset, stack_batches
 
 
 @pytest.fixture(autouse=True)
@@ -161,3 +161,49 @@ def test_training_batches_reshuffle_each_epoch_and_keep_sizes():
     assert len(orders) > 1  # reshuffled
     val_batches = [x.numpy().ravel().tolist() for x, _ in val]
     assert val_batches == [[0, 1, 2, 3], [4, 5, 6]]  # in order
+
+
+def _stacked_epochs(stacked, epochs):
+    """The real batches of ``epochs`` epochs of stacked elements, as lists of (x, y)."""
+    it = iter(stacked.dataset)
+    out = []
+    for _ in range(epochs):
+        batches = []
+        for _ in range(stacked.elements_per_epoch):
+            xs, ys, sizes = next(it)
+            for x, y, size in zip(xs.numpy(), ys.numpy(), sizes.numpy(), strict=True):
+                if size:
+                    batches.append((x[:size].ravel().tolist(), y[:size].tolist()))
+        out.append(batches)
+    return out
+
+
+def test_stacked_batches_are_make_datasets_batches_grouped_and_padded():
+    stacked = stack_batches(_small(), batch_size=4, batches_per_element=2, seed=3)
+    assert (stacked.steps_per_epoch, stacked.elements_per_epoch) == (3, 2)
+    it = iter(stacked.dataset)
+    x, y, sizes = next(it)
+    assert tuple(x.shape) == (2, 4, 1) and tuple(y.shape) == (2, 4)
+    assert sizes.numpy().tolist() == [4, 4]
+    assert next(it)[2].numpy().tolist() == [2, 0]  # short last batch, then an empty one
+    epochs = _stacked_epochs(stack_batches(_small(), 4, 2, seed=3), 4)
+    for epoch in epochs:
+        assert [len(xs) for xs, _ in epoch] == [4, 4, 2]
+        assert sorted(v for xs, _ in epoch for v in xs) == list(range(10))
+        assert all(xs == [float(v) for v in ys] for xs, ys in epoch)
+    assert len({tuple(v for xs, _ in epoch for v in xs) for epoch in epochs}) > 1
+    # reproducible with a seed, different without one
+    assert _stacked_epochs(stack_batches(_small(), 4, 2, seed=3), 4) == epochs
+    assert _stacked_epochs(stack_batches(_small(), 4, 2), 4) != epochs
+
+
+def test_stacked_batches_when_everything_divides():
+    stacked = stack_batches(_small(n_train=12), batch_size=3, batches_per_element=2, seed=0)
+    assert (stacked.steps_per_epoch, stacked.elements_per_epoch) == (4, 2)
+    (epoch,) = _stacked_epochs(stacked, 1)
+    assert [len(xs) for xs, _ in epoch] == [3, 3, 3, 3]
+
+
+def test_stack_batches_refuses_empty_sizes():
+    with pytest.raises(ValueError, match="batches_per_element"):
+        stack_batches(_small(), 4, 0)

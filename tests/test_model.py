@@ -325,3 +325,115 @@ def _mlp_graph():
     x = keras.layers.Dense(64, activation="relu")(inputs)
     x = keras.layers.Dense(64, activation="relu")(x)
     return inputs, keras.layers.Dense(10, name="predictions")(x)
+
+
+# -- fit(StackedBatches): k optimizer steps per compiled call ---------------------------------
+
+
+def _stacked_and_plain(n=100, batch_size=16, k=3, seed=5, epochs=2):
+    """Stacked batches and a plain dataset of exactly the same batches, in the same order."""
+    from kerasweep.data import Dataset, stack_batches
+
+    x = RNG.normal(size=(n, D)).astype("float32")
+    y = RNG.integers(0, C, size=n).astype("int32")
+    data = Dataset("toy", x, y, x[:20], y[:20])
+    stacked = stack_batches(data, batch_size, k, seed=seed)
+    batches, it = [], iter(stacked.dataset)
+    for _ in range(epochs * stacked.elements_per_epoch):
+        xs, ys, sizes = next(it)
+        batches += [(xb[:s], yb[:s]) for xb, yb, s in zip(xs, ys, sizes.numpy(), strict=True) if s]
+    plain = tf.data.Dataset.from_generator(
+        lambda: iter(batches),
+        output_signature=(
+            tf.TensorSpec((None, D), tf.float32),
+            tf.TensorSpec((None,), tf.int32),
+        ),
+    )
+    return stack_batches(data, batch_size, k, seed=seed), plain, (x[:20], y[:20])
+
+
+class _Steps(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.steps, self.ends = self.params["steps"], []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.ends.append(batch)
+
+
+@pytest.mark.parametrize("jit_compile", ["auto", False])
+def test_stacked_fit_matches_plain_fit_over_the_same_batches(jit_compile):
+    stacked, plain, validation = _stacked_and_plain()
+    reference, ours = _pair()
+    histories, calls = [], []
+    for model, data, fit_extra, steps_per_execution in (
+        (reference, plain, {"steps_per_epoch": stacked.steps_per_epoch}, 1),
+        (ours, stacked, {}, 3),
+    ):
+        model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.9),
+            loss=LOSS,
+            metrics=["accuracy"],
+            steps_per_execution=steps_per_execution,
+            jit_compile=jit_compile,
+        )
+        steps = _Steps()
+        history = model.fit(
+            data,
+            validation_data=validation,
+            epochs=2,
+            verbose=0,
+            callbacks=[steps],
+            shuffle=False,
+            **fit_extra,
+        )
+        histories.append(history.history)
+        calls.append((steps.steps, steps.ends))
+    # 100 examples in batches of 16: 7 steps an epoch, the last of 4 examples; stacked 3 at a
+    # time that is 3 calls, the last holding one real batch. Momentum would move the weights
+    # on a padded step, so equal weights also show that padding never steps.
+    _assert_same_training(reference, ours, histories)
+    assert int(ours.optimizer.iterations) == int(reference.optimizer.iterations) == 14
+    assert calls[0] == (7, [*range(7), *range(7)])
+    assert calls[1] == (7, [2, 5, 8, 2, 5, 8])  # as Keras reports steps_per_execution=3
+
+
+def test_plain_fit_still_works_after_a_stacked_fit():
+    stacked, _, _ = _stacked_and_plain(epochs=1)
+    model = GradientTapeModel(*_graph())
+    model.compile(optimizer="sgd", loss=LOSS, steps_per_execution=3)
+    model.fit(stacked, verbose=0)
+    model.fit(X, Y, batch_size=16, verbose=0)  # Keras' own train function again
+    model.fit(stacked, verbose=0)
+    assert int(model.optimizer.iterations) == 7 + 6 + 7
+
+
+def test_stacked_fit_refuses_what_it_cannot_honour():
+    stacked, _, _ = _stacked_and_plain(epochs=1)
+    model = GradientTapeModel(*_graph())
+    model.compile(optimizer="sgd", loss=LOSS, steps_per_execution=2)
+    with pytest.raises(ValueError, match="steps_per_execution=3 .it has 2."):
+        model.fit(stacked, verbose=0)
+    model.compile(optimizer="sgd", loss=LOSS, steps_per_execution=3)
+    with pytest.raises(ValueError, match="y= cannot be given"):
+        model.fit(stacked, Y, verbose=0)
+    with pytest.raises(ValueError, match="validation_split"):
+        model.fit(stacked, validation_split=0.2, verbose=0)
+
+    class OwnStep(GradientTapeModel):
+        def train_step(self, data):
+            return super().train_step(data)
+
+    own = OwnStep(*_graph())
+    own.compile(optimizer="sgd", loss=LOSS, steps_per_execution=3)
+    with pytest.raises(ValueError, match="OwnStep overrides train_step"):
+        own.fit(stacked, verbose=0)
+
+
+def test_compile_again_remakes_the_stacked_train_function():
+    stacked, _, _ = _stacked_and_plain(epochs=1)
+    model = GradientTapeModel(*_graph())
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=LOSS, steps_per_execution=3)
+    model.fit(stacked, verbose=0)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss=LOSS, steps_per_execution=3)
+    model.fit(stacked, verbose=0)  # the new optimizer's variables, not the old ones
+    assert int(model.optimizer.iterations) == 7
