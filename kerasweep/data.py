@@ -32,6 +32,7 @@ __all__ = [
     "load_dataset",
     "make_datasets",
     "stack_batches",
+    "validation_batches",
 ]
 
 #: Where ``keras.datasets.mnist`` downloads ``mnist.npz`` from.
@@ -257,24 +258,41 @@ def make_datasets(
     """
     import tensorflow as tf
 
-    def gathered(x: np.ndarray, y: np.ndarray):
-        with tf.device("/CPU:0"):  # tf.data runs on the host, whatever the accelerator
-            features = tf.constant(x)
-            labels = tf.constant(y)
-        return lambda idx: (tf.gather(features, idx), tf.gather(labels, idx))
-
     train = _reshuffled_index_batches(len(data.x_train), int(batch_size), seed)
     train = train.map(
-        gathered(data.x_train, data.y_train), num_parallel_calls=tf.data.AUTOTUNE
+        _gatherer(data.x_train, data.y_train), num_parallel_calls=tf.data.AUTOTUNE
     ).prefetch(tf.data.AUTOTUNE)
-    val = (
+    val = validation_batches(data, int(validation_batch_size or batch_size))
+    return train, val
+
+
+def validation_batches(data: Dataset, batch_size: int):
+    """The test arrays in order, in batches of ``batch_size`` (the last one smaller).
+
+    Example:
+        >>> val = validation_batches(load_dataset("digits"), 256)
+        >>> [int(x.shape[0]) for x, _ in val]
+        [256, 104]
+    """
+    import tensorflow as tf
+
+    return (
         tf.data.Dataset.range(len(data.x_test))
-        .batch(int(validation_batch_size or batch_size))
-        .map(gathered(data.x_test, data.y_test), num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(int(batch_size))
+        .map(_gatherer(data.x_test, data.y_test), num_parallel_calls=tf.data.AUTOTUNE)
         .cache()
         .prefetch(tf.data.AUTOTUNE)
     )
-    return train, val
+
+
+def _gatherer(x: np.ndarray, y: np.ndarray):
+    """A function from a batch of indices to the batch of ``(x, y)`` rows."""
+    import tensorflow as tf
+
+    with tf.device("/CPU:0"):  # tf.data runs on the host, whatever the accelerator
+        features = tf.constant(x)
+        labels = tf.constant(y)
+    return lambda idx, *rest: (tf.gather(features, idx), tf.gather(labels, idx), *rest)
 
 
 def _epoch_order(n: int, key):
@@ -391,18 +409,11 @@ def stack_batches(
             (tf.reshape(order, [elements, k, batch_size]), sizes)
         )
 
-    with tf.device("/CPU:0"):
-        features = tf.constant(data.x_train)
-        labels = tf.constant(data.y_train)
-
-    def gather(idx, size):
-        return tf.gather(features, idx), tf.gather(labels, idx), size
-
     # An endless stream of keys, one per epoch: fit keeps one iterator across epochs.
     dataset = (
         tf.data.Dataset.random(seed=seed)
         .flat_map(epoch)
-        .map(gather, num_parallel_calls=2)
+        .map(_gatherer(data.x_train, data.y_train), num_parallel_calls=2)
         .prefetch(2)
     )
     return StackedBatches(dataset, steps, k, batch_size)

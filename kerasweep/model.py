@@ -292,24 +292,42 @@ class GradientTapeModel(keras.Model):
         return function
 
     def _train_stacked(self, data: Any) -> dict[str, Any]:
-        """The optimizer steps of one stacked element, in one ``tf.while_loop``."""
-        xs, ys, sizes = data
-        steps = tf.reduce_sum(tf.cast(sizes > 0, tf.int32))
-        batch_size = tf.shape(keras.tree.flatten(xs)[0])[1]
-        rows = tf.range(batch_size)
+        """The optimizer steps of one stacked element, in one ``tf.while_loop``.
 
-        def body(i: tf.Tensor) -> tuple[tf.Tensor]:
-            size = sizes[i]
-            real = tf.cast(rows < size, tf.float32)
-            # the mean over the real rows of a smaller last batch, as Keras' reduction
-            # divides by the batch's full length
-            scale = tf.cast(batch_size, tf.float32) / tf.cast(size, tf.float32)
-            x = keras.tree.map_structure(lambda t: t[i], xs)
-            y = keras.tree.map_structure(lambda t: t[i], ys)
-            self._train_update(x, y, real * scale, None, count=size, rows=real)
+        The element's full batches come first, then at most one smaller batch (an epoch's
+        last), then empty padding. Full batches take Keras' own step; the smaller one masks
+        its padding rows.
+        """
+        xs, ys, sizes = data
+        stacked = tf.shape(sizes)[0]
+        batch_size = tf.shape(keras.tree.flatten(xs)[0])[1]
+        full = tf.reduce_sum(tf.cast(tf.equal(sizes, batch_size), tf.int32))
+
+        def batch(i: tf.Tensor) -> tuple[Any, Any]:
+            return (
+                keras.tree.map_structure(lambda t: t[i], xs),
+                keras.tree.map_structure(lambda t: t[i], ys),
+            )
+
+        def full_step(i: tf.Tensor) -> tuple[tf.Tensor]:
+            x, y = batch(i)
+            self._train_update(x, y, None, None)
             return (i + 1,)
 
-        tf.while_loop(lambda i: i < steps, body, (tf.constant(0),))
+        last = tf.minimum(full, stacked - 1)  # where a smaller batch would be
+
+        def short_step() -> tf.Tensor:
+            size = sizes[last]
+            real = tf.cast(tf.range(batch_size) < size, tf.float32)
+            # the mean over the real rows: Keras' reduction divides by the full length
+            scale = tf.cast(batch_size, tf.float32) / tf.cast(size, tf.float32)
+            x, y = batch(last)
+            self._train_update(x, y, real * scale, None, count=size, rows=real)
+            return tf.constant(True)
+
+        tf.while_loop(lambda i: i < full, full_step, (tf.constant(0),))
+        short = tf.logical_and(full < stacked, sizes[last] > 0)
+        tf.cond(short, short_step, lambda: tf.constant(False))
         return self.get_metrics_result()
 
     def _update_metrics_on_rows(self, y: Any, y_pred: Any, rows: tf.Tensor) -> None:
