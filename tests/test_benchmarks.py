@@ -114,3 +114,25 @@ def test_memory_growth_is_counted_from_the_second_run():
     assert "700 705 830" in text
     assert "+125.0 MB" in text and "MISSED" in text
     assert "met" in throughput.format_memory([500.0, 700.0, 705.0, 720.0])
+
+
+def test_agent_overhead_runs_both_ways_and_writes_medians(tmp_path):
+    out = tmp_path / "overhead.json"
+    script = Path(ROOT) / "benchmarks" / "agent_overhead.py"
+    env = subprocess_env(WANDB_MODE="offline", WANDB_DIR=str(tmp_path), TMPDIR=str(tmp_path))
+    args = ["--runs", "3", "--rounds", "1", "--rows", "1", "--no-keras", "--json", str(out)]
+    proc = subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    medians = json.loads(out.read_text())["ms_per_run"]
+    assert set(medians) == {"agent", "teardown"}
+    for times in medians.values():
+        assert times["total"] > 0 and times["wandb_init"] > 0
+    assert medians["agent"]["wandb_teardown"] == 0 < medians["teardown"]["wandb_teardown"]
+    assert "| **total** |" in proc.stdout

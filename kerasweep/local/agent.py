@@ -12,7 +12,9 @@ The protocol ``wandb.agent`` uses, checked against wandb 0.31 offline:
   those keys (offline, a later ``config.update`` of them is ignored with a warning; with
   ``mode="disabled"`` it raises).
 - ``WANDB_RUN_ID`` becomes the run's id. ``wandb.agent`` calls ``wandb.teardown()`` before
-  each run so the next ``wandb.init`` reads these variables again; so does this agent.
+  each run so the next ``wandb.init`` reads these variables again; this agent makes wandb
+  forget only the settings it read, keeping its service between runs (see
+  :mod:`kerasweep.local.wandb_session`), and tears wandb down when it ends.
 - ``WANDB_SWEEP_ID`` is *not* set: with it, ``wandb.init`` ignores its ``project``,
   ``entity`` and ``id`` arguments and records the sweep id in the run, and ``wandb sync``
   then fails with "sweep ... not found" (404) because the sweep exists only locally. Runs
@@ -26,7 +28,6 @@ not at all with ``wandb_mode="disabled"``.
 
 from __future__ import annotations
 
-import gc
 import importlib
 import importlib.util
 import logging
@@ -39,12 +40,13 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kerasweep.local import context
+from kerasweep.local import context, wandb_session
+from kerasweep.local.cleanup import run_cleanup
 from kerasweep.local.controller import propose, searched_params
 from kerasweep.local.store import RunRecord, Store, SweepRecord, best_metric
 
@@ -170,18 +172,6 @@ def _set_environ(values: Mapping[str, str | None]) -> None:
             os.environ[key] = value
 
 
-def _clear_keras() -> None:
-    """Free the previous run's models and graphs (only if Keras is already loaded)."""
-    keras = sys.modules.get("keras")
-    if keras is not None:
-        try:
-            keras.backend.clear_session()  # collects garbage itself (free_memory=True)
-            return
-        except Exception:  # pragma: no cover - best effort
-            logger.debug("keras.backend.clear_session() failed", exc_info=True)
-    gc.collect()
-
-
 class _Heartbeat(threading.Thread):
     """Refreshes the agent's and its run's heartbeat every ``interval`` seconds."""
 
@@ -283,7 +273,11 @@ class _Agent:
         heartbeat = _Heartbeat(store, agent_id, self.heartbeat_interval)
         heartbeat.start()
         failures_in_a_row = 0
+        session = ExitStack()
         try:
+            clean_up = session.enter_context(run_cleanup())
+            if not self.program_mode:
+                session.enter_context(wandb_session.agent_session())
             while self.count is None or len(result.run_ids) < self.count:
                 run = store.claim_run(
                     sweep.id,
@@ -306,7 +300,7 @@ class _Agent:
                         state = self._run_function(run, agent_id, function)
                 finally:
                     heartbeat.run_id = None
-                    _clear_keras()
+                    clean_up()
                 ended = store.run(run.id)
                 logger.info(
                     _status_line(
@@ -328,8 +322,11 @@ class _Agent:
             else:
                 self._mark_finished_if_done()
         finally:
-            heartbeat.stop()
-            store.end_agent(agent_id)
+            try:
+                session.close()
+            finally:
+                heartbeat.stop()
+                store.end_agent(agent_id)
         return result
 
     def _mark_finished_if_done(self) -> None:
@@ -380,13 +377,11 @@ class _Agent:
         return env
 
     def _run_function(self, run: RunRecord, agent_id: str, function: Callable[[], Any]) -> str:
-        import wandb
-
         from kerasweep.local.recorder import RunRecorder, capture_wandb_log
 
         outcome, error = "finished", None
         with self._params_file(run) as params_path, _environ(self._run_env(run, params_path)):
-            wandb.teardown()  # the next wandb.init reads the run's variables
+            wandb_session.forget_settings()  # the next wandb.init reads the run's variables
             recorder = RunRecorder(self.store, self.sweep, run.id, agent_id=agent_id)
             context._begin(run.id)
             try:
@@ -403,32 +398,11 @@ class _Agent:
                         outcome, error = "failed", _first_line(err)
                         logger.debug("run %s raised:\n%s", run.id, traceback.format_exc())
                     finally:
-                        self._finish_wandb(outcome != "finished")
+                        wandb_session.finish_run(failed=outcome != "finished")
             finally:
                 context._end()
                 state = self.store.finish_run(run.id, agent_id, outcome, error)
         return state or outcome
-
-    @staticmethod
-    def _finish_wandb(failed: bool) -> None:
-        """Finish the run's wandb run, then forget the settings wandb read for it.
-
-        wandb reads its settings (the parameter file, run id, group) from the environment
-        once, into a process-wide singleton: left in place, the next ``wandb.init`` after
-        the agent would take this run's id and parameters, or fail once the parameter file
-        is gone. This runs however the run ended, Ctrl-C included.
-        """
-        import wandb
-
-        if wandb.run is not None:
-            try:
-                wandb.finish(exit_code=1 if failed else 0)
-            except Exception:  # pragma: no cover - best effort
-                logger.debug("wandb.finish failed", exc_info=True)
-        try:
-            wandb.teardown()
-        except Exception:  # pragma: no cover - best effort
-            logger.debug("wandb.teardown failed", exc_info=True)
 
     def _run_program(self, run: RunRecord, agent_id: str) -> str:
         from kerasweep.local.program import build_command, child_env, run_program
@@ -501,6 +475,12 @@ def local_agent(
 
     Any number of agents may work on one sweep, one per process (say one per GPU): the
     store gives each run to exactly one of them.
+
+    Between runs the agent keeps wandb's service process running (each ``wandb.init`` still
+    reads the run's settings afresh), lists the installed packages for the runs'
+    ``requirements.txt`` once, and collects garbage only among objects newer than the
+    previous run (:mod:`kerasweep.local.wandb_session`, :mod:`kerasweep.local.cleanup`).
+    What each run records is unchanged.
 
     Ctrl-C (``KeyboardInterrupt``) or, in the main thread of a process that has no SIGTERM
     handler of its own, SIGTERM (:class:`AgentTerminated`) ends the agent: the run in
