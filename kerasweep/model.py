@@ -120,6 +120,11 @@ class GradientTapeModel(keras.Model):
         >>> history = model.fit(np.zeros((8, 4)), np.zeros(8), verbose=0)
     """
 
+    #: XLA for the loop of a stacked fit (``fit(StackedBatches)``): None follows
+    #: ``jit_compile``. The loop is where XLA pays off most, even on a CPU where Keras'
+    #: ``jit_compile="auto"`` leaves the per-step functions to the graph runtime.
+    stacked_jit_compile: bool | None = None
+
     def __new__(cls, *args: Any, **kwargs: Any) -> GradientTapeModel:
         if functional_init_arguments(args, kwargs) and not issubclass(cls, Functional):
             cls = _functional_variant(cls)
@@ -203,8 +208,9 @@ class GradientTapeModel(keras.Model):
 
         Given ``stack_batches(data, batch_size, k)`` and a model compiled with
         ``steps_per_execution=k``, each compiled call runs ``k`` optimizer steps in one loop
-        (one XLA computation with ``jit_compile=True``) over ``k`` batches taken from the
-        data set at once, instead of one compiled call and one ``tf.data`` element per step.
+        (one XLA computation with ``jit_compile=True`` or ``stacked_jit_compile=True``) over
+        ``k`` batches taken from the data set at once, instead of one compiled call and one
+        ``tf.data`` element per step.
         Epochs, batch sizes (the last one smaller), the reshuffle every epoch, the optimizer
         steps, metrics, callbacks and the progress bar are those of a plain ``fit`` over the
         same batches. The padding rows of an epoch's last batch are masked, which is exact
@@ -256,10 +262,11 @@ class GradientTapeModel(keras.Model):
         kwargs = {k: v for k, v in arguments.arguments.items() if k not in ("self", "x")}
         kwargs.update(steps_per_epoch=stacked.steps_per_epoch, shuffle=False)
         # One stacked train function per compile(), kept beside Keras' own.
-        compiled_as, function = getattr(self, "_stacked_train_function", (None, None))
-        if compiled_as is not self._compile_config or function is None:
+        made_for = (self._compile_config, self._stacked_jit())
+        kept_for, function = getattr(self, "_stacked_train_function", (None, None))
+        if function is None or kept_for[0] is not made_for[0] or kept_for[1] != made_for[1]:
             function = self._make_stacked_train_function()
-            self._stacked_train_function = (self._compile_config, function)
+            self._stacked_train_function = (made_for, function)
         plain_function, self.train_function = self.train_function, function
         try:
             return super().fit(stacked.dataset, **kwargs)
@@ -277,13 +284,23 @@ class GradientTapeModel(keras.Model):
         with self.distribute_strategy.scope():
             self._symbolic_build(data_batch=batch)
 
+    def _stacked_jit(self) -> bool:
+        if self.stacked_jit_compile is None:
+            return bool(self.jit_compile)
+        return bool(self.stacked_jit_compile) and not self.run_eagerly
+
     def _make_stacked_train_function(self):
         def train_stacked(data: Any) -> dict[str, Any]:
             return self.distribute_strategy.run(self._train_stacked, args=(data,))
 
         if not self.run_eagerly:
+            # No AutoGraph (as Keras' own train functions): the loop is an explicit
+            # tf.while_loop, and converting the step's Python would take a second or more.
             train_stacked = tf.function(
-                train_stacked, reduce_retracing=True, jit_compile=self.jit_compile
+                train_stacked,
+                reduce_retracing=True,
+                jit_compile=self._stacked_jit(),
+                autograph=False,
             )
 
         def function(iterator: Any) -> dict[str, Any]:
@@ -294,40 +311,28 @@ class GradientTapeModel(keras.Model):
     def _train_stacked(self, data: Any) -> dict[str, Any]:
         """The optimizer steps of one stacked element, in one ``tf.while_loop``.
 
-        The element's full batches come first, then at most one smaller batch (an epoch's
-        last), then empty padding. Full batches take Keras' own step; the smaller one masks
-        its padding rows.
+        Each step is Keras' own; rows past a batch's size (only in an epoch's smaller last
+        batch) weigh nothing in the loss and the metrics.
         """
         xs, ys, sizes = data
-        stacked = tf.shape(sizes)[0]
+        steps = tf.reduce_sum(tf.cast(sizes > 0, tf.int32))
         batch_size = tf.shape(keras.tree.flatten(xs)[0])[1]
-        full = tf.reduce_sum(tf.cast(tf.equal(sizes, batch_size), tf.int32))
+        rows = tf.range(batch_size)
 
-        def batch(i: tf.Tensor) -> tuple[Any, Any]:
-            return (
-                keras.tree.map_structure(lambda t: t[i], xs),
-                keras.tree.map_structure(lambda t: t[i], ys),
-            )
-
-        def full_step(i: tf.Tensor) -> tuple[tf.Tensor]:
-            x, y = batch(i)
-            self._train_update(x, y, None, None)
-            return (i + 1,)
-
-        last = tf.minimum(full, stacked - 1)  # where a smaller batch would be
-
-        def short_step() -> tf.Tensor:
-            size = sizes[last]
-            real = tf.cast(tf.range(batch_size) < size, tf.float32)
+        def body(i: tf.Tensor) -> tuple[tf.Tensor]:
+            # tf.gather, not t[i]: XLA would take slice bounds as compile-time constants
+            size = tf.gather(sizes, i)
+            real = tf.cast(rows < size, tf.float32)
             # the mean over the real rows: Keras' reduction divides by the full length
             scale = tf.cast(batch_size, tf.float32) / tf.cast(size, tf.float32)
-            x, y = batch(last)
+            x = keras.tree.map_structure(lambda t: tf.gather(t, i), xs)
+            y = keras.tree.map_structure(lambda t: tf.gather(t, i), ys)
             self._train_update(x, y, real * scale, None, count=size, rows=real)
-            return tf.constant(True)
+            return (i + 1,)
 
-        tf.while_loop(lambda i: i < full, full_step, (tf.constant(0),))
-        short = tf.logical_and(full < stacked, sizes[last] > 0)
-        tf.cond(short, short_step, lambda: tf.constant(False))
+        # One loop body, traced and compiled once: a second, unmasked copy for full batches
+        # made compiling slower than the masks cost at run time.
+        tf.while_loop(lambda i: i < steps, body, (tf.constant(0),))
         return self.get_metrics_result()
 
     def _update_metrics_on_rows(self, y: Any, y_pred: Any, rows: tf.Tensor) -> None:

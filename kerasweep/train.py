@@ -135,6 +135,11 @@ def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
     resolved["optimizer"] = optimizer
     if resolved["seed"] is not None:
         resolved["seed"] = int(resolved["seed"])
+    jit_compile = resolved["jit_compile"]
+    if not (isinstance(jit_compile, bool) or jit_compile == "auto"):
+        raise RunConfigError(
+            f"config key 'jit_compile': {jit_compile!r} is not true, false or 'auto'"
+        )
     if not isinstance(resolved["reuse_compiled"], bool):
         raise RunConfigError(
             f"config key 'reuse_compiled': {resolved['reuse_compiled']!r} is not true or false"
@@ -227,7 +232,7 @@ def _fit(run):
     if steps_per_execution > 1:
         # the steps of one compiled call run in one loop over batches gathered together
         train_ds = stack_batches(data, cfg["batch_size"], steps_per_execution, seed=cfg["seed"])
-        val_ds = validation_batches(data, cfg["batch_size"])
+        val_ds = validation_batches(data, _validation_batch_size(data, cfg["batch_size"]))
     else:
         train_ds, val_ds = make_datasets(data, cfg["batch_size"], seed=cfg["seed"])
     model = build_mlp(
@@ -242,14 +247,16 @@ def _fit(run):
         "loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         "metrics": ["accuracy"],
         "steps_per_execution": steps_per_execution,
-        "jit_compile": _jit_compile(cfg["jit_compile"], stacked=steps_per_execution > 1),
+        "jit_compile": cfg["jit_compile"],
     }
+    # XLA for the stacked loop: "auto" means on, even on a CPU where Keras leaves it off
+    stacked_jit = cfg["jit_compile"] is not False
     if cfg["reuse_compiled"]:
-        model = COMPILED_MODELS.take(
-            _compiled_key(cfg, data, compile_kwargs), model, optimizer, **compile_kwargs
-        )
+        key = (*_compiled_key(cfg, data, compile_kwargs), stacked_jit)
+        model = COMPILED_MODELS.take(key, model, optimizer, **compile_kwargs)
     else:
         model.compile(optimizer=optimizer, **compile_kwargs)
+    model.stacked_jit_compile = stacked_jit
     guard = DivergenceGuard()
     history = model.fit(
         train_ds,
@@ -266,6 +273,21 @@ def _fit(run):
     if guard.diverged is not None:
         raise guard.diverged
     return history
+
+
+#: Test sets up to this size are evaluated in one batch.
+WHOLE_VALIDATION_BYTES = 64 * 2**20
+
+
+def _validation_batch_size(data: Any, batch_size: int) -> int:
+    """The whole test set when it is small, else ``batch_size``.
+
+    ``val_loss`` and ``val_acc`` are means over every test example whatever the batching;
+    one batch traces (and compiles) the test step once and runs it in one call.
+    """
+    if data.x_test.nbytes + data.y_test.nbytes <= WHOLE_VALIDATION_BYTES:
+        return max(len(data.x_test), 1)
+    return batch_size
 
 
 def _compiled_key(cfg: Mapping[str, Any], data: Any, compile_kwargs: Mapping[str, Any]) -> tuple:
@@ -286,17 +308,6 @@ def _compiled_key(cfg: Mapping[str, Any], data: Any, compile_kwargs: Mapping[str
         compile_kwargs["jit_compile"],
         keras.config.dtype_policy().name,
     )
-
-
-def _jit_compile(setting: Any, *, stacked: bool) -> Any:
-    """``jit_compile`` for ``compile``: "auto" means XLA for stacked steps, where it pays.
-
-    A loop of stacked steps compiled by XLA runs close to the arithmetic's own time on a CPU
-    too; one step per call gains little from XLA there, so Keras' "auto" leaves it off.
-    """
-    if setting == "auto" and stacked:
-        return True
-    return setting
 
 
 def parse_args(argv: Sequence[str]) -> dict[str, Any]:

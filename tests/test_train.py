@@ -46,6 +46,9 @@ def test_default_config_is_the_tutorials():
         ({"optimizer": "lbfgs"}, "'optimizer': 'lbfgs' is not one of sgd, adam"),
         ({"dropout": 1.0}, "'dropout': 1.0 must be below 1"),
         ({"hidden_units": [64, 0]}, "'hidden_units': \\[64, 0\\] is not a positive size"),
+        ({"jit_compile": "yes"}, "'jit_compile': 'yes' is not true, false or 'auto'"),
+        ({"jit_compile": 1}, "'jit_compile': 1 is not true, false or 'auto'"),
+        ({"reuse_compiled": "no"}, "'reuse_compiled': 'no' is not true or false"),
     ],
 )
 def test_bad_run_parameters_name_the_key_and_value(override, message):
@@ -97,6 +100,29 @@ def test_sweep_train_learns_digits():
 def test_sweep_train_is_reproducible_with_a_seed():
     runs = [sweep_train({**FAST, "epochs": 1, "seed": 7}).history["val_loss"] for _ in range(2)]
     assert runs[0] == runs[1]
+
+
+def test_runs_of_one_shape_share_a_compiled_model_and_train_as_fresh_ones():
+    from kerasweep.train import COMPILED_MODELS
+
+    COMPILED_MODELS.clear()
+    run = {**FAST, "epochs": 2, "seed": 5, "optimizer": "adam", "learning_rate": 0.003}
+    fresh = sweep_train({**run, "reuse_compiled": False})
+    first = sweep_train({**run, "seed": 9, "learning_rate": 0.05})
+    reused = sweep_train(run)
+    assert reused.model is first.model and fresh.model is not first.model
+    assert reused.history == fresh.history
+    other_shape = sweep_train({**run, "batch_size": 32})
+    assert other_shape.model is not first.model
+
+
+def test_one_step_per_call_trains_without_stacking():
+    run = {**FAST, "epochs": 5, "optimizer": "adam", "seed": 4, "reuse_compiled": False}
+    stacked = sweep_train(run)
+    plain = sweep_train({**run, "steps_per_execution": 1})
+    assert plain.history.keys() == stacked.history.keys()
+    for history in (stacked, plain):
+        assert history.history["val_accuracy"][-1] > 0.8
 
 
 def test_divergence_raises_with_the_epoch():
