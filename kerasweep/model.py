@@ -320,13 +320,13 @@ class GradientTapeModel(keras.Model):
         rows = tf.range(batch_size)
 
         def body(i: tf.Tensor) -> tuple[tf.Tensor]:
-            # tf.gather, not t[i]: XLA would take slice bounds as compile-time constants
             size = tf.gather(sizes, i)
             real = tf.cast(rows < size, tf.float32)
             # the mean over the real rows: Keras' reduction divides by the full length
             scale = tf.cast(batch_size, tf.float32) / tf.cast(size, tf.float32)
-            x = keras.tree.map_structure(lambda t: tf.gather(t, i), xs)
-            y = keras.tree.map_structure(lambda t: tf.gather(t, i), ys)
+            # t[i], not tf.gather: a dynamic slice, no gather (i is the loop's counter)
+            x = keras.tree.map_structure(lambda t: t[i], xs)
+            y = keras.tree.map_structure(lambda t: t[i], ys)
             self._train_update(x, y, real * scale, None, count=size, rows=real)
             return (i + 1,)
 

@@ -53,7 +53,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "seed": None,
     # speed: optimizer steps per compiled call (batches stacked in one loop when > 1) and
     # XLA ("auto": on for stacked steps, else as Keras decides)
-    "steps_per_execution": 32,
+    "steps_per_execution": 128,
     "jit_compile": "auto",
     # runs of one process with the same shapes share compiled functions (reset per run)
     "reuse_compiled": True,
@@ -228,7 +228,7 @@ def _fit(run):
     if cfg["seed"] is not None:
         keras.utils.set_random_seed(cfg["seed"])
     data = load_dataset(cfg["dataset"] or cfg["dataset_name"])
-    steps_per_execution = cfg["steps_per_execution"]
+    steps_per_execution = _steps_per_call(cfg, data)
     if steps_per_execution > 1:
         # the steps of one compiled call run in one loop over batches gathered together
         train_ds = stack_batches(data, cfg["batch_size"], steps_per_execution, seed=cfg["seed"])
@@ -273,6 +273,23 @@ def _fit(run):
     if guard.diverged is not None:
         raise guard.diverged
     return history
+
+
+#: Most bytes of training examples stacked for one compiled call.
+STACK_BYTES = 32 * 2**20
+
+
+def _steps_per_call(cfg: Mapping[str, Any], data: Any) -> int:
+    """``steps_per_execution`` for the run: at most an epoch, and at most ``STACK_BYTES``.
+
+    Each compiled call costs about a millisecond on a CPU besides its steps, so more steps
+    per call are faster; past an epoch they only add padding, and past a few tens of MB the
+    stacked batches cost memory for nothing.
+    """
+    batch_size = cfg["batch_size"]
+    batch_bytes = batch_size * (data.x_train[:1].nbytes + data.y_train[:1].nbytes)
+    steps_per_epoch = -(-len(data.x_train) // batch_size)
+    return max(1, min(cfg["steps_per_execution"], steps_per_epoch, STACK_BYTES // batch_bytes))
 
 
 #: Test sets up to this size are evaluated in one batch.

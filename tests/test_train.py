@@ -74,7 +74,15 @@ def test_sweep_train_under_the_agent_protocol(wandb_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_RUN_ID", "run123")
     wandb.teardown()  # as wandb.agent does before each run: settings re-read from the env
 
-    history = sweep_train({"hidden_units": 16, "verbose": 0, "epochs": 1, "batch_size": 256})
+    history = sweep_train(
+        {
+            "hidden_units": 16,
+            "verbose": 0,
+            "epochs": 1,
+            "batch_size": 256,
+            "steps_per_execution": 16,
+        }
+    )
 
     assert len(history.history["val_loss"]) == 3  # the sweep's epochs won
     wandb.teardown()  # wait for wandb's service to flush the offline run file
@@ -87,7 +95,8 @@ def test_sweep_train_under_the_agent_protocol(wandb_dir, tmp_path, monkeypatch):
     assert len(metric_rows) == 3
     assert [r["epochs"] for r in metric_rows] == [0, 1, 2]
     assert [r["val_loss"] for r in metric_rows] == pytest.approx(history.history["val_loss"])
-    # batch rows every log_step (20) steps: 1437 examples / 32 = 45 steps -> 2 per epoch
+    # 1437 examples / 32 = 45 steps an epoch, compiled calls ending at steps 16, 32 and 45:
+    # a batch row after each call that passes a multiple of log_step (20): 32 and 45
     assert sum("batch/loss" in r for r in rows) == 3 * 2
 
 
@@ -178,3 +187,21 @@ def test_program_mode_runs_and_rejects_bad_input():
         "kerasweep.train: error: config key 'batch_size': 0 must be at least 1"
     )
     assert "Traceback" not in bad.stderr
+
+
+def test_steps_per_call_stay_within_an_epoch_and_the_stack_budget():
+    import numpy as np
+
+    from kerasweep.data import Dataset
+    from kerasweep.train import STACK_BYTES, _steps_per_call
+
+    def data(n, width):
+        x = np.zeros((n, width), np.float32)
+        return Dataset("toy", x, np.zeros(n, np.int32), x[:2], np.zeros(2, np.int32))
+
+    cfg = resolve_config({})
+    assert _steps_per_call(cfg, data(60_000, 784)) == 128  # the default
+    assert _steps_per_call(cfg, data(1437, 64)) == 23  # an epoch of 64-example batches
+    wide = 4 * STACK_BYTES // (64 * 4)  # one batch of 64 rows is 4 budgets
+    assert _steps_per_call(cfg, data(1000, wide)) == 1  # plain fit
+    assert _steps_per_call({**cfg, "steps_per_execution": 1}, data(60_000, 784)) == 1
