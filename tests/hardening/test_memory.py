@@ -1,7 +1,9 @@
 """Memory: twenty runs in one agent process do not pile up memory or models.
 
 Each run is the real ``sweep_train`` on digits (tiny MLP, one epoch, wandb disabled).
-Resident memory is read from /proc/self/status after each run's training.
+Resident memory is read from /proc/self/status after each run's training. With
+``reuse_compiled`` the only models left are the compiled ones kept for reuse (one per
+batch size here), and forgetting them frees them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kerasweep.local import local_agent, local_sweep
-from kerasweep.train import sweep_train
+from kerasweep.train import COMPILED_MODELS, sweep_train
 
 RUNS = 20
 MAX_GROWTH_MB = 100
@@ -42,11 +44,13 @@ def _rss_mb() -> float:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
-def test_twenty_runs_in_one_process_keep_memory_flat(db):
+@pytest.mark.parametrize("reuse_compiled", [True, False])
+def test_twenty_runs_in_one_process_keep_memory_flat(db, reuse_compiled):
     rss, models = [], []
+    COMPILED_MODELS.clear()
 
     def train():
-        history = sweep_train()
+        history = sweep_train({"reuse_compiled": reuse_compiled})
         models.append(weakref.ref(history.model))
         del history
         rss.append(_rss_mb())
@@ -59,5 +63,11 @@ def test_twenty_runs_in_one_process_keep_memory_flat(db):
     growth = rss[-1] - rss[1]
     assert growth < MAX_GROWTH_MB, f"RSS grew {growth:.0f} MB from run 2 to run {RUNS}: {rss}"
     gc.collect()
+    alive = {id(model()) for model in models if model() is not None}
+    kept = {id(model) for model in COMPILED_MODELS._models.values()}
+    if reuse_compiled:
+        assert alive == kept and len(kept) == 2  # one compiled model per batch size
+        COMPILED_MODELS.clear()
+        gc.collect()
     alive = [n + 1 for n, model in enumerate(models) if model() is not None]
     assert alive == [], f"models of runs {alive} are still referenced"
