@@ -409,11 +409,13 @@ def stack_batches(
             (tf.reshape(order, [elements, k, batch_size]), sizes)
         )
 
-    # An endless stream of keys, one per epoch: fit keeps one iterator across epochs.
+    # An endless stream of keys, one per epoch: fit keeps one iterator across epochs. One
+    # element is gathered ahead while the model trains on another: elements are big (up to
+    # k batches), and a gather is much shorter than k steps.
     dataset = (
         tf.data.Dataset.random(seed=seed)
         .flat_map(epoch)
-        .map(_gatherer(data.x_train, data.y_train), num_parallel_calls=2)
-        .prefetch(2)
+        .map(_gatherer(data.x_train, data.y_train), num_parallel_calls=1)
+        .prefetch(1)
     )
     return StackedBatches(dataset, steps, k, batch_size)
