@@ -437,3 +437,13 @@ def test_compile_again_remakes_the_stacked_train_function():
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss=LOSS, steps_per_execution=3)
     model.fit(stacked, verbose=0)  # the new optimizer's variables, not the old ones
     assert int(model.optimizer.iterations) == 7
+
+
+def test_a_model_trained_on_stacked_batches_saves_and_loads(tmp_path):
+    stacked, _, _ = _stacked_and_plain(epochs=1)
+    model = build_mlp(D, 8, C)
+    model.compile(optimizer="sgd", loss=LOSS, steps_per_execution=3, jit_compile=True)
+    model.fit(stacked, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
