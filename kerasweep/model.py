@@ -268,6 +268,9 @@ class GradientTapeModel(keras.Model):
             function = self._make_stacked_train_function()
             self._stacked_train_function = (made_for, function)
         plain_function, self.train_function = self.train_function, function
+        self._stacked_x_scale = None
+        if stacked.x_scale is not None:
+            self._stacked_x_scale = tf.constant(stacked.x_scale, tf.float32)
         try:
             return super().fit(stacked.dataset, **kwargs)
         finally:
@@ -277,10 +280,14 @@ class GradientTapeModel(keras.Model):
         """Build the model, metrics, loss and optimizer for one batch, before tracing."""
         x_spec, y_spec, _ = stacked.dataset.element_spec
 
-        def one_batch(spec: tf.TensorSpec) -> keras.KerasTensor:
-            return keras.KerasTensor(spec.shape[1:], spec.dtype.name)
+        def one_batch(spec: tf.TensorSpec, dtype: str | None = None) -> keras.KerasTensor:
+            return keras.KerasTensor(spec.shape[1:], dtype or spec.dtype.name)
 
-        batch = keras.tree.map_structure(one_batch, (x_spec, y_spec))
+        x_dtype = "float32" if stacked.x_scale is not None else None
+        batch = (
+            keras.tree.map_structure(lambda spec: one_batch(spec, x_dtype), x_spec),
+            keras.tree.map_structure(one_batch, y_spec),
+        )
         with self.distribute_strategy.scope():
             self._symbolic_build(data_batch=batch)
 
@@ -290,8 +297,8 @@ class GradientTapeModel(keras.Model):
         return bool(self.stacked_jit_compile) and not self.run_eagerly
 
     def _make_stacked_train_function(self):
-        def train_stacked(data: Any) -> dict[str, Any]:
-            return self.distribute_strategy.run(self._train_stacked, args=(data,))
+        def train_stacked(data: Any, x_scale: tf.Tensor | None) -> dict[str, Any]:
+            return self.distribute_strategy.run(self._train_stacked, args=(data, x_scale))
 
         if not self.run_eagerly:
             # No AutoGraph (as Keras' own train functions): the loop is an explicit
@@ -304,15 +311,16 @@ class GradientTapeModel(keras.Model):
             )
 
         def function(iterator: Any) -> dict[str, Any]:
-            return train_stacked(next(iterator))
+            return train_stacked(next(iterator), self._stacked_x_scale)
 
         return function
 
-    def _train_stacked(self, data: Any) -> dict[str, Any]:
+    def _train_stacked(self, data: Any, x_scale: tf.Tensor | None = None) -> dict[str, Any]:
         """The optimizer steps of one stacked element, in one ``tf.while_loop``.
 
         Each step is Keras' own; rows past a batch's size (only in an epoch's smaller last
-        batch) weigh nothing in the loss and the metrics.
+        batch) weigh nothing in the loss and the metrics. With ``x_scale``, ``x`` is uint8
+        and the input is ``float32(x) / x_scale``.
         """
         xs, ys, sizes = data
         steps = tf.reduce_sum(tf.cast(sizes > 0, tf.int32))
@@ -326,6 +334,8 @@ class GradientTapeModel(keras.Model):
             scale = tf.cast(batch_size, tf.float32) / tf.cast(size, tf.float32)
             # t[i], not tf.gather: a dynamic slice, no gather (i is the loop's counter)
             x = keras.tree.map_structure(lambda t: t[i], xs)
+            if x_scale is not None:
+                x = keras.tree.map_structure(lambda t: tf.cast(t, tf.float32) / x_scale, x)
             y = keras.tree.map_structure(lambda t: t[i], ys)
             self._train_update(x, y, real * scale, None, count=size, rows=real)
             return (i + 1,)

@@ -447,3 +447,47 @@ def test_a_model_trained_on_stacked_batches_saves_and_loads(tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
+
+
+def test_stacked_uint8_images_train_as_their_float32_features():
+    from kerasweep.data import _prepared, stack_batches
+
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, size=(100, D)).astype("uint8")
+    labels = rng.integers(0, C, size=100).astype("int32")
+    data = _prepared(
+        "toy",
+        {"x_train": images, "y_train": labels, "x_test": images[:20], "y_test": labels[:20]},
+        255.0,
+    )
+    assert data.x_train_uint8 is not None and data.x_scale == 255.0
+    stacked = stack_batches(data, 16, 3, seed=2)
+    assert stacked.x_scale == 255.0 and stacked.dataset.element_spec[0].dtype == tf.uint8
+    # the same batches, as float32 features, for a plain fit
+    index = {row.tobytes(): n for n, row in enumerate(images)}
+    batches, it = [], iter(stacked.dataset)
+    for _ in range(2 * stacked.elements_per_epoch):
+        xs, ys, sizes = next(it)
+        for xb, yb, s in zip(xs.numpy(), ys.numpy(), sizes.numpy(), strict=True):
+            if s:
+                rows = [index[r.tobytes()] for r in xb[:s]]
+                batches.append((data.x_train[rows], yb[:s]))
+    plain = tf.data.Dataset.from_generator(
+        lambda: iter(batches),
+        output_signature=(tf.TensorSpec((None, D), tf.float32), tf.TensorSpec((None,), tf.int32)),
+    )
+    reference, ours = _pair()
+    histories = []
+    for model, x, extra in (
+        (reference, plain, {"steps_per_epoch": 7}),
+        (ours, stack_batches(data, 16, 3, seed=2), {}),
+    ):
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+            loss=LOSS,
+            metrics=["accuracy"],
+            steps_per_execution=1 if model is reference else 3,
+            jit_compile=True,
+        )
+        histories.append(model.fit(x, epochs=2, verbose=0, shuffle=False, **extra).history)
+    _assert_same_training(reference, ours, histories)
