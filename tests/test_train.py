@@ -205,3 +205,18 @@ def test_steps_per_call_stay_within_an_epoch_and_the_stack_budget():
     wide = 4 * STACK_BYTES // (64 * 4)  # one batch of 64 rows is 4 budgets
     assert _steps_per_call(cfg, data(1000, wide)) == 1  # plain fit
     assert _steps_per_call({**cfg, "steps_per_execution": 1}, data(60_000, 784)) == 1
+
+
+def test_auto_compiles_the_stacked_loop_with_xla_for_long_runs_on_a_cpu():
+    import numpy as np
+
+    from kerasweep.data import Dataset
+    from kerasweep.train import XLA_MIN_STEPS, _stacked_jit
+
+    x = np.zeros((64 * 100, 4), np.float32)  # 100 steps an epoch at batch 64
+    data = Dataset("toy", x, np.zeros(len(x), np.int32), x[:2], np.zeros(2, np.int32))
+    long_run = resolve_config({"epochs": XLA_MIN_STEPS // 100})
+    assert _stacked_jit(long_run, data) is True
+    assert _stacked_jit({**long_run, "epochs": 1}, data) is False
+    assert _stacked_jit({**long_run, "epochs": 1, "jit_compile": True}, data) is True
+    assert _stacked_jit({**long_run, "jit_compile": False}, data) is False
