@@ -52,7 +52,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "dataset": None,
     "seed": None,
     # speed: optimizer steps per compiled call (batches stacked in one loop when > 1) and
-    # XLA ("auto": on for stacked steps, else as Keras decides)
+    # XLA ("auto": the stacked loop on GPUs and in CPU runs of 500+ steps; else Keras')
     "steps_per_execution": 128,
     "jit_compile": "auto",
     # runs of one process with the same shapes share compiled functions (reset per run)

@@ -25,6 +25,20 @@ LOOP_KEYS = {
 }
 
 
+def _run_script(script: Path, args: list[str], cwd: Path, env: dict[str, str]):
+    """Run a benchmark script as a user would; fail with its stderr if it fails."""
+    proc = subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
 def _check_entry(entry: object, batch_size: int) -> None:
     assert isinstance(entry, dict)
     assert set(entry) == {"device", "batch_size", "ms_per_step"}
@@ -49,15 +63,7 @@ def _load_step_time():
 def test_quick_run_writes_one_positive_time_per_loop(tmp_path):
     out = tmp_path / "times.json"
     env = subprocess_env(TF_CPP_MIN_LOG_LEVEL="3", WANDB_MODE="disabled", KERAS_HOME=str(tmp_path))
-    proc = subprocess.run(
-        [sys.executable, str(STEP_TIME), "--quick", "--repeats", "1", "--json", str(out)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = _run_script(STEP_TIME, ["--quick", "--repeats", "1", "--json", str(out)], tmp_path, env)
     _check_entry(json.loads(out.read_text()), 64)
     assert "(f) floor" in proc.stdout and "targets at batch 64" in proc.stdout
 
@@ -121,15 +127,7 @@ def test_agent_overhead_runs_both_ways_and_writes_medians(tmp_path):
     script = Path(ROOT) / "benchmarks" / "agent_overhead.py"
     env = subprocess_env(WANDB_MODE="offline", WANDB_DIR=str(tmp_path), TMPDIR=str(tmp_path))
     args = ["--runs", "3", "--rounds", "1", "--rows", "1", "--no-keras", "--json", str(out)]
-    proc = subprocess.run(
-        [sys.executable, str(script), *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = _run_script(script, args, tmp_path, env)
     medians = json.loads(out.read_text())["ms_per_run"]
     assert set(medians) == {"agent", "teardown"}
     for times in medians.values():
