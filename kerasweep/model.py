@@ -230,6 +230,15 @@ class GradientTapeModel(keras.Model):
             return self._fit_stacked(x, y, *args, **kwargs)
         return super().fit(x, y, *args, **kwargs)
 
+    def evaluate(self, x: Any = None, *args: Any, **kwargs: Any) -> Any:
+        """``keras.Model.evaluate``; stacked batches are for training only."""
+        if isinstance(x, StackedBatches):
+            raise ValueError(
+                "evaluate() takes plain batches, not StackedBatches: use "
+                "kerasweep.data.validation_batches(data, batch_size)"
+            )
+        return super().evaluate(x, *args, **kwargs)
+
     def _fit_stacked(self, stacked: StackedBatches, *args: Any, **kwargs: Any) -> Any:
         arguments = inspect.signature(keras.Model.fit).bind(self, stacked, *args, **kwargs)
         for name in ("y", "batch_size", "sample_weight", "class_weight", "steps_per_epoch"):
@@ -240,6 +249,11 @@ class GradientTapeModel(keras.Model):
                 )
         if arguments.arguments.get("validation_split"):
             raise ValueError("fit(StackedBatches): use validation_data, not validation_split")
+        if isinstance(arguments.arguments.get("validation_data"), StackedBatches):
+            raise ValueError(
+                "fit(StackedBatches): validation_data takes plain batches, "
+                "e.g. kerasweep.data.validation_batches(data, batch_size)"
+            )
         if self.steps_per_execution != stacked.batches_per_element:
             raise ValueError(
                 f"fit(StackedBatches): the batches are stacked {stacked.batches_per_element} "

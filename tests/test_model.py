@@ -418,6 +418,10 @@ def test_stacked_fit_refuses_what_it_cannot_honour():
         model.fit(stacked, Y, verbose=0)
     with pytest.raises(ValueError, match="validation_split"):
         model.fit(stacked, validation_split=0.2, verbose=0)
+    with pytest.raises(ValueError, match="validation_data takes plain batches"):
+        model.fit(stacked, validation_data=stacked, verbose=0)
+    with pytest.raises(ValueError, match="evaluate.. takes plain batches"):
+        model.evaluate(stacked, verbose=0)
 
     class OwnStep(GradientTapeModel):
         def train_step(self, data):
