@@ -276,9 +276,10 @@ class GradientTapeModel(keras.Model):
         kwargs = {k: v for k, v in arguments.arguments.items() if k not in ("self", "x")}
         kwargs.update(steps_per_epoch=stacked.steps_per_epoch, shuffle=False)
         # One stacked train function per compile(), kept beside Keras' own.
+        # (the compile config compares by identity: a new one per compile())
         made_for = (self._compile_config, self._stacked_jit())
         kept_for, function = getattr(self, "_stacked_train_function", (None, None))
-        if function is None or kept_for[0] is not made_for[0] or kept_for[1] != made_for[1]:
+        if kept_for != made_for:
             function = self._make_stacked_train_function()
             self._stacked_train_function = (made_for, function)
         plain_function, self.train_function = self.train_function, function
@@ -308,7 +309,7 @@ class GradientTapeModel(keras.Model):
     def _stacked_jit(self) -> bool:
         if self.stacked_jit_compile is None:
             return bool(self.jit_compile)
-        return bool(self.stacked_jit_compile) and not self.run_eagerly
+        return bool(self.stacked_jit_compile)
 
     def _make_stacked_train_function(self):
         def train_stacked(data: Any, x_scale: tf.Tensor | None) -> dict[str, Any]:
@@ -339,11 +340,11 @@ class GradientTapeModel(keras.Model):
         xs, ys, sizes = data
         steps = tf.reduce_sum(tf.cast(sizes > 0, tf.int32))
         batch_size = tf.shape(keras.tree.flatten(xs)[0])[1]
-        rows = tf.range(batch_size)
+        row_index = tf.range(batch_size)
 
         def body(i: tf.Tensor) -> tuple[tf.Tensor]:
             size = tf.gather(sizes, i)
-            real = tf.cast(rows < size, tf.float32)
+            real = tf.cast(row_index < size, tf.float32)
             # the mean over the real rows: Keras' reduction divides by the full length
             scale = tf.cast(batch_size, tf.float32) / tf.cast(size, tf.float32)
             # t[i], not tf.gather: a dynamic slice, no gather (i is the loop's counter)

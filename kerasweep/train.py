@@ -251,7 +251,7 @@ def _fit(run):
     }
     stacked_jit = _stacked_jit(cfg, data)
     if cfg["reuse_compiled"]:
-        key = (*_compiled_key(cfg, data, compile_kwargs), stacked_jit)
+        key = _compiled_key(cfg, data, compile_kwargs, stacked_jit)
         model = COMPILED_MODELS.take(key, model, optimizer, **compile_kwargs)
     else:
         model.compile(optimizer=optimizer, **compile_kwargs)
@@ -285,10 +285,14 @@ def _steps_per_call(cfg: Mapping[str, Any], data: Any) -> int:
     per call are faster; past an epoch they only add padding, and past a few tens of MB the
     stacked batches cost memory for nothing.
     """
-    batch_size = cfg["batch_size"]
-    batch_bytes = batch_size * (data.x_train[:1].nbytes + data.y_train[:1].nbytes)
-    steps_per_epoch = -(-len(data.x_train) // batch_size)
-    return max(1, min(cfg["steps_per_execution"], steps_per_epoch, STACK_BYTES // batch_bytes))
+    batch_bytes = cfg["batch_size"] * (data.x_train[:1].nbytes + data.y_train[:1].nbytes)
+    limits = (cfg["steps_per_execution"], _steps_per_epoch(cfg, data), STACK_BYTES // batch_bytes)
+    return max(1, min(limits))
+
+
+def _steps_per_epoch(cfg: Mapping[str, Any], data: Any) -> int:
+    """Training batches per epoch, the last one smaller."""
+    return -(-len(data.x_train) // cfg["batch_size"])
 
 
 #: On a CPU, "auto" compiles the stacked loop with XLA for runs of at least this many steps.
@@ -310,8 +314,7 @@ def _stacked_jit(cfg: Mapping[str, Any], data: Any) -> bool:
         return bool(cfg["jit_compile"])
     if tf.config.list_logical_devices("GPU"):
         return True
-    steps_per_epoch = -(-len(data.x_train) // cfg["batch_size"])
-    return cfg["epochs"] * steps_per_epoch >= XLA_MIN_STEPS
+    return cfg["epochs"] * _steps_per_epoch(cfg, data) >= XLA_MIN_STEPS
 
 
 #: Test sets up to this size are evaluated in one batch.
@@ -329,7 +332,9 @@ def _validation_batch_size(data: Any, batch_size: int) -> int:
     return batch_size
 
 
-def _compiled_key(cfg: Mapping[str, Any], data: Any, compile_kwargs: Mapping[str, Any]) -> tuple:
+def _compiled_key(
+    cfg: Mapping[str, Any], data: Any, compile_kwargs: Mapping[str, Any], stacked_jit: bool
+) -> tuple:
     """What ``sweep_train``'s compiled functions depend on, besides variable values."""
     import keras
 
@@ -345,6 +350,7 @@ def _compiled_key(cfg: Mapping[str, Any], data: Any, compile_kwargs: Mapping[str
         cfg["batch_size"],
         compile_kwargs["steps_per_execution"],
         compile_kwargs["jit_compile"],
+        stacked_jit,
         keras.config.dtype_policy().name,
     )
 
