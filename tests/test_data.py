@@ -207,3 +207,15 @@ def test_stacked_batches_when_everything_divides():
 def test_stack_batches_refuses_empty_sizes():
     with pytest.raises(ValueError, match="batches_per_element"):
         stack_batches(_small(), 4, 0)
+
+
+def test_stacked_and_validation_pipelines_skip_rewrites_and_autotuning():
+    # Both run at every new iterator (one per run, one per validation epoch) and change
+    # nothing these hand-tuned pipelines cost per element.
+    data = _small()
+    for dataset in (stack_batches(data, 4, 2, seed=0).dataset, make_datasets(data, 4)[1]):
+        options = dataset.options()
+        assert options.experimental_optimization.apply_default_optimizations is False
+        assert options.autotune.enabled is False
+    val_batches = [x.numpy().ravel().tolist() for x, _ in make_datasets(data, 4)[1]]
+    assert val_batches == [[0, 1, 2, 3], [4, 5, 6]]  # and the batches are the same
