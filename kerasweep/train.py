@@ -199,15 +199,20 @@ def sweep_train(config: Mapping[str, Any] | None = None):
     """
     import wandb
 
+    from kerasweep.traced_gradients import RegisteredDuring
+
     defaults = {**DEFAULT_CONFIG, **dict(config or {})}
     run = wandb.init(config=defaults)
     # Not ``with wandb.init(...)``: its exit prints the traceback of any error to stderr,
     # while the agent that called this function reports the error in one line already.
+    registered = RegisteredDuring()
     try:
         history = _fit(run)
     except BaseException:
         run.finish(exit_code=1)
         raise
+    finally:
+        registered.drop()  # else the run's traced graphs outlive its model
     run.finish()
     return history
 

@@ -125,6 +125,15 @@ def test_runs_of_one_shape_share_a_compiled_model_and_train_as_fresh_ones():
     assert other_shape.model is not first.model
 
 
+def test_a_run_leaves_nothing_of_its_tracing_in_tensorflows_registry():
+    from kerasweep.traced_gradients import _registry
+
+    sweep_train({**FAST, "epochs": 1, "reuse_compiled": False})  # TensorFlow loaded
+    before = set(_registry())
+    sweep_train({**FAST, "epochs": 1, "reuse_compiled": False})  # traces a new model
+    assert set(_registry()) == before  # its graphs can go with it, under any agent
+
+
 def test_one_step_per_call_trains_without_stacking():
     run = {**FAST, "epochs": 5, "optimizer": "adam", "seed": 4, "reuse_compiled": False}
     stacked = sweep_train(run)
