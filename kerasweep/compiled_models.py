@@ -42,12 +42,15 @@ class CompiledModels:
     def __init__(self, capacity: int = 4) -> None:
         self.capacity = int(capacity)
         self._models: OrderedDict[Hashable, Any] = OrderedDict()
+        #: How many kept models were let go so far (evicted, replaced or cleared).
+        self.dropped = 0
 
     def __len__(self) -> int:
         return len(self._models)
 
     def clear(self) -> None:
         """Forget every kept model."""
+        self.dropped += len(self._models)
         self._models.clear()
 
     def take(self, key: Hashable, fresh: Any, optimizer: Any, **compile_kwargs: Any) -> Any:
@@ -71,10 +74,13 @@ class CompiledModels:
             self._models.move_to_end(key)
             return kept
         fresh.compile(optimizer=optimizer, **compile_kwargs)
+        if kept is not None:
+            self.dropped += 1
         self._models[key] = fresh
         self._models.move_to_end(key)
         while len(self._models) > self.capacity:
             self._models.popitem(last=False)
+            self.dropped += 1
         return fresh
 
 

@@ -64,6 +64,7 @@ def test_another_optimizer_class_or_shape_is_not_reused():
     a = pool.take("k", build_mlp(8, 4, 3), keras.optimizers.SGD(0.1), **COMPILE)
     b = pool.take("k", build_mlp(8, 4, 3), keras.optimizers.Adam(0.1), **COMPILE)
     assert b is not a  # a kept SGD model cannot take Adam's slots
+    assert pool.dropped == 1  # replaced
     a.fit(stack_batches(DATA, 16, 4), verbose=0)  # built: now its shapes are known
     c = pool.take("k", build_mlp(8, 5, 3), keras.optimizers.Adam(0.1), **COMPILE)
     assert c is not b
@@ -77,9 +78,10 @@ def test_least_recently_used_models_leave_first():
     }
     assert pool.take("a", build_mlp(8, 4, 3), keras.optimizers.SGD(0.1), **COMPILE) is models["a"]
     pool.take("c", build_mlp(8, 4, 3), keras.optimizers.SGD(0.1), **COMPILE)
-    assert len(pool) == 2
+    assert len(pool) == 2 and pool.dropped == 1  # "b" went
     assert (
         pool.take("b", build_mlp(8, 4, 3), keras.optimizers.SGD(0.1), **COMPILE) is not models["b"]
     )
+    assert pool.dropped == 2  # "a" went
     pool.clear()
-    assert len(pool) == 0
+    assert len(pool) == 0 and pool.dropped == 4

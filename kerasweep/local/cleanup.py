@@ -1,12 +1,17 @@
 """Free what a finished run left behind, between the runs of one local agent.
 
-After each run Keras' global state is cleared and garbage is collected, so one run's models
-and graphs do not pile up in the next. A full collection walks every object Python tracks:
-with TensorFlow, Keras and wandb loaded that is about 340,000 objects and 0.2 s, nearly all
-of them modules, classes and functions that live as long as the process. So after each
-collection the survivors are frozen (``gc.freeze()``: moved where the collector no longer
-looks) and the next collection walks only what later runs made. When the agent ends they
-are unfrozen (``gc.unfreeze()``), so anything that became garbage meanwhile is collected as
+After each run the custom gradients its tracing registered with TensorFlow are dropped
+(:mod:`kerasweep.traced_gradients`), Keras' global state is cleared and garbage is
+collected, so one run's models and graphs do not pile up in the next.
+
+A full collection walks every object Python tracks: with TensorFlow, Keras and wandb
+loaded that is about 340,000 objects and 0.2 s, nearly all of them modules, classes and
+functions that live as long as the process. So after each collection the survivors are
+frozen (``gc.freeze()``: moved where the collector no longer looks) and the next collection
+walks only what later runs made. When ``sweep_train`` lets go of a compiled model it kept
+across runs (:class:`~kerasweep.compiled_models.CompiledModels` holds a few), the next
+clean-up unfreezes everything first and collects it all. When the agent ends everything is
+unfrozen (``gc.unfreeze()``), so anything that became garbage meanwhile is collected as
 usual. A process that froze objects itself before the agent is left as it is.
 
 Example:
@@ -24,17 +29,28 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from kerasweep.traced_gradients import RegisteredDuring
+
 __all__ = ["clear_keras", "run_cleanup"]
 
 logger = logging.getLogger("kerasweep.local")
 
 
 def clear_keras() -> None:
-    """Free the previous run's models and graphs (Keras only if already loaded), collect."""
+    """Free the previous run's models and graphs (Keras only if already loaded), collect.
+
+    Keras' ``clear_session`` also empties TensorFlow's cache of instantiated kernels, so
+    every compiled function and eager op would be instantiated again at its next call: about
+    40 ms for each compiled function that a model kept for reuse calls (``sweep_train``'s
+    :class:`~kerasweep.compiled_models.CompiledModels`), as long as a whole short run. The
+    cache is kept: the kernels of a function leave it when the function is deleted, and
+    those of eager ops are one per op signature.
+    """
     keras = sys.modules.get("keras")
     if keras is not None:
         try:
-            keras.backend.clear_session()  # collects garbage itself (free_memory=True)
+            with _kernel_cache_kept():
+                keras.backend.clear_session()  # collects garbage itself (free_memory=True)
             return
         except Exception:  # pragma: no cover - best effort
             logger.debug("keras.backend.clear_session() failed", exc_info=True)
@@ -42,11 +58,44 @@ def clear_keras() -> None:
 
 
 @contextmanager
+def _kernel_cache_kept() -> Iterator[None]:
+    """Within the block, TensorFlow's eager context ignores ``clear_kernel_cache()``."""
+    eager = sys.modules.get("tensorflow.python.eager.context")
+    context = getattr(eager, "context", lambda: None)()
+    if context is None or not hasattr(context, "clear_kernel_cache"):
+        yield
+        return
+    own = vars(context).get("clear_kernel_cache")  # set on this object by someone else
+    context.clear_kernel_cache = lambda: None  # shadows the method on this object only
+    try:
+        yield
+    finally:
+        if own is None:
+            del context.clear_kernel_cache
+        else:
+            context.clear_kernel_cache = own
+
+
+def _compiled_models_dropped() -> int:
+    """How many models ``sweep_train`` kept for reuse and then let go (0 if not loaded)."""
+    train = sys.modules.get("kerasweep.train")
+    return getattr(getattr(train, "COMPILED_MODELS", None), "dropped", 0)
+
+
+@contextmanager
 def run_cleanup() -> Iterator[Callable[[], None]]:
     """A clean-up to call after each run; what it froze is unfrozen when the block ends."""
     freeze = hasattr(gc, "freeze") and gc.get_freeze_count() == 0
+    registered = RegisteredDuring()
+    dropped = [_compiled_models_dropped()]
 
     def clean_up() -> None:
+        registered.drop()  # what the run's tracing pinned in TensorFlow's registry
+        if freeze and _compiled_models_dropped() != dropped[0]:
+            # A compiled model kept across runs was frozen with them; now it is let go,
+            # only a collection over everything frees it (and the graphs it holds).
+            gc.unfreeze()
+        dropped[0] = _compiled_models_dropped()
         clear_keras()
         if freeze:
             gc.freeze()

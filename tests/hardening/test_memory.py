@@ -71,3 +71,39 @@ def test_twenty_runs_in_one_process_keep_memory_flat(db, reuse_compiled):
         gc.collect()
     alive = [n + 1 for n, model in enumerate(models) if model() is not None]
     assert alive == [], f"models of runs {alive} are still referenced"
+
+
+def test_runs_that_change_the_model_free_the_earlier_ones_while_the_agent_runs(db, monkeypatch):
+    # Every run traces a new model and pushes the last kept one out of a one-model pool.
+    from kerasweep import train as train_module
+    from kerasweep.compiled_models import CompiledModels
+    from kerasweep.traced_gradients import _registry
+
+    pool = CompiledModels(capacity=1)
+    monkeypatch.setattr(train_module, "COMPILED_MODELS", pool)
+    models, alive_at_start, registered_at_start = [], [], []
+
+    def train():
+        kept = [id(model) for model in pool._models.values()]
+        alive_at_start.append(
+            [n + 1 for n, ref in enumerate(models) if ref() is not None and id(ref()) not in kept]
+        )
+        registered_at_start.append(len(_registry() or {}))
+        models.append(weakref.ref(sweep_train().model))
+
+    config = {
+        **CONFIG,
+        "method": "grid",
+        "parameters": {
+            **CONFIG["parameters"],
+            "hidden_units": {"values": [4, 8, 12, 16, 20]},
+            "batch_size": {"value": 32},
+            "learning_rate": {"value": 0.01},
+        },
+    }
+    result = local_agent(local_sweep(config, db=db), train, count=5, db=db, wandb_mode="disabled")
+    assert result.failed == 0 and len(models) == 5
+    # the runs before the previous one are gone when a run starts, not when the agent ends
+    assert alive_at_start == [[]] * 5
+    # and TensorFlow's registry holds nothing of their graphs
+    assert len(set(registered_at_start[1:])) == 1

@@ -5,7 +5,12 @@ from __future__ import annotations
 import gc
 import weakref
 
-from kerasweep.local.cleanup import run_cleanup
+import keras
+from tensorflow.python.eager import context
+
+from kerasweep import build_mlp, train
+from kerasweep.compiled_models import CompiledModels
+from kerasweep.local.cleanup import clear_keras, run_cleanup
 
 
 class _Node:
@@ -50,3 +55,31 @@ def test_a_process_that_froze_objects_itself_is_left_alone():
         assert gc.get_freeze_count() > 0  # the process's own freeze stands
     finally:
         gc.unfreeze()
+
+
+def test_keras_is_reset_but_compiled_kernels_stay(monkeypatch):
+    cleared = []
+    spy = lambda self: cleared.append(1)  # noqa: E731
+    monkeypatch.setattr(type(context.context()), "clear_kernel_cache", spy)
+    keras.layers.Dense(2, name=None)  # Keras numbers its names from here
+    clear_keras()
+    assert keras.layers.Dense(2).name == "dense"  # Keras' global state is new
+    assert cleared == []  # kept models' functions need not be instantiated again
+    context.context().clear_kernel_cache()  # the method itself is untouched
+    assert cleared == [1]
+
+
+def test_a_compiled_model_let_go_after_being_frozen_is_freed_at_the_next_clean_up(
+    monkeypatch,
+):
+    pool = CompiledModels(capacity=1)
+    monkeypatch.setattr(train, "COMPILED_MODELS", pool)  # the pool sweep_train uses
+    with run_cleanup() as clean_up:
+        kept = pool.take("a", build_mlp(8, 4, 3), keras.optimizers.SGD(0.1), loss="mse")
+        gone = weakref.ref(kept)
+        del kept
+        clean_up()  # run 1 ends: its compiled model is kept, and frozen with the rest
+        assert gone() is not None
+        pool.take("b", build_mlp(8, 4, 3), keras.optimizers.SGD(0.1), loss="mse")
+        clean_up()  # run 2 let run 1's model go: collected now, not when the agent ends
+        assert gone() is None
