@@ -134,3 +134,24 @@ def test_agent_overhead_runs_both_ways_and_writes_medians(tmp_path):
         assert times["total"] > 0 and times["wandb_init"] > 0
     assert medians["agent"]["wandb_teardown"] == 0 < medians["teardown"]["wandb_teardown"]
     assert "| **total** |" in proc.stdout
+
+
+def test_sweep_throughput_runs_all_three_sweeps_and_writes_them(tmp_path):
+    out = tmp_path / "throughput.json"
+    script = Path(ROOT) / "benchmarks" / "sweep_throughput.py"
+    # an empty Keras cache: "auto" picks digits
+    env = subprocess_env(WANDB_MODE="offline", TMPDIR=str(tmp_path), KERAS_HOME=str(tmp_path))
+    args = ["--runs", "2", "--memory-runs", "2", "--epochs", "1", "--json", str(out)]
+    proc = _run_script(script, args, tmp_path, env)
+    result = json.loads(out.read_text())
+    assert result["dataset"] == "digits"  # nothing cached, nothing downloaded
+    for side in ("tutorial", "kerasweep", "wandb_and_agent_alone"):
+        runs = result[side]["runs"]
+        assert len(runs) == 2 and all(run["total"] > 0 for run in runs), side
+        assert result[side]["wall_s"] >= sum(run["total"] for run in runs) * 0.99
+    assert [run["state"] for run in result["kerasweep"]["runs"]] == ["finished"] * 2
+    tutorial_params = [run["params"] for run in result["tutorial"]["runs"]]
+    assert tutorial_params == [run["params"] for run in result["kerasweep"]["runs"]]
+    assert result["highest_possible_ratio"] > 0 and result["end_to_end_ratio"] > 0
+    assert len(result["rss_mb_after_run"]) == 2
+    assert "the most any training code could reach here" in proc.stdout
