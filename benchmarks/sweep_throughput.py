@@ -29,7 +29,10 @@ process's one-time costs (wandb's lazily imported modules, TensorFlow's thread p
 on neither side.
 
 Then kerasweep's agent runs 20 more runs in this process and the resident memory (RSS) after
-each is printed: growth from run 2 to run 20 should stay under 100 MB.
+each is printed: growth from run 2 to run 20 should stay under 100 MB. With
+``--memory-hidden-units`` those runs also vary the model's width, so most of them trace a
+new model and push an older one out of the compiled models kept for reuse; ``--runs 0``
+runs the memory check alone.
 
 Data: MNIST when it is in the Keras cache, else scikit-learn's digits (bundled, 8x8);
 ``--dataset synthetic-mnist`` trains on random MNIST-shaped images (60,000 x 784) to see
@@ -40,6 +43,8 @@ Usage::
     python benchmarks/sweep_throughput.py
     python benchmarks/sweep_throughput.py --dataset synthetic-mnist --memory-runs 0
     python benchmarks/sweep_throughput.py --wandb-mode disabled --json throughput.json
+    python benchmarks/sweep_throughput.py --runs 0 --memory-runs 80 \
+        --memory-hidden-units 16,32,64,128
 """
 
 from __future__ import annotations
@@ -362,12 +367,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Wall time of a sweep: the tutorial's eager loop against kerasweep's "
         "local agent, and kerasweep's memory over many in-process runs."
     )
-    parser.add_argument("--runs", type=int, default=10, help="runs per side (default 10)")
+    parser.add_argument(
+        "--runs", type=int, default=10, help="runs per side (default 10; 0: the memory check only)"
+    )
     parser.add_argument(
         "--memory-runs",
         type=int,
         default=20,
         help="runs of the memory check (default 20; 0 skips it)",
+    )
+    parser.add_argument(
+        "--memory-hidden-units",
+        metavar="N,N,...",
+        help="widths the memory check's runs draw from (default: the tutorial's 64 only)",
     )
     parser.add_argument(
         "--dataset",
@@ -387,11 +399,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.json:
         args.json = os.path.abspath(args.json)
-    for name in ("runs", "epochs"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name}: {getattr(args, name)} must be at least 1")
-    if args.memory_runs < 0:
-        parser.error(f"--memory-runs: {args.memory_runs} must be at least 0")
+    if args.epochs < 1:
+        parser.error(f"--epochs: {args.epochs} must be at least 1")
+    for name in ("runs", "memory_runs"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')}: {getattr(args, name)} must be at least 0")
+    if args.runs == 0 and args.memory_runs == 0:
+        parser.error("--runs 0 and --memory-runs 0: nothing to measure")
+    if args.memory_hidden_units is not None:
+        try:
+            widths = [int(text) for text in args.memory_hidden_units.split(",")]
+        except ValueError:
+            widths = []
+        if not widths or min(widths) < 1:
+            parser.error(
+                f"--memory-hidden-units: {args.memory_hidden_units!r} is not a list of "
+                "positive integers such as 16,32,64"
+            )
+        args.memory_hidden_units = widths
     return args
 
 
@@ -413,36 +438,48 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wandb mode: {args.wandb_mode}")
 
         warm_up(args.wandb_mode)
-        ours, _ = run_kerasweep(config, args.runs, workdir / "sweep.db", args.wandb_mode, "ours")
-        ours.name = "kerasweep local agent"
-        tutorial = run_tutorial(dataset, args.epochs, [run.params for run in ours.runs])
-        alone = run_wandb_only(config, args.runs, workdir / "alone.db", args.wandb_mode)
-        print(f"  wandb and the agent alone: {args.runs} runs in {alone.wall:.2f} s", flush=True)
+        if args.runs:
+            db = workdir / "sweep.db"
+            ours, _ = run_kerasweep(config, args.runs, db, args.wandb_mode, "ours")
+            ours.name = "kerasweep local agent"
+            tutorial = run_tutorial(dataset, args.epochs, [run.params for run in ours.runs])
+            alone = run_wandb_only(config, args.runs, workdir / "alone.db", args.wandb_mode)
+            print(f"  wandb and the agent alone: {args.runs} runs in {alone.wall:.2f} s")
         rss: list[float | None] = []
         if args.memory_runs:
+            memory_config = copy.deepcopy(config)
+            if args.memory_hidden_units:
+                widths = {"values": args.memory_hidden_units}
+                memory_config["parameters"]["hidden_units"] = widths
+                print(f"memory check: hidden_units drawn from {args.memory_hidden_units}")
             _, rss = run_kerasweep(
-                config, args.memory_runs, workdir / "memory.db", args.wandb_mode, "memory"
+                memory_config, args.memory_runs, workdir / "memory.db", args.wandb_mode, "memory"
             )
         os.chdir(ROOT)
 
-    print()
-    print(format_report(tutorial, ours, alone))
+    if args.runs:
+        print()
+        print(format_report(tutorial, ours, alone))
     if rss:
         print()
         print(format_memory(rss))
     if args.json:
-        payload = {
+        payload: dict[str, Any] = {
             "device": device_name(),
             "dataset": args.dataset if args.dataset == "synthetic-mnist" else dataset,
             "epochs": args.epochs,
             "wandb_mode": args.wandb_mode,
-            "tutorial": tutorial.to_json(),
-            "kerasweep": ours.to_json(),
-            "wandb_and_agent_alone": alone.to_json(),
-            "end_to_end_ratio": round(tutorial.wall / ours.wall, 3),
-            "highest_possible_ratio": round(tutorial.wall / alone.wall, 3),
-            "rss_mb_after_run": [None if v is None else round(v, 1) for v in rss[1:]],
         }
+        if args.runs:
+            payload.update(
+                tutorial=tutorial.to_json(),
+                kerasweep=ours.to_json(),
+                wandb_and_agent_alone=alone.to_json(),
+                end_to_end_ratio=round(tutorial.wall / ours.wall, 3),
+                highest_possible_ratio=round(tutorial.wall / alone.wall, 3),
+            )
+        payload["memory_hidden_units"] = args.memory_hidden_units
+        payload["rss_mb_after_run"] = [None if v is None else round(v, 1) for v in rss[1:]]
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
         print(f"\nwrote {args.json}")
     return 0

@@ -113,6 +113,29 @@ def test_throughput_sweep_is_the_tutorials_with_data_and_epochs_fixed():
     assert "dataset" not in SWEEP_CONFIG["parameters"]  # the shared constant is untouched
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--runs", "0", "--memory-runs", "0"], "nothing to measure"),
+        (["--runs", "-1"], "--runs: -1 must be at least 0"),
+        (["--memory-hidden-units", "16,x"], "--memory-hidden-units: '16,x'"),
+        (["--memory-hidden-units", "0"], "--memory-hidden-units: '0'"),
+    ],
+)
+def test_bad_throughput_options_are_one_clear_error(args, message, capsys):
+    throughput = _load_sweep_throughput()
+    with pytest.raises(SystemExit) as exit_info:
+        throughput.parse_args(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_memory_check_alone_can_vary_the_width():
+    throughput = _load_sweep_throughput()
+    args = throughput.parse_args(["--runs", "0", "--memory-hidden-units", "16,32"])
+    assert (args.runs, args.memory_hidden_units) == (0, [16, 32])
+
+
 def test_memory_growth_is_counted_from_the_second_run():
     throughput = _load_sweep_throughput()
     # before run 1, then after runs 1, 2, 3
@@ -155,3 +178,15 @@ def test_sweep_throughput_runs_all_three_sweeps_and_writes_them(tmp_path):
     assert result["highest_possible_ratio"] > 0 and result["end_to_end_ratio"] > 0
     assert len(result["rss_mb_after_run"]) == 2
     assert "the most any training code could reach here" in proc.stdout
+
+
+def test_memory_check_alone_writes_its_widths_and_memory(tmp_path):
+    out = tmp_path / "memory.json"
+    script = Path(ROOT) / "benchmarks" / "sweep_throughput.py"
+    env = subprocess_env(WANDB_MODE="offline", TMPDIR=str(tmp_path), KERAS_HOME=str(tmp_path))
+    args = ["--runs", "0", "--memory-runs", "3", "--memory-hidden-units", "4,8", "--epochs", "1"]
+    proc = _run_script(script, [*args, "--json", str(out)], tmp_path, env)
+    result = json.loads(out.read_text())
+    assert "tutorial" not in result and result["memory_hidden_units"] == [4, 8]
+    assert len(result["rss_mb_after_run"]) == 3
+    assert "growth from run 2 to run 3" in proc.stdout
