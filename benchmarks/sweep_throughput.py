@@ -43,7 +43,7 @@ Usage::
     python benchmarks/sweep_throughput.py
     python benchmarks/sweep_throughput.py --dataset synthetic-mnist --memory-runs 0
     python benchmarks/sweep_throughput.py --wandb-mode disabled --json throughput.json
-    python benchmarks/sweep_throughput.py --runs 0 --memory-runs 80 \
+    python benchmarks/sweep_throughput.py --runs 0 --memory-runs 80 \\
         --memory-hidden-units 16,32,64,128
 """
 
@@ -444,7 +444,9 @@ def main(argv: list[str] | None = None) -> int:
             ours.name = "kerasweep local agent"
             tutorial = run_tutorial(dataset, args.epochs, [run.params for run in ours.runs])
             alone = run_wandb_only(config, args.runs, workdir / "alone.db", args.wandb_mode)
-            print(f"  wandb and the agent alone: {args.runs} runs in {alone.wall:.2f} s")
+            print(
+                f"  wandb and the agent alone: {args.runs} runs in {alone.wall:.2f} s", flush=True
+            )
         rss: list[float | None] = []
         if args.memory_runs:
             memory_config = copy.deepcopy(config)

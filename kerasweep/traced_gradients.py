@@ -48,8 +48,7 @@ class RegisteredDuring:
         registry = _registry()
         if registry is None:
             return 0
-        new = [name for name in list(registry) if name.startswith(_PREFIX)]
-        new = [name for name in new if name not in self._before]
+        new = [n for n in list(registry) if n.startswith(_PREFIX) and n not in self._before]
         for name in new:
             registry.pop(name, None)
         return len(new)

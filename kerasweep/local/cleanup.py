@@ -95,11 +95,12 @@ def run_cleanup() -> Iterator[Callable[[], None]]:
 
     def clean_up() -> None:
         registered.drop()  # what the run's tracing pinned in TensorFlow's registry
-        if freeze and _compiled_models_dropped() != dropped[0]:
+        now_dropped = _compiled_models_dropped()
+        if freeze and now_dropped != dropped[0]:
             # A compiled model kept across runs was frozen with them; now it is let go,
             # only a collection over everything frees it (and the graphs it holds).
             gc.unfreeze()
-        dropped[0] = _compiled_models_dropped()
+        dropped[0] = now_dropped
         clear_keras()
         if freeze:
             gc.freeze()
