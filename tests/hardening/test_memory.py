@@ -64,7 +64,7 @@ def test_twenty_runs_in_one_process_keep_memory_flat(db, reuse_compiled):
     assert growth < MAX_GROWTH_MB, f"RSS grew {growth:.0f} MB from run 2 to run {RUNS}: {rss}"
     gc.collect()
     alive = {id(model()) for model in models if model() is not None}
-    kept = {id(model) for model in COMPILED_MODELS._models.values()}
+    kept = {id(model) for model in COMPILED_MODELS.kept()}
     if reuse_compiled:
         assert alive == kept and len(kept) == 2  # one compiled model per batch size
         COMPILED_MODELS.clear()
@@ -84,7 +84,7 @@ def test_runs_that_change_the_model_free_the_earlier_ones_while_the_agent_runs(d
     models, alive_at_start, registered_at_start = [], [], []
 
     def train():
-        kept = [id(model) for model in pool._models.values()]
+        kept = [id(model) for model in pool.kept()]
         alive_at_start.append(
             [n + 1 for n, ref in enumerate(models) if ref() is not None and id(ref()) not in kept]
         )
