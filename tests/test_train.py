@@ -126,12 +126,12 @@ def test_runs_of_one_shape_share_a_compiled_model_and_train_as_fresh_ones():
 
 
 def test_a_run_leaves_nothing_of_its_tracing_in_tensorflows_registry():
-    from kerasweep.traced_gradients import _registry
+    from kerasweep.adapters.tensorflow_internals import gradient_registry
 
     sweep_train({**FAST, "epochs": 1, "reuse_compiled": False})  # TensorFlow loaded
-    before = set(_registry())
+    before = set(gradient_registry())
     sweep_train({**FAST, "epochs": 1, "reuse_compiled": False})  # traces a new model
-    assert set(_registry()) == before  # its graphs can go with it, under any agent
+    assert set(gradient_registry()) == before  # its graphs can go with it, under any agent
 
 
 def test_one_step_per_call_trains_without_stacking():
