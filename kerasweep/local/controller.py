@@ -26,16 +26,17 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from kerasweep.local.store import NewRun, RunRecord, SweepRecord, plain
+from kerasweep.sweep_config import engine
 
 __all__ = [
     "ENGINE_STATES",
     "StopDecision",
+    "check_seed",
     "engine_runs",
     "hyperband_applies",
     "hyperband_decision",
@@ -81,16 +82,6 @@ def _metric(config: Mapping[str, Any]) -> tuple[str, str] | None:
     return str(metric["name"]), str(metric.get("goal", "minimize"))
 
 
-def _engine():
-    """The ``sweeps`` package, imported without pydantic's notice about its v1-style config."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message="Valid config keys have changed", category=UserWarning
-        )
-        import sweeps
-    return sweeps
-
-
 def engine_runs(
     config: Mapping[str, Any], runs: Sequence[RunRecord], *, for_search: bool = False
 ) -> list:
@@ -98,8 +89,6 @@ def engine_runs(
 
     With ``for_search``, failed runs that have been retried are left out.
     """
-    SweepRun = _engine().SweepRun
-
     metric = _metric(config)
     out = []
     for run in runs:
@@ -107,7 +96,7 @@ def engine_runs(
             continue
         history = [] if metric is None else [{metric[0]: v} for v in run.metric_values]
         out.append(
-            SweepRun(
+            engine.sweep_run(
                 name=run.id,
                 state=ENGINE_STATES[run.state],
                 config={key: {"value": value} for key, value in run.params.items()},
@@ -161,8 +150,14 @@ def propose(
 
     A sweep is over when its grid is exhausted, ``run_cap`` runs exist, or a run reached
     ``metric.target``.
+
+    The engine draws on randomness of the sweep's own, never on the process's global
+    generators: with the sweep's ``seed``, the proposal is a pure function of the config, the
+    seed and the runs so far (it is drawn from the stream numbered ``len(runs)``); without a
+    seed, from fresh entropy.
     """
     config = _config(sweep)
+    seed = sweep.seed if isinstance(sweep, SweepRecord) else None
     if retry_upto is not None:
         for run in runs:
             if run.seq <= retry_upto and run.state in ("failed", "crashed") and not run.retried:
@@ -173,19 +168,14 @@ def propose(
     if run_cap is not None and len(runs) >= int(run_cap):
         return None
 
-    suggestion = _engine().next_run(config, engine_runs(config, runs, for_search=True))
+    suggestion = engine.next_run(
+        config, engine_runs(config, runs, for_search=True), seed=seed, proposal=len(runs)
+    )
     if suggestion is None:
         return None
     params = {key: plain(spec["value"]) for key, spec in suggestion.config.items()}
     info = plain(suggestion.search_info) if suggestion.search_info else None
     return NewRun(params=params, search_info=info)
-
-
-def _filled_early_terminate(config: Mapping[str, Any]) -> dict:
-    _engine()
-    from sweeps.hyperband_stopping import hyperband_baseline_validate_and_fill
-
-    return hyperband_baseline_validate_and_fill(dict(config))["early_terminate"]
 
 
 def hyperband_applies(config: Mapping[str, Any]) -> bool:
@@ -222,15 +212,13 @@ def hyperband_decision(
     config = _config(config)
     if not hyperband_applies(config):
         return None, []
-    stop_runs = _engine().stop_runs
-
     name, goal = _metric(config)
     sign = -1.0 if goal == "maximize" else 1.0
     candidates = engine_runs(config, runs)
     target = next((r for r in candidates if r.name == run_id), None)
     if target is None:
         return None, []
-    stopped = {r.name for r in stop_runs(config, candidates)}
+    stopped = {r.name for r in engine.stop_runs(config, candidates)}
     info = target.early_terminate_info or {}
     bands = list(info.get("bands", []))
     thresholds = list(info.get("thresholds", []))
@@ -240,7 +228,7 @@ def hyperband_decision(
     history = [sign * v for v in target.metric_history(name, filter_invalid=True)]
     reached = [(b, t) for b, t in zip(bands, thresholds, strict=True) if b <= len(history)]
     band, threshold = max(reached, key=lambda bt: bt[0])
-    strict = _filled_early_terminate(config).get("strict") is True
+    strict = engine.filled_early_terminate(config).get("strict") is True
     value = history[band - 1] if strict else min(history)
     decision = StopDecision(
         band=int(band),
@@ -257,6 +245,7 @@ def local_sweep(
     project: str | None = None,
     db: str | os.PathLike | None = None,
     name: str | None = None,
+    seed: int | None = None,
 ) -> str:
     """Create a local sweep, the offline twin of ``wandb.sweep``; returns its id.
 
@@ -265,10 +254,14 @@ def local_sweep(
         project: W&B project its runs log to (default: the config's ``project``, if any).
         db: Store path (default ``$KERASWEEP_DB`` or ``./kerasweep.db``).
         name: Sweep name (default: the config's ``name``).
+        seed: Makes the search reproducible: with a seed (an integer from 0 to 2**63-1),
+            the sweep's proposals are a pure function of the config, the seed and the runs so
+            far. Stored with the sweep. Without one, each proposal draws fresh entropy.
 
     Raises:
         kerasweep.SweepConfigError: The config is invalid (W&B's schema, or something the
             engine would only trip over mid-sweep). Nothing is written then.
+        ValueError: The seed is not an integer from 0 to 2**63-1.
 
     Example:
         >>> sweep_id = local_sweep({"method": "grid", "parameters": {"a": {"values": [1, 2]}}},
@@ -277,5 +270,14 @@ def local_sweep(
     from kerasweep.local.store import Store
     from kerasweep.sweep_config import load_sweep_config
 
+    check_seed(seed)
     checked = load_sweep_config(config)
-    return Store(db).create_sweep(checked, name=name, project=project)
+    return Store(db).create_sweep(checked, name=name, project=project, seed=seed)
+
+
+def check_seed(seed: Any) -> None:
+    """Refuse a sweep seed that is not None or an integer from 0 to 2**63-1 (ValueError)."""
+    if seed is None:
+        return
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed: {seed!r} is not an integer from 0 to 2**63-1")

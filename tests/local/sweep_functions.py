@@ -9,7 +9,7 @@ from pathlib import Path
 
 import wandb
 
-from kerasweep.local import context
+from kerasweep.local import stop_requested
 
 # crafted val_loss series, chosen by the grid parameter "series"
 SERIES = [
@@ -29,7 +29,7 @@ def crafted():
     wandb.init(config={"series": 0})
     for epoch, value in enumerate(SERIES[wandb.config.series]):
         wandb.log({"epochs": epoch, "val_loss": value, "val_acc": 1.0 - value})
-        if context.stop_requested():
+        if stop_requested():
             break
 
 
@@ -102,3 +102,58 @@ def protocol():
     wandb.log({"epochs": 1})
     with open(os.path.join(os.environ["TEST_OUT"], f"{run.id}.json"), "w") as out:
         json.dump(seen, out)
+
+
+def _tutorial_space_run(seed_globals: bool) -> None:
+    """A run over the tutorial's space that draws from Python's and NumPy's generators.
+
+    val_loss depends on the parameters only; each of 3 rows also logs the run's own draws
+    (``draw``, ``np_draw``). With ``seed_globals`` the run first seeds the way sweep_train
+    does, with ``keras.utils.set_random_seed(config.seed)``.
+    """
+    import math
+    import random
+
+    import numpy as np
+
+    wandb.init(config={"batch_size": 0, "learning_rate": 0.0, "seed": 0})
+    config = wandb.config
+    if seed_globals:
+        import keras
+
+        keras.utils.set_random_seed(config.seed)
+    loss = abs(math.log10(config.learning_rate) + 3) + config.batch_size / 256
+    for epoch in range(3):
+        row = {"epochs": epoch, "val_loss": loss - epoch / 10}
+        wandb.log({**row, "draw": random.random(), "np_draw": float(np.random.random())})
+
+
+def seeding_run():
+    """Seeds the global generators first, as sweep_train does; see _tutorial_space_run."""
+    _tutorial_space_run(True)
+
+
+def non_seeding_run():
+    """The same run without seeding anything."""
+    _tutorial_space_run(False)
+
+
+def on_device():
+    """Logs val_loss = a; writes its device and pid to $TEST_OUT/<run id>.json.
+
+    Raises on the device named by $TEST_FAIL_DEVICE; with $TEST_HANG set, then writes its run
+    id to $TEST_OUT/hang-<device> and waits forever.
+    """
+    run = wandb.init(config={"a": 0})
+    device = os.environ.get("CUDA_VISIBLE_DEVICES")
+    out = Path(os.environ["TEST_OUT"])
+    (out / f"{run.id}.json").write_text(json.dumps({"device": device, "pid": os.getpid()}))
+    if device == os.environ.get("TEST_FAIL_DEVICE"):
+        raise RuntimeError(f"failing on device {device}")
+    time.sleep(float(os.environ.get("TEST_SLEEP", "0.05")))
+    wandb.log({"val_loss": float(wandb.config.a)})
+    if os.environ.get("TEST_HANG"):
+        (out / f"hang-{device}.tmp").write_text(run.id)
+        os.replace(out / f"hang-{device}.tmp", out / f"hang-{device}")
+        while True:
+            time.sleep(1)
