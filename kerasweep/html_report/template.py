@@ -109,6 +109,16 @@ pre.config { background: #f8f9fb; border: 1px solid var(--line); border-radius: 
 #kw-tip table { font-size: 12px; margin-top: 4px; }
 #kw-tip td { padding: 1px 8px 1px 0; border: 0; }
 footer { color: var(--faint); font-size: 12px; margin-top: 22px; text-align: center; }
+.topbar { display: flex; justify-content: space-between; align-items: center; gap: 12px;
+  font-size: 13px; margin-bottom: 10px; }
+.topbar a { color: var(--accent); text-decoration: none; }
+.live { color: var(--muted); }
+.live::before { content: ""; display: inline-block; width: 8px; height: 8px; margin-right: 6px;
+  border-radius: 50%; background: var(--finished); vertical-align: 0; }
+.live.bad { color: var(--failed); }
+.live.bad::before { background: var(--failed); }
+table.sweeps td { vertical-align: middle; }
+table.sweeps a { color: var(--ink); }
 @media (max-width: 980px) {
   .cards { grid-template-columns: repeat(2, minmax(0, 1fr)); }
   .grid2, .grid-config { grid-template-columns: minmax(0, 1fr); }
