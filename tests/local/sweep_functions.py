@@ -49,7 +49,7 @@ def crafted_paced():
         while gate and epoch >= _epochs_allowed(gate):
             time.sleep(0.05)
         wandb.log({"epochs": epoch, "val_loss": value, "val_acc": 1.0 - value})
-        if context.stop_requested():
+        if stop_requested():
             break
     if wandb.config.fail:
         raise RuntimeError(wandb.config.fail)
