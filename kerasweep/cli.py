@@ -54,6 +54,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2**63-1, not {text!r}")
+    return value
+
+
 def _devices(text: str) -> list[str]:
     from kerasweep.local.per_device import parse_devices
 
@@ -106,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("config", metavar="CONFIG", help="sweep config, YAML or JSON (W&B format)")
     new.add_argument("--project", help="W&B project of the runs (default: the config's)")
     new.add_argument("--name", help="sweep name (default: the config's)")
+    new.add_argument(
+        "--seed",
+        type=_seed,
+        metavar="N",
+        help="seed of the search: the same proposals in the same order every time"
+        " (default: fresh randomness)",
+    )
 
     parser = _Parser(
         prog="kerasweep",
@@ -324,7 +341,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _create_sweep(args: argparse.Namespace) -> str:
     from kerasweep.local.controller import local_sweep
 
-    return local_sweep(args.config, project=args.project, db=args.db, name=args.name)
+    return local_sweep(
+        args.config, project=args.project, db=args.db, name=args.name, seed=args.seed
+    )
 
 
 def _setup_run_output(verbose: bool) -> None:

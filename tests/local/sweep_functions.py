@@ -126,6 +126,40 @@ def protocol():
         json.dump(seen, out)
 
 
+def _tutorial_space_run(seed_globals: bool) -> None:
+    """A run over the tutorial's space that draws from Python's and NumPy's generators.
+
+    val_loss depends on the parameters only; each of 3 rows also logs the run's own draws
+    (``draw``, ``np_draw``). With ``seed_globals`` the run first seeds the way sweep_train
+    does, with ``keras.utils.set_random_seed(config.seed)``.
+    """
+    import math
+    import random
+
+    import numpy as np
+
+    wandb.init(config={"batch_size": 0, "learning_rate": 0.0, "seed": 0})
+    config = wandb.config
+    if seed_globals:
+        import keras
+
+        keras.utils.set_random_seed(config.seed)
+    loss = abs(math.log10(config.learning_rate) + 3) + config.batch_size / 256
+    for epoch in range(3):
+        row = {"epochs": epoch, "val_loss": loss - epoch / 10}
+        wandb.log({**row, "draw": random.random(), "np_draw": float(np.random.random())})
+
+
+def seeding_run():
+    """Seeds the global generators first, as sweep_train does; see _tutorial_space_run."""
+    _tutorial_space_run(True)
+
+
+def non_seeding_run():
+    """The same run without seeding anything."""
+    _tutorial_space_run(False)
+
+
 def on_device():
     """Logs val_loss = a; writes its device and pid to $TEST_OUT/<run id>.json.
 
