@@ -340,7 +340,7 @@ def _function(args: argparse.Namespace, config: dict):
     written. Without ``--verbose``, ``sweep_train`` runs with ``verbose: 0`` (no progress
     bars) unless the sweep sets ``verbose``.
     """
-    from kerasweep.local.agent import DEFAULT_FUNCTION, load_function
+    from kerasweep.local.agent import load_function
 
     if args.function:
         return load_function(args.function)
@@ -351,7 +351,8 @@ def _function(args: argparse.Namespace, config: dict):
         if program is not None and not os.path.isfile(program):
             raise UsageError(f"program {program!r} of the sweep not found in {os.getcwd()}")
         return None
-    sweep_train = load_function(DEFAULT_FUNCTION)
+    from kerasweep.train import sweep_train
+
     if args.verbose:
         return sweep_train
     from kerasweep._quiet import import_tensorflow_quietly

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import wandb
 
-from kerasweep.local import context
+from kerasweep.local import stop_requested
 
 # crafted val_loss series, chosen by the grid parameter "series"
 SERIES = [
@@ -29,7 +29,7 @@ def crafted():
     wandb.init(config={"series": 0})
     for epoch, value in enumerate(SERIES[wandb.config.series]):
         wandb.log({"epochs": epoch, "val_loss": value, "val_acc": 1.0 - value})
-        if context.stop_requested():
+        if stop_requested():
             break
 
 
