@@ -43,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "local_sweep": "kerasweep.local",
     "local_agent": "kerasweep.local",
     "report": "kerasweep.html_report",
+    "serve": "kerasweep.dashboard",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -79,6 +80,7 @@ def _register_with_keras(keras: Any) -> None:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from kerasweep.callbacks import SweepMetricsLogger
+    from kerasweep.dashboard import serve
     from kerasweep.data import Dataset, DatasetError, load_dataset, make_datasets
     from kerasweep.html_report import report
     from kerasweep.local import local_agent, local_sweep

@@ -8,6 +8,7 @@ Example:
     $ kerasweep show SWEEP_ID                           # leaderboard
     $ kerasweep best SWEEP_ID > best.yaml               # best parameters as YAML
     $ kerasweep report SWEEP_ID -o report.html
+    $ kerasweep serve                                   # live dashboard, http://127.0.0.1:8787
 
 Bad input gives one ``kerasweep: error: ...`` line and exit status 2, with nothing written.
 Ctrl-C or SIGTERM ends an agent after marking its run crashed ("interrupted"), with the rows
@@ -151,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", parents=[db], help="write a sweep's HTML report")
     report.add_argument("sweep_id", metavar="SWEEP_ID")
     report.add_argument("-o", "--output", metavar="PATH", help="report file")
+    serve = commands.add_parser("serve", parents=[db], help="a live dashboard of the sweeps")
+    serve.add_argument("sweep_id", metavar="SWEEP_ID", nargs="?", help="the sweep to open first")
+    serve.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8787, help="port (default: 8787; 0: any)")
     return parser
 
 
@@ -387,6 +392,9 @@ def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
     from kerasweep.local.agent import AgentTerminated, local_agent
 
     _setup_run_output(args.verbose)
+    from kerasweep.dashboard.discovery import dashboard_hint
+
+    print(dashboard_hint(sweep_id, args.db), flush=True)
     try:
         result = local_agent(
             sweep_id,
@@ -513,6 +521,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from kerasweep.dashboard import serve
+
+    serve(args.sweep_id, db=args.db, host=args.host, port=args.port)
+    return EXIT_OK
+
+
 _COMMANDS = {
     "sweep": _cmd_sweep,
     "agent": _cmd_agent,
@@ -521,6 +536,7 @@ _COMMANDS = {
     "show": _cmd_show,
     "best": _cmd_best,
     "report": _cmd_report,
+    "serve": _cmd_serve,
 }
 
 

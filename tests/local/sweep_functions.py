@@ -33,6 +33,28 @@ def crafted():
             break
 
 
+def _epochs_allowed(gate: str) -> int:
+    try:
+        return int(Path(gate).read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def crafted_paced():
+    """crafted, paced by the file $TEST_GATE when set (it holds how many epochs a run may have
+    logged so far); then fails with the text of its "fail" parameter, when one is given."""
+    wandb.init(config={"series": 0, "fail": ""})
+    gate = os.environ.get("TEST_GATE")
+    for epoch, value in enumerate(SERIES[wandb.config.series]):
+        while gate and epoch >= _epochs_allowed(gate):
+            time.sleep(0.05)
+        wandb.log({"epochs": epoch, "val_loss": value, "val_acc": 1.0 - value})
+        if stop_requested():
+            break
+    if wandb.config.fail:
+        raise RuntimeError(wandb.config.fail)
+
+
 def quadratic():
     """val_loss = (x - 0.3)^2 + (y - 2)^2 / 10 for numeric x, y; one row."""
     wandb.init(config={"x": 0.0, "y": 0})
