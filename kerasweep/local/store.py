@@ -12,9 +12,9 @@ Example:
     >>> store.sweep(sweep_id).config["method"]
     'grid'
 
-Schema (``PRAGMA user_version`` = 1)::
+Schema (``PRAGMA user_version`` = 1; a store made before ``sweeps.seed`` gains it when opened)::
 
-    sweeps(id, name, project, config JSON, state running|finished, created_at)
+    sweeps(id, name, project, config JSON, state running|finished, created_at, seed or NULL)
     agents(id, sweep_id, host, pid, started_at, heartbeat_at unix, ended_at)
     runs(seq autoincrement, id unique, sweep_id, name, state, params JSON, agent_id,
          retry_of, search_info JSON, error, stop_band, stop_threshold, stop_value,
@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS sweeps (
     project     TEXT,
     config      TEXT NOT NULL,
     state       TEXT NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'finished')),
-    created_at  TEXT NOT NULL
+    created_at  TEXT NOT NULL,
+    seed        INTEGER
 );
 CREATE TABLE IF NOT EXISTS agents (
     id            TEXT PRIMARY KEY,
@@ -141,6 +142,7 @@ class SweepRecord:
     config: dict
     state: str
     created_at: str
+    seed: int | None = None  # the search's seed (None: fresh entropy per proposal)
 
     @property
     def method(self) -> str:
@@ -399,6 +401,7 @@ class Store:
         conn = self._conn()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
+            self._add_seed_column(conn)
             return
         if version > SCHEMA_VERSION:
             raise StoreError(
@@ -418,10 +421,26 @@ class Store:
         except sqlite3.DatabaseError as err:
             raise StoreError(f"cannot open store {self.path}: {err}") from None
 
+    def _add_seed_column(self, conn: sqlite3.Connection) -> None:
+        """Give a store made before sweeps had a seed its ``seed`` column (NULL: unseeded)."""
+        if any(col[1] == "seed" for col in conn.execute("PRAGMA table_info(sweeps)")):
+            return
+        try:
+            with self._write() as conn:
+                if not any(col[1] == "seed" for col in conn.execute("PRAGMA table_info(sweeps)")):
+                    conn.execute("ALTER TABLE sweeps ADD COLUMN seed INTEGER")
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"cannot open store {self.path}: {err}") from None
+
     # -- sweeps ------------------------------------------------------------------------------
 
     def create_sweep(
-        self, config: Mapping[str, Any], *, name: str | None = None, project: str | None = None
+        self,
+        config: Mapping[str, Any],
+        *,
+        name: str | None = None,
+        project: str | None = None,
+        seed: int | None = None,
     ) -> str:
         """Store a (validated) sweep config and return the new sweep's id."""
         config = plain(dict(config))
@@ -433,8 +452,9 @@ class Store:
                 if not conn.execute("SELECT 1 FROM sweeps WHERE id=?", (sweep_id,)).fetchone():
                     break
             conn.execute(
-                "INSERT INTO sweeps (id, name, project, config, created_at) VALUES (?,?,?,?,?)",
-                (sweep_id, name, project, _dumps(config), now_iso()),
+                "INSERT INTO sweeps (id, name, project, config, created_at, seed)"
+                " VALUES (?,?,?,?,?,?)",
+                (sweep_id, name, project, _dumps(config), now_iso(), seed),
             )
         return sweep_id
 
@@ -447,6 +467,7 @@ class Store:
             config=json.loads(row["config"]),
             state=row["state"],
             created_at=row["created_at"],
+            seed=row["seed"],
         )
 
     def sweep(self, sweep_id: str) -> SweepRecord:
