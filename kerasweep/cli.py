@@ -8,6 +8,7 @@ Example:
     $ kerasweep show SWEEP_ID                           # leaderboard
     $ kerasweep best SWEEP_ID > best.yaml               # best parameters as YAML
     $ kerasweep report SWEEP_ID -o report.html
+    $ kerasweep explain sweep.yaml --seed 0              # what a config will do; runs nothing
     $ kerasweep serve                                   # live dashboard, http://127.0.0.1:8787
 
 Bad input gives one ``kerasweep: error: ...`` line and exit status 2, with nothing written.
@@ -149,6 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("sweep_id", metavar="SWEEP_ID")
     best = commands.add_parser("best", parents=[db], help="best parameters of a sweep, as YAML")
     best.add_argument("sweep_id", metavar="SWEEP_ID")
+    explain = commands.add_parser(
+        "explain", help="what a config will do (bands, first proposals, traps); runs nothing"
+    )
+    explain.add_argument("config", metavar="CONFIG", help="sweep config, YAML or JSON")
+    explain.add_argument("--seed", type=_seed, metavar="N", help="the seed `run --seed N` uses")
+    explain.add_argument(
+        "-n", type=_positive_int, default=5, metavar="K", help="proposals to show (default: 5)"
+    )
     report = commands.add_parser("report", parents=[db], help="write a sweep's HTML report")
     report.add_argument("sweep_id", metavar="SWEEP_ID")
     report.add_argument("-o", "--output", metavar="PATH", help="report file")
@@ -528,6 +537,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from kerasweep.sweep_config.explain import explain
+
+    print(explain(args.config, seed=args.seed, count=args.n))
+    return EXIT_OK
+
+
 _COMMANDS = {
     "sweep": _cmd_sweep,
     "agent": _cmd_agent,
@@ -537,6 +553,7 @@ _COMMANDS = {
     "best": _cmd_best,
     "report": _cmd_report,
     "serve": _cmd_serve,
+    "explain": _cmd_explain,
 }
 
 

@@ -2,8 +2,8 @@
 
 Each run is the real ``sweep_train`` on digits (tiny MLP, one epoch, wandb disabled).
 Resident memory is read from /proc/self/status after each run's training. With
-``reuse_compiled`` the only models left are the compiled ones kept for reuse (one per
-batch size here), and forgetting them frees them.
+``reuse_compiled`` the only model left is the compiled one kept for reuse (one for both
+batch sizes here), and forgetting it frees it.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def test_twenty_runs_in_one_process_keep_memory_flat(db, reuse_compiled):
     alive = {id(model()) for model in models if model() is not None}
     kept = {id(model) for model in COMPILED_MODELS.kept()}
     if reuse_compiled:
-        assert alive == kept and len(kept) == 2  # one compiled model per batch size
+        assert alive == kept and len(kept) == 1  # one compiled model for both batch sizes
         COMPILED_MODELS.clear()
         gc.collect()
     alive = [n + 1 for n, model in enumerate(models) if model() is not None]
