@@ -133,26 +133,24 @@ class _StopAfter:
         return len(self.rows) >= self.limit
 
 
+def _epochs_trained(epochs: int) -> int:
+    """How many of ``epochs`` a fit with ``SweepMetricsLogger()`` (no arguments) trains."""
+    run = wandb.init(mode="disabled")
+    history = _model().fit(
+        X, Y, validation_split=0.25, epochs=epochs, batch_size=50, verbose=0,
+        callbacks=[SweepMetricsLogger()],
+    )  # fmt: skip
+    run.finish()
+    return len(history.history["loss"])
+
+
 def test_by_default_the_run_recording_wandb_decides_the_stop(logged):
     from kerasweep.adapters.wandb_internals import capture_log
 
     with capture_log(_StopAfter(3)) as sink:
-        run = wandb.init(mode="disabled")
-        history = _model().fit(
-            X, Y, validation_split=0.25, epochs=10, batch_size=50, verbose=0,
-            callbacks=[SweepMetricsLogger()],
-        )  # fmt: skip
-        run.finish()
-    assert len(history.history["loss"]) == 3
+        assert _epochs_trained(10) == 3
     assert [r["epochs"] for r in sink.rows] == [0, 1, 2]
-    # outside a local run nobody asks to stop
-    run = wandb.init(mode="disabled")
-    history = _model().fit(
-        X, Y, validation_split=0.25, epochs=4, batch_size=50, verbose=0,
-        callbacks=[SweepMetricsLogger()],
-    )  # fmt: skip
-    run.finish()
-    assert len(history.history["loss"]) == 4
+    assert _epochs_trained(4) == 4  # outside a local run nobody asks to stop
 
 
 @pytest.mark.parametrize(("steps_per_execution", "rows"), [(1, 8), (4, 8), (32, 4)])

@@ -16,6 +16,18 @@ def test_every_public_name_resolves():
     assert kerasweep.SWEEP_CONFIG["metric"] == {"name": "val_loss", "goal": "minimize"}
 
 
+def _fresh_python(code: str) -> subprocess.CompletedProcess:
+    """``code`` run by a new interpreter that imports this checkout's kerasweep."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def test_import_is_light_and_names_are_not_shadowed_by_submodules():
     code = (
         "import sys, kerasweep, kerasweep.html_report, kerasweep.local;"
@@ -24,14 +36,7 @@ def test_import_is_light_and_names_are_not_shadowed_by_submodules():
         "assert callable(kerasweep.report) and callable(kerasweep.local_agent);"
         "print('ok')"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = _fresh_python(code)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "ok"
 
@@ -81,13 +86,6 @@ def test_importing_every_module_changes_no_global_state():
         "assert 'kerasweep.cli' in names and 'kerasweep.local.agent' in names\n"
         "print('ok', len(names))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = _fresh_python(code)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith("ok")

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "BRIDGE_MODULE",
     "CHILD_ENV_VARS",
     "DEFAULT_COMMAND",
     "ProgramResult",
@@ -55,6 +56,7 @@ __all__ = [
     "command_args",
     "program_file",
     "run_program",
+    "take_child_env",
 ]
 
 DEFAULT_COMMAND = ["${env}", "${interpreter}", "${program}", "${args}"]
