@@ -201,6 +201,17 @@ def _why(run: dict) -> str:
     return run["error"] or ""
 
 
+def _search_line(sweep: dict, runs: list[dict]) -> str:
+    from kerasweep.sweep_config.grid import distinct_points
+
+    seed = sweep.get("seed")
+    n = distinct_points(run["params"] for run in runs)
+    return (
+        f"search: {'unseeded' if seed is None else f'seed {seed}'},"
+        f" {n} distinct configuration{'' if n == 1 else 's'}"
+    )
+
+
 def leaderboard(snapshot: dict) -> str:
     """A sweep's runs as a table, best first (runs without a metric last, in order)."""
     sweep, runs = snapshot["sweep"], snapshot["runs"]
@@ -219,6 +230,7 @@ def leaderboard(snapshot: dict) -> str:
     if early and early.get("type") == "hyperband":
         title += "  hyperband " + " ".join(f"{k}={v}" for k, v in early.items() if k != "type")
     lines = [title, f"{len(runs)} run{'' if len(runs) == 1 else 's'}: {summary}"]
+    lines.append(_search_line(sweep, runs))
     bands = [b for b in snapshot["bands"] if b["threshold"] is not None]
     if bands:
         lines.append(
