@@ -219,3 +219,28 @@ def test_stacked_and_validation_pipelines_skip_rewrites_and_autotuning():
         assert options.autotune.enabled is False
     val_batches = [x.numpy().ravel().tolist() for x, _ in make_datasets(data, 4)[1]]
     assert val_batches == [[0, 1, 2, 3], [4, 5, 6]]  # and the batches are the same
+
+
+def test_runs_share_one_validation_pipeline_and_host_copy_of_loaded_arrays():
+    from kerasweep.data import _host_tensors, validation_batches
+
+    data = load_dataset("digits")  # read-only arrays, shared by the runs of a process
+    first = validation_batches(data, 128)
+    assert validation_batches(data, 128) is first
+    assert validation_batches(data, 64) is not first
+    x, _ = _host_tensors(data.x_train_uint8, data.y_train)
+    assert _host_tensors(data.x_train_uint8, data.y_train)[0] is x
+    np.testing.assert_array_equal(x.numpy(), data.x_train_uint8)
+    batches = [int(x.shape[0]) for x, _ in first]
+    assert batches == [128, 128, 104] == [int(x.shape[0]) for x, _ in first]
+
+
+def test_writable_arrays_are_read_afresh_for_every_pipeline():
+    from kerasweep.data import validation_batches
+
+    data = _small()
+    first = validation_batches(data, 4)
+    data.x_test[0] = 99.0  # a caller's own arrays may change between calls
+    again = validation_batches(data, 4)
+    assert again is not first
+    assert float(next(iter(again))[0][0, 0]) == 99.0
