@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import socket
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ __all__ = [
     "Dataset",
     "DatasetError",
     "StackedBatches",
+    "download",
     "load_dataset",
     "make_datasets",
     "stack_batches",
@@ -121,23 +121,41 @@ def _keras_cache_dir() -> Path:
     return Path(base) / "datasets"
 
 
-def _load_mnist() -> Dataset:
-    import keras
+def download(url: str, path: Path, *, sha256: str, timeout: float) -> Path:
+    """Fetch ``url`` into ``path`` (checked against ``sha256``); ``timeout`` per socket wait.
 
+    The timeout is this download's own: no process-wide socket default is changed. The file
+    appears only once complete and verified.
+    """
+    import hashlib
+    import shutil
+    import tempfile
+    import urllib.request
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as out:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                for chunk in iter(lambda: response.read(1 << 20), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() != sha256:
+                raise OSError(f"{url}: downloaded file does not match its SHA-256")
+        except BaseException:
+            out.close()
+            os.unlink(out.name)
+            raise
+    shutil.move(out.name, path)
+    return path
+
+
+def _load_mnist() -> Dataset:
     cached = _keras_cache_dir() / "mnist.npz"
     path = cached
     if not cached.exists():
-        previous = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)
         try:
-            path = Path(
-                keras.utils.get_file(
-                    "mnist.npz",
-                    origin=MNIST_ORIGIN,
-                    file_hash=MNIST_SHA256,
-                    cache_dir=str(cached.parent.parent),
-                )
-            )
+            path = download(MNIST_ORIGIN, cached, sha256=MNIST_SHA256, timeout=_DOWNLOAD_TIMEOUT_S)
         except Exception as exc:  # any network, DNS or HTTP failure
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DatasetError(
@@ -145,8 +163,6 @@ def _load_mnist() -> Dataset:
                 f"({reason}); use dataset 'digits' (bundled with scikit-learn, works offline) "
                 "or a .npz path holding x_train, y_train, x_test, y_test"
             ) from None
-        finally:
-            socket.setdefaulttimeout(previous)
     return dataclasses.replace(_load_npz(path), name="mnist")
 
 
