@@ -249,7 +249,12 @@ def sweep_config(dataset: str, epochs: int) -> dict[str, Any]:
 
 
 def run_kerasweep(
-    config: dict[str, Any], runs: int, db: Path, wandb_mode: str, label: str
+    config: dict[str, Any],
+    runs: int,
+    db: Path,
+    wandb_mode: str,
+    label: str,
+    seed: int | None = None,
 ) -> tuple[Side, list[float | None]]:
     """``runs`` runs of a local sweep by the local agent; also RSS before each run and after."""
     side = Side(label)
@@ -277,7 +282,7 @@ def run_kerasweep(
             side.runs.append(timing)
             print(f"  {label} run {len(side.runs)}/{runs}: {side.runs[-1].total:.2f} s", flush=True)
 
-    sweep_id = local_sweep(config, db=db)
+    sweep_id = local_sweep(config, db=db, seed=seed)
     start = time.perf_counter()
     local_agent(sweep_id, timed_sweep_train, count=runs, db=db, wandb_mode=wandb_mode)
     side.wall = time.perf_counter() - start
@@ -502,6 +507,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="wandb mode of both sides (default offline: runs are written, as a user gets)",
     )
     parser.add_argument(
+        "--sweep-seed",
+        type=int,
+        help="seed of kerasweep's search, so that two invocations run the same parameters",
+    )
+    parser.add_argument(
         "--no-tutorial",
         action="store_true",
         help="skip the tutorial's sweep (kerasweep's start-up split and the wandb-only bound)",
@@ -551,7 +561,9 @@ def main(argv: list[str] | None = None) -> int:
         warm_up(args.wandb_mode)
         if args.runs:
             db = workdir / "sweep.db"
-            ours, _ = run_kerasweep(config, args.runs, db, args.wandb_mode, "ours")
+            ours, _ = run_kerasweep(
+                config, args.runs, db, args.wandb_mode, "ours", seed=args.sweep_seed
+            )
             ours.name = "kerasweep local agent"
             tutorial = None
             if not args.no_tutorial:
