@@ -563,7 +563,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from kerasweep.dashboard import serve
 
-    serve(args.sweep_id, db=args.db, host=args.host, port=args.port)
+    try:
+        serve(args.sweep_id, db=args.db, host=args.host, port=args.port)
+    except OSError as err:  # the port is in use, or the address is not this machine's
+        raise UsageError(str(err)) from err
     return EXIT_OK
 
 
