@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser(
         "explain",
         parents=[verbose],
-        help="what a config will do (bands, first proposals, traps); runs nothing"
+        help="what a config will do (bands, first proposals, traps); runs nothing",
     )
     explain.add_argument("config", metavar="CONFIG", help="sweep config, YAML or JSON")
     explain.add_argument("--seed", type=_seed, metavar="N", help="the seed `run --seed N` uses")
@@ -212,6 +212,17 @@ def _why(run: dict) -> str:
     return run["error"] or ""
 
 
+def _search_line(sweep: dict, runs: list[dict]) -> str:
+    from kerasweep.sweep_config.grid import distinct_points
+
+    seed = sweep.get("seed")
+    n = distinct_points(run["params"] for run in runs)
+    return (
+        f"search: {'unseeded' if seed is None else f'seed {seed}'},"
+        f" {n} distinct configuration{'' if n == 1 else 's'}"
+    )
+
+
 def leaderboard(snapshot: dict) -> str:
     """A sweep's runs as a table, best first (runs without a metric last, in order)."""
     sweep, runs = snapshot["sweep"], snapshot["runs"]
@@ -230,6 +241,7 @@ def leaderboard(snapshot: dict) -> str:
     if early and early.get("type") == "hyperband":
         title += "  hyperband " + " ".join(f"{k}={v}" for k, v in early.items() if k != "type")
     lines = [title, f"{len(runs)} run{'' if len(runs) == 1 else 's'}: {summary}"]
+    lines.append(_search_line(sweep, runs))
     bands = [b for b in snapshot["bands"] if b["threshold"] is not None]
     if bands:
         lines.append(
@@ -551,7 +563,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from kerasweep.dashboard import serve
 
-    serve(args.sweep_id, db=args.db, host=args.host, port=args.port)
+    try:
+        serve(args.sweep_id, db=args.db, host=args.host, port=args.port)
+    except OSError as err:  # the port is in use, or the address is not this machine's
+        raise UsageError(str(err)) from err
     return EXIT_OK
 
 
