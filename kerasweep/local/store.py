@@ -834,6 +834,7 @@ class Store:
                 "early_terminate": dict(early) if isinstance(early, Mapping) else None,
                 "state": sweep.state,
                 "created_at": sweep.created_at,
+                "seed": sweep.seed,
             },
             "runs": [
                 {
