@@ -59,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument(
         "--db",
         default=argparse.SUPPRESS,
-        metavar="PATH",
-        help="store file (default: $KERASWEEP_DB or ./kerasweep.db)",
+        metavar="PATH|URL",
+        help="store: an SQLite file or postgresql://user:password@host:port/dbname"
+        " (default: $KERASWEEP_DB or ./kerasweep.db)",
     )
     runs = _Parser(add_help=False)
     runs.add_argument("--count", type=_positive_int, help="number of runs (default: until done)")
@@ -243,7 +244,7 @@ def _sweeps_table(store) -> str:
             ]
         )
     if not rows:
-        return f"no sweeps in {store.path}"
+        return f"no sweeps in {store.location}"
     header = ["id", "name", "method", "metric", "state", "runs", "best", "created (UTC)"]
     return _table(header, rows, {5, 6})
 
@@ -291,10 +292,10 @@ def _current_snapshot(db: str | None, sweep_id: str) -> dict:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     sweep_id = _create_sweep(args)
-    from kerasweep.local.store import resolve_db_path
+    from kerasweep.local.store import redact, resolve_db
 
-    db = f" --db {args.db}" if args.db else ""
-    print(f"Created sweep with ID: {sweep_id} (in {resolve_db_path(args.db)})")
+    db = f" --db {redact(args.db)}" if args.db else ""
+    print(f"Created sweep with ID: {sweep_id} (in {resolve_db(args.db)})")
     print(f"Run sweep agent with: kerasweep{db} agent {sweep_id}")
     return EXIT_OK
 

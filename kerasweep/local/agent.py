@@ -211,8 +211,8 @@ def _status_line(
         parts.append(f"{metric['name']}={best:.4g} ({epochs} epoch{'s' if epochs != 1 else ''})")
     if run.state == "stopped" and run.stop:
         parts.append(
-            f"stopped at band {run.stop['band']}: {run.stop['value']:.4g} vs threshold "
-            f"{run.stop['threshold']:.4g}"
+            f"stopped at band {run.stop.band}: {run.stop.value:.4g} vs threshold "
+            f"{run.stop.threshold:.4g}"
         )
     if run.error:
         parts.append(run.error)
@@ -422,7 +422,11 @@ class _Agent:
                 else:
                     base[key] = value
             env = child_env(
-                base, db=self.store.path, sweep_id=self.sweep.id, run_id=run.id, agent_id=agent_id
+                base,
+                db=self.store.location,
+                sweep_id=self.sweep.id,
+                run_id=run.id,
+                agent_id=agent_id,
             )
             logger.debug("run %s: %s", run.id, " ".join(command))
 

@@ -138,11 +138,17 @@ def build_command(
 
 
 def child_env(
-    base: Mapping[str, str], *, db: os.PathLike | str, sweep_id: str, run_id: str, agent_id: str
+    base: Mapping[str, str], *, db: Any, sweep_id: str, run_id: str, agent_id: str
 ) -> dict[str, str]:
-    """The environment of a program run: ``base`` plus what :func:`setup_child` reads."""
+    """The environment of a program run: ``base`` plus what :func:`setup_child` reads.
+
+    ``db`` is the store (a path, URL or ``StoreLocation``), passed on to be reopened from
+    the program's working directory.
+    """
+    from kerasweep.local.store.location import resolve_db
+
     env = dict(base)
-    values = (str(Path(db).resolve()), sweep_id, run_id, agent_id)
+    values = (resolve_db(db).reopen(), sweep_id, run_id, agent_id)
     env.update(zip(CHILD_ENV_VARS, values, strict=True))
     paths = [str(SITE_DIR), str(PACKAGE_ROOT)]
     if env.get("PYTHONPATH"):
