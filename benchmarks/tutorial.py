@@ -4,7 +4,7 @@ The tutorial's model, steps, training loop and ``sweep_train``, as its page give
 only what running them here needs: no ``tqdm`` progress bar (not a dependency), Keras 3's
 ``reset_state()`` for the page's ``reset_states()``, the input width as a parameter (64 for
 scikit-learn's digits) and an optional ``clock`` that records when the first training step
-ended and when training ended.
+ended, when training ended, and each epoch's start, end and ``val_loss``.
 
 Example:
     >>> model = tutorial_model(64)
@@ -86,6 +86,7 @@ def tutorial_train(
     import wandb
 
     for epoch in range(epochs):
+        epoch_start = time.perf_counter()
         train_loss = []
         val_loss = []
         for _step, (x_batch_train, y_batch_train) in enumerate(train_dataset):
@@ -113,6 +114,10 @@ def tutorial_train(
                 "val_acc": float(val_acc),
             }
         )
+        if clock is not None:
+            clock.setdefault("epochs", []).append(
+                (epoch_start, time.perf_counter(), float(np.mean(val_loss)))
+            )
     if clock is not None:
         clock["trained"] = time.perf_counter()
 

@@ -53,6 +53,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _devices(text: str) -> list[str]:
+    from kerasweep.local.per_device import parse_devices
+
+    try:
+        return parse_devices(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``kerasweep``."""
     db = _Parser(add_help=False)
@@ -85,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument(
         "-v", "--verbose", action="store_true", help="show wandb, program output and tracebacks"
     )
+    runs.add_argument(
+        "--gpus",
+        type=_devices,
+        metavar="IDS",
+        help="one agent process per device, e.g. 0,1,2,3 (its CUDA_VISIBLE_DEVICES); "
+        "--count is per agent",
+    )
+    runs.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)
     new = _Parser(add_help=False)
     new.add_argument("config", metavar="CONFIG", help="sweep config, YAML or JSON (W&B format)")
     new.add_argument("--project", help="W&B project of the runs (default: the config's)")
@@ -346,6 +363,8 @@ def _function(args: argparse.Namespace, config: dict):
 
 
 def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
+    if args.gpus:
+        return _agents_per_device(args, sweep_id)
     from kerasweep.local.agent import AgentTerminated, local_agent
 
     _setup_run_output(args.verbose)
@@ -383,6 +402,32 @@ def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
     return EXIT_FAILED if result.reason == "failures" else EXIT_OK
 
 
+def _run_function(args: argparse.Namespace, config: dict):
+    """:func:`_function`; with ``--gpus`` only checked (each agent loads its own), so None."""
+    if not args.gpus:
+        return _function(args, config)
+    if args.function or config.get("program"):
+        _function(args, config)  # bad input fails here, once, before any agent starts
+    return None
+
+
+def _agents_per_device(args: argparse.Namespace, sweep_id: str) -> int:
+    """``--gpus``: one ``kerasweep agent`` per device, the store named by $KERASWEEP_DB."""
+    from kerasweep.local.per_device import run_per_device
+    from kerasweep.local.store import DB_ENV_VAR
+
+    options = [sweep_id, "--max-failures", str(args.max_failures), "--no-report"]
+    options += ["--count", str(args.count)] if args.count else []
+    options += ["--function", args.function] if args.function else []
+    options += ["--wandb-mode", args.wandb_mode] if args.wandb_mode else []
+    options += ["--retry-failed"] if getattr(args, "retry_failed", False) else []
+    options += ["--verbose"] if args.verbose else []
+    env = dict(os.environ)
+    if args.db:  # not on the agents' command lines, where a URL's password would show
+        env[DB_ENV_VAR] = str(args.db)
+    return run_per_device(args.gpus, options, env=env)
+
+
 def _write_report_if_available(sweep_id: str, db: str | None) -> None:
     try:
         from kerasweep.html_report import report
@@ -396,15 +441,17 @@ def _write_report_if_available(sweep_id: str, db: str | None) -> None:
 
 def _cmd_agent(args: argparse.Namespace) -> int:
     sweep = _open_store(args.db).sweep(args.sweep_id)  # fail early, in one line
-    status = _agent(args, args.sweep_id, _function(args, sweep.config))
-    _write_report_if_available(args.sweep_id, args.db)
+    function = _run_function(args, sweep.config)
+    status = _agent(args, args.sweep_id, function)
+    if not args.no_report:
+        _write_report_if_available(args.sweep_id, args.db)
     return status
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from kerasweep.sweep_config import load_sweep_config
 
-    function = _function(args, load_sweep_config(args.config))
+    function = _run_function(args, load_sweep_config(args.config))
     sweep_id = _create_sweep(args)
     print(f"Created sweep with ID: {sweep_id}")
     status = _agent(args, sweep_id, function)

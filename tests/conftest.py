@@ -37,3 +37,38 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
     env.update(extra)
     return env
+
+
+# -- PostgreSQL (tests/postgres.py): a fresh database per test, on $KERASWEEP_TEST_POSTGRES_URL
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgres: needs a PostgreSQL server (tests/postgres.py)")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        store = callspec.params.get("any_db") if callspec else None
+        if store == "postgresql" or "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker("postgres")
+
+
+@pytest.fixture
+def postgres_url():
+    """The URL of a new, empty database on the test server, dropped after the test.
+
+    Skips without a server (fails under CI); see tests/postgres.py for how to start one.
+    """
+    from tests.postgres import fresh_database, require_server
+
+    with fresh_database(require_server()) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request, tmp_path):
+    """Each store in turn: an SQLite file in tmp_path, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "kerasweep.db")
+    return request.getfixturevalue("postgres_url")

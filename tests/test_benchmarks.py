@@ -190,3 +190,87 @@ def test_memory_check_alone_writes_its_widths_and_memory(tmp_path):
     assert "tutorial" not in result and result["memory_hidden_units"] == [4, 8]
     assert len(result["rss_mb_after_run"]) == 3
     assert "growth from run 2 to run 3" in proc.stdout
+
+
+@functools.cache
+def _load_peers():
+    path = Path(ROOT) / "benchmarks" / "peers.py"
+    spec = importlib.util.spec_from_file_location("peers", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["peers"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_peers_tiny_run_reports_every_system_in_both_modes(tmp_path):
+    peers = _load_peers()
+    out = tmp_path / "peers.json"
+    env = subprocess_env(TMPDIR=str(tmp_path), KERAS_HOME=str(tmp_path))  # MNIST not cached
+    proc = _run_script(Path(peers.__file__), ["--tiny", "--json", str(out)], tmp_path, env)
+    result = json.loads(out.read_text())
+    assert "made from scikit-learn's digits" in result["data"]
+    assert set(result["modes"]) == {"grid", "hyperband"}
+    for mode, entry in result["modes"].items():
+        systems = entry["systems"]
+        assert list(systems) == list(peers.SYSTEMS)
+        for name, outcome in systems.items():
+            if mode == "hyperband" and name == "tutorial":
+                assert outcome["problem"].startswith("not applicable")
+            elif peers.missing_packages(name):
+                assert outcome["problem"].startswith("not installed"), outcome["problem"]
+            else:
+                assert outcome["problem"] is None, (mode, name, outcome["problem"])
+                assert outcome["wall_s"] > 0 and outcome["epochs_trained"] > 0
+                assert outcome["best_val_loss"] > 0
+    grid = result["modes"]["grid"]["systems"]
+    for name in ("kerasweep", "tutorial"):  # the same two configurations, two epochs each
+        params = sorted(
+            (t["params"]["batch_size"], t["params"]["learning_rate"])
+            for t in grid[name]["trial_records"]
+        )
+        assert params == [(64, 0.01), (256, 0.01)]
+        assert grid[name]["epochs_trained"] == 4
+    assert "### mode grid" in proc.stdout and "### mode hyperband" in proc.stdout
+    assert "seconds per epoch" in proc.stdout
+
+
+def test_peers_missing_packages_are_reported_not_run(tmp_path, monkeypatch):
+    peers = _load_peers()
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "tensorboard" else real_find_spec(name, *a),
+    )
+    plan = peers.Plan("grid", "unused.npz", (64,), (0.01,), 1)
+    outcome = peers.run_system("kerastuner", plan, tmp_path)
+    assert outcome.problem == "not installed: tensorboard"
+    assert not list(tmp_path.iterdir())  # nothing was started
+    table = peers.format_mode(plan, [outcome])
+    assert "| kerastuner | not installed: tensorboard |" in table
+
+
+def test_peers_mnist_shaped_digits_are_learnable():
+    from sklearn.neighbors import NearestCentroid
+
+    arrays = _load_peers().mnist_shaped_from_digits(3000, 600)
+    assert arrays["x_train"].shape == (3000, 28, 28) and arrays["x_train"].dtype.name == "uint8"
+    x_train = arrays["x_train"].reshape(3000, -1) / 255
+    x_test = arrays["x_test"].reshape(600, -1) / 255
+    accuracy = NearestCentroid().fit(x_train, arrays["y_train"]).score(x_test, arrays["y_test"])
+    assert accuracy > 0.5  # chance is 0.1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--systems", "kerasweep,sklearn"], "--systems: 'sklearn'"),
+        (["--batch-sizes", "64,x"], "--batch-sizes: '64,x'"),
+        (["--learning-rates", "0"], "--learning-rates: '0'"),
+    ],
+)
+def test_bad_peers_options_are_one_clear_error(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _load_peers().parse_args(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from kerasweep.local.store import NewRun, RunRecord, SweepRecord, plain
+from kerasweep.sweep_config import engine
 
 __all__ = [
     "ENGINE_STATES",
@@ -81,16 +81,6 @@ def _metric(config: Mapping[str, Any]) -> tuple[str, str] | None:
     return str(metric["name"]), str(metric.get("goal", "minimize"))
 
 
-def _engine():
-    """The ``sweeps`` package, imported without pydantic's notice about its v1-style config."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message="Valid config keys have changed", category=UserWarning
-        )
-        import sweeps
-    return sweeps
-
-
 def engine_runs(
     config: Mapping[str, Any], runs: Sequence[RunRecord], *, for_search: bool = False
 ) -> list:
@@ -98,8 +88,6 @@ def engine_runs(
 
     With ``for_search``, failed runs that have been retried are left out.
     """
-    SweepRun = _engine().SweepRun
-
     metric = _metric(config)
     out = []
     for run in runs:
@@ -107,7 +95,7 @@ def engine_runs(
             continue
         history = [] if metric is None else [{metric[0]: v} for v in run.metric_values]
         out.append(
-            SweepRun(
+            engine.sweep_run(
                 name=run.id,
                 state=ENGINE_STATES[run.state],
                 config={key: {"value": value} for key, value in run.params.items()},
@@ -173,19 +161,12 @@ def propose(
     if run_cap is not None and len(runs) >= int(run_cap):
         return None
 
-    suggestion = _engine().next_run(config, engine_runs(config, runs, for_search=True))
+    suggestion = engine.next_run(config, engine_runs(config, runs, for_search=True))
     if suggestion is None:
         return None
     params = {key: plain(spec["value"]) for key, spec in suggestion.config.items()}
     info = plain(suggestion.search_info) if suggestion.search_info else None
     return NewRun(params=params, search_info=info)
-
-
-def _filled_early_terminate(config: Mapping[str, Any]) -> dict:
-    _engine()
-    from sweeps.hyperband_stopping import hyperband_baseline_validate_and_fill
-
-    return hyperband_baseline_validate_and_fill(dict(config))["early_terminate"]
 
 
 def hyperband_applies(config: Mapping[str, Any]) -> bool:
@@ -222,15 +203,13 @@ def hyperband_decision(
     config = _config(config)
     if not hyperband_applies(config):
         return None, []
-    stop_runs = _engine().stop_runs
-
     name, goal = _metric(config)
     sign = -1.0 if goal == "maximize" else 1.0
     candidates = engine_runs(config, runs)
     target = next((r for r in candidates if r.name == run_id), None)
     if target is None:
         return None, []
-    stopped = {r.name for r in stop_runs(config, candidates)}
+    stopped = {r.name for r in engine.stop_runs(config, candidates)}
     info = target.early_terminate_info or {}
     bands = list(info.get("bands", []))
     thresholds = list(info.get("thresholds", []))
@@ -240,7 +219,7 @@ def hyperband_decision(
     history = [sign * v for v in target.metric_history(name, filter_invalid=True)]
     reached = [(b, t) for b, t in zip(bands, thresholds, strict=True) if b <= len(history)]
     band, threshold = max(reached, key=lambda bt: bt[0])
-    strict = _filled_early_terminate(config).get("strict") is True
+    strict = engine.filled_early_terminate(config).get("strict") is True
     value = history[band - 1] if strict else min(history)
     decision = StopDecision(
         band=int(band),

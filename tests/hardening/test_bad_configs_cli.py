@@ -1,6 +1,6 @@
 """Bad sweep configs at the command line: one line naming file, key and value; exit 2; no store.
 
-The corpus is the one kerasweep.sweep_config is tested with (tests/test_sweep_config.py);
+The corpus is the one kerasweep.sweep_config is tested with (tests/sweep_config/test_load.py);
 here every case goes through ``kerasweep sweep`` and ``kerasweep run`` in-process, and a few
 through a real ``python -m kerasweep`` process.
 """
@@ -15,7 +15,7 @@ import pytest
 
 from kerasweep.cli import main
 from tests.local.helpers import function, subprocess_env
-from tests.test_sweep_config import BAD_CONFIGS, Bad, _write
+from tests.sweep_config.test_load import BAD_CONFIGS, Bad, _write
 
 COMMANDS = ("sweep", "run")
 BY_ID = {case.id: case for case in BAD_CONFIGS}

@@ -102,3 +102,24 @@ def protocol():
     wandb.log({"epochs": 1})
     with open(os.path.join(os.environ["TEST_OUT"], f"{run.id}.json"), "w") as out:
         json.dump(seen, out)
+
+
+def on_device():
+    """Logs val_loss = a; writes its device and pid to $TEST_OUT/<run id>.json.
+
+    Raises on the device named by $TEST_FAIL_DEVICE; with $TEST_HANG set, then writes its run
+    id to $TEST_OUT/hang-<device> and waits forever.
+    """
+    run = wandb.init(config={"a": 0})
+    device = os.environ.get("CUDA_VISIBLE_DEVICES")
+    out = Path(os.environ["TEST_OUT"])
+    (out / f"{run.id}.json").write_text(json.dumps({"device": device, "pid": os.getpid()}))
+    if device == os.environ.get("TEST_FAIL_DEVICE"):
+        raise RuntimeError(f"failing on device {device}")
+    time.sleep(float(os.environ.get("TEST_SLEEP", "0.05")))
+    wandb.log({"val_loss": float(wandb.config.a)})
+    if os.environ.get("TEST_HANG"):
+        (out / f"hang-{device}.tmp").write_text(run.id)
+        os.replace(out / f"hang-{device}.tmp", out / f"hang-{device}")
+        while True:
+            time.sleep(1)

@@ -1,4 +1,4 @@
-"""The report page's HTML skeleton, stylesheet and script (used by :mod:`kerasweep.html_report`).
+"""The report page's HTML skeleton, stylesheet and script (used by :mod:`.page`).
 
 Every argument of :func:`page` must already be safe: HTML-escaped text, markup built from
 escaped text, or JSON escaped for a ``<script>`` element. The page's own script reads that JSON

@@ -1,4 +1,4 @@
-"""Tests for kerasweep.sweep_config: the tutorial's config, loading, and the bad-config corpus."""
+"""Tests for kerasweep.sweep_config.load: the tutorial's config, loading, the bad-config corpus."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kerasweep import sweep_config
 from kerasweep.sweep_config import (
     MAX_GRID_SIZE,
     SWEEP_CONFIG,
@@ -19,6 +18,9 @@ from kerasweep.sweep_config import (
     grid_size,
     load_sweep_config,
 )
+from kerasweep.sweep_config.grid import grid_key
+from kerasweep.sweep_config.parameters import DEPRECATED, DISTRIBUTIONS
+from kerasweep.sweep_config.rules import HYPERBAND_KEYS
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -852,7 +854,7 @@ def test_grid_point_identity_matches_the_engine():
     for a in values:
         for b in values:
             same_for_engine = yaml_hash(a) == yaml_hash(b)
-            assert (sweep_config._grid_key(a) == sweep_config._grid_key(b)) == same_for_engine
+            assert (grid_key(a) == grid_key(b)) == same_for_engine
 
 
 # --- the engine's schema -------------------------------------------------------------------------
@@ -866,15 +868,15 @@ def test_distribution_table_matches_the_engine_schema():
             enum = branch.get("properties", {}).get("distribution", {}).get("enum", [])
             for name in enum:
                 keys_by_distribution.setdefault(name, set()).update(branch["properties"])
-    table = sweep_config._DISTRIBUTIONS
-    assert set(keys_by_distribution) == set(table) | set(sweep_config._DEPRECATED)
+    table = DISTRIBUTIONS
+    assert set(keys_by_distribution) == set(table) | set(DEPRECATED)
     for name, rules in table.items():
         assert {"distribution", *rules.required, *rules.optional} == keys_by_distribution[name]
 
 
 def test_hyperband_keys_match_the_engine_schema():
     definitions = sweeps.config.schema.sweep_config_jsonschema["definitions"]
-    assert set(sweep_config._HYPERBAND_KEYS) == set(definitions["hyperband_stopping"]["properties"])
+    assert set(HYPERBAND_KEYS) == set(definitions["hyperband_stopping"]["properties"])
 
 
 def test_import_is_quiet_and_leaves_tensorflow_out():
@@ -889,7 +891,7 @@ def test_import_is_quiet_and_leaves_tensorflow_out():
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
         check=True,
     )
     assert result.stdout.split() == ["False", "False"]
@@ -953,7 +955,7 @@ def test_mutated_configs_either_run_in_the_engine_or_fail_in_one_line():
     assert accepted and refused
 
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.y*ml"))
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.y*ml"))
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)

@@ -1,0 +1,116 @@
+"""How values read on the report's pages: escaping, numbers, durations, colours.
+
+Example:
+    >>> fmt(0.123456), fmt(None), esc("<b>")
+    ('0.1235', '—', '&lt;b&gt;')
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+# Best end first: dark blue for the best runs, orange for the worst (readable on white).
+SCALE = ["#0d0887", "#5302a3", "#8b0aa5", "#b83289", "#db5c68", "#f48849", "#f8a53a"]
+NO_METRIC = "#b7bcc4"
+
+
+def esc(value: Any) -> str:
+    """HTML-escape any value's text (also right for plotly text, which decodes entities)."""
+    return html.escape(value if isinstance(value, str) else str(value), quote=True)
+
+
+def finite(value: Any) -> float | None:
+    """The value as a float when it is a finite real number, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def short(value: float) -> float:
+    """Six significant digits: enough for any chart, and short JSON."""
+    return float(f"{value:.6g}")
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    """Display text of a metric or parameter value."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "∞" if value > 0 else "-∞"
+        return format(value, f".{digits}g")
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def script_json(obj: Any) -> str:
+    """Compact JSON that is safe as the text of a ``<script>`` element."""
+    text = json.dumps(obj, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    return (
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def scale_color(t: float) -> str:
+    """Colour at ``t`` in [0, 1] on the report's scale (0 = best)."""
+    t = min(max(t, 0.0), 1.0) * (len(SCALE) - 1)
+    i = min(int(t), len(SCALE) - 2)
+    a, b = SCALE[i], SCALE[i + 1]
+    f = t - i
+    rgb = [round(int(a[k : k + 2], 16) * (1 - f) + int(b[k : k + 2], 16) * f) for k in (1, 3, 5)]
+    return "#" + "".join(f"{c:02x}" for c in rgb)
+
+
+def parse_time(text: Any) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def run_seconds(run: Mapping[str, Any]) -> float | None:
+    start, end = parse_time(run.get("started_at")), parse_time(run.get("ended_at"))
+    if start is None or end is None:
+        return None
+    return max((end - start).total_seconds(), 0.0)
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = round(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    if h:
+        return f"{h}h {m:02d}m"
+    if m:
+        return f"{m}m {s:02d}s"
+    return f"{s}s"

@@ -1,0 +1,64 @@
+"""Grid size: how many distinct points W&B's grid search enumerates, counted, not listed.
+
+Counts as the engine does (``int_uniform`` spans min..max, ``q_uniform`` spans
+``numpy.arange(min, max, q)``, repeated values count once, constants count 1, nested
+parameters multiply in).
+
+Example:
+    >>> from kerasweep.sweep_config.parameters import Leaf
+    >>> points([Leaf(("a",), "categorical", {"values": [1, 2, 2.0]}),
+    ...         Leaf(("b",), "int_uniform", {"min": 1, "max": 10})])
+    20
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from kerasweep.sweep_config.parameters import Leaf
+
+__all__ = ["MAX_GRID_SIZE", "grid_key", "leaf_points", "points"]
+
+MAX_GRID_SIZE = 100_000
+"""Largest grid (number of distinct points) a ``method: grid`` config may span.
+
+W&B's engine builds the whole product of the grid on every request for a run: at a million
+points that takes about 2 s and 200 MB per run, so larger grids are refused up front.
+"""
+
+
+def points(leaves: Iterable[Leaf]) -> int | None:
+    """Points of the grid over these parameters; None if one of them is not gridable."""
+    size = 1
+    for leaf in leaves:
+        n = leaf_points(leaf)
+        if n is None:
+            return None
+        size *= n
+    return size
+
+
+def leaf_points(leaf: Leaf) -> int | None:
+    """Points one parameter contributes to the engine's grid; None if not gridable."""
+    spec = leaf.spec
+    if leaf.distribution == "constant":
+        return 1
+    if leaf.distribution == "categorical":
+        return len({grid_key(value) for value in spec["values"]})
+    if leaf.distribution == "int_uniform":
+        return spec["max"] - spec["min"] + 1
+    if leaf.distribution == "q_uniform":
+        # numpy.arange(min, max, q) holds ceil((max - min) / q) values
+        steps = (spec["max"] - spec["min"]) / spec.get("q", 1.0)
+        return math.ceil(steps) if math.isfinite(steps) else None
+    return None
+
+
+def grid_key(value: Any) -> str:
+    """Equal for two values exactly when the engine's grid treats them as one point."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # the engine hashes 3.0 and 3 alike
+    return json.dumps(value, sort_keys=True)

@@ -1,0 +1,259 @@
+"""The rules of a sweep config that W&B's JSON schema cannot express.
+
+Each ``check_*`` function takes the :class:`~kerasweep.sweep_config.reading.Document` (for
+line numbers) and the config as plain data, and fails on the first problem it finds: the
+top-level keys kerasweep can run, the method, the metric, hyperband's settings (bands that
+can be computed), ``program``/``command``, and what the method needs of the parameters (a
+grid of gridable values and at most :data:`~kerasweep.sweep_config.grid.MAX_GRID_SIZE`
+points, bayes with something to search).
+
+Example:
+    >>> from kerasweep.sweep_config.reading import read
+    >>> check_method(read({"method": "grid"}), {"method": "grid"})
+    'grid'
+"""
+
+from __future__ import annotations
+
+import math
+
+from kerasweep.sweep_config import engine, grid
+from kerasweep.sweep_config._text import count, did_you_mean, format_path, show
+from kerasweep.sweep_config.parameters import DISTRIBUTIONS, Leaf
+from kerasweep.sweep_config.reading import Document
+
+__all__ = [
+    "GOALS",
+    "HYPERBAND_KEYS",
+    "METHODS",
+    "check_early_terminate",
+    "check_method",
+    "check_method_needs",
+    "check_metric",
+    "check_program_and_command",
+    "check_top_level_keys",
+]
+
+METHODS = ("grid", "random", "bayes")
+GOALS = ("minimize", "maximize")
+HYPERBAND_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
+# The engine computes this many bands from min_iter: min_iter * eta**k for k < 100.
+_HYPERBAND_BANDS = 100
+
+
+def check_top_level_keys(doc: Document, config: dict) -> None:
+    allowed = sorted(engine.schema()["properties"])
+    for key in config:
+        if key not in allowed:
+            hint = did_you_mean(key, allowed) or f"; settings are: {', '.join(allowed)}"
+            doc.fail(key, config[key], f"unknown setting (value {show(config[key])}){hint}")
+    if "scheduler" in config:
+        doc.fail(
+            "scheduler",
+            config["scheduler"],
+            f"{show(config['scheduler'])}: custom schedulers run only on W&B Launch;"
+            " kerasweep searches with W&B's own grid, random and bayes",
+        )
+    if "metrics" in config:
+        doc.fail(
+            "metrics",
+            config["metrics"],
+            f"{show(config['metrics'])}: several metrics need a custom scheduler on W&B"
+            " Launch; give one `metric` instead",
+        )
+
+
+def check_method(doc: Document, config: dict) -> str:
+    if "method" not in config:
+        doc.fail("method", None, "missing: choose grid, random or bayes")
+    method = config["method"]
+    if method == "custom":
+        doc.fail(
+            "method",
+            method,
+            "'custom' needs a custom scheduler on W&B Launch; choose grid, random or bayes",
+        )
+    if not isinstance(method, str) or method not in METHODS:
+        doc.fail(
+            "method",
+            method,
+            f"{show(method)} is not a search method{did_you_mean(method, METHODS)};"
+            " choose grid, random or bayes",
+        )
+    return method
+
+
+def check_metric(doc: Document, config: dict, method: str) -> None:
+    if "metric" not in config:
+        if method == "bayes":
+            doc.fail("metric", None, "missing: method 'bayes' needs a metric to optimize")
+        return
+    metric = config["metric"]
+    if not isinstance(metric, dict):
+        doc.fail(
+            "metric",
+            metric,
+            f"{show(metric)} is not a mapping: write {{name: val_loss, goal: minimize}}",
+        )
+    if "name" not in metric:
+        doc.fail(("metric", "name"), None, "missing: the name of the logged metric")
+    name = metric["name"]
+    if not isinstance(name, str) or not name.strip():
+        doc.fail(("metric", "name"), name, f"{show(name)} is not a metric name")
+    if "goal" in metric and metric["goal"] not in GOALS:
+        goal = metric["goal"]
+        doc.fail(
+            ("metric", "goal"),
+            goal,
+            f"{show(goal)} is not minimize or maximize{did_you_mean(goal, GOALS)}",
+        )
+
+
+def check_early_terminate(doc: Document, config: dict) -> None:
+    if "early_terminate" not in config:
+        return
+    et = config["early_terminate"]
+    path = ("early_terminate",)
+    if not isinstance(et, dict):
+        doc.fail(path, et, f"{show(et)} is not a mapping: write {{type: hyperband, min_iter: 3}}")
+    if "type" not in et:
+        doc.fail((*path, "type"), None, "missing: the only type is hyperband")
+    if et["type"] != "hyperband":
+        doc.fail(
+            (*path, "type"),
+            et["type"],
+            f"{show(et['type'])} is not an early-termination type; the only one is hyperband",
+        )
+    for key in et:
+        if key not in HYPERBAND_KEYS:
+            doc.fail(
+                (*path, key),
+                et[key],
+                f"unknown hyperband setting (value {show(et[key])})"
+                f"{did_you_mean(key, HYPERBAND_KEYS)}; allowed: {', '.join(HYPERBAND_KEYS)}",
+            )
+    for key in ("min_iter", "max_iter", "s"):
+        if key in et:
+            value = et[key]
+            if isinstance(value, bool) or not isinstance(value, int):
+                doc.fail((*path, key), value, f"{show(value)} is not an integer")
+            if value < 1:
+                doc.fail((*path, key), value, f"{show(value)} must be at least 1")
+    eta = et.get("eta", 3)
+    if "eta" in et:
+        if isinstance(eta, bool) or not isinstance(eta, (int, float)):
+            doc.fail((*path, "eta"), eta, f"{show(eta)} is not a number")
+        if not math.isfinite(eta) or eta <= 1:
+            doc.fail((*path, "eta"), eta, f"{show(eta)} must be a number greater than 1")
+    if "strict" in et and not isinstance(et["strict"], bool):
+        doc.fail((*path, "strict"), et["strict"], f"{show(et['strict'])} is not true/false")
+    if "max_iter" in et and "s" not in et:
+        doc.fail(
+            (*path, "max_iter"),
+            et["max_iter"],
+            f"{show(et['max_iter'])} needs s as well (the engine takes max_iter and s"
+            " before min_iter): add s or drop max_iter",
+        )
+    if "s" in et and "max_iter" not in et:
+        doc.fail((*path, "s"), et["s"], f"{show(et['s'])} needs max_iter as well")
+    if "max_iter" in et:
+        if et["max_iter"] / eta < 1:
+            doc.fail(
+                (*path, "max_iter"),
+                et["max_iter"],
+                f"{show(et['max_iter'])} is less than eta {show(eta)}: no band is left"
+                " to stop runs at",
+            )
+    elif "min_iter" in et:
+        try:
+            band: float = et["min_iter"]
+            for _ in range(_HYPERBAND_BANDS):
+                int(band)
+                band *= eta
+        except OverflowError:
+            doc.fail(
+                (*path, "eta"),
+                eta,
+                f"{show(eta)} is too large: the engine computes {_HYPERBAND_BANDS} bands"
+                " (min_iter * eta^k) and they overflow; use an integer eta",
+            )
+    else:
+        doc.fail((*path, "min_iter"), None, "missing: hyperband needs min_iter (or max_iter and s)")
+    if "metric" not in config:
+        doc.fail("metric", None, "missing: hyperband needs the metric that runs are judged by")
+
+
+def check_program_and_command(doc: Document, config: dict) -> None:
+    if "program" in config:
+        program = config["program"]
+        if not isinstance(program, str) or not program.strip():
+            doc.fail("program", program, f"{show(program)} is not a path to a program")
+    if "command" not in config:
+        return
+    command = config["command"]
+    if not isinstance(command, list):
+        doc.fail(
+            "command",
+            command,
+            f'{show(command)} is not a list: write ["${{env}}", "${{interpreter}}",'
+            ' "${program}", "${args}"]',
+        )
+    if not command:
+        doc.fail("command", command, "[] is empty")
+    for index, part in enumerate(command):
+        if not isinstance(part, str):
+            doc.fail(("command", index), part, f"{show(part)} is not a string (quote it)")
+    if "program" not in config and any("${program}" in part for part in command):
+        doc.fail("command", command, f"{show(command)} uses ${{program}} but no program is given")
+
+
+def check_method_needs(doc: Document, config: dict, method: str, leaves: list[Leaf]) -> int | None:
+    """What the chosen method needs of the parameters; returns the grid size."""
+    if method == "grid":
+        for leaf in leaves:
+            if not DISTRIBUTIONS[leaf.distribution].gridable:
+                why = (
+                    "a categorical with probabilities"
+                    if leaf.distribution == "categorical_w_probabilities"
+                    else f"the continuous distribution {leaf.distribution!r}"
+                )
+                doc.fail(
+                    leaf.path,
+                    leaf.spec,
+                    f"{show(leaf.spec)} is {why}: grid needs values, int_uniform,"
+                    " q_uniform or a constant",
+                )
+        size = grid.points(leaves)
+        assert size is not None
+        if size > grid.MAX_GRID_SIZE:
+            factors = sorted(
+                ((grid.leaf_points(leaf), leaf) for leaf in leaves), key=lambda f: -(f[0] or 0)
+            )
+            biggest = ", ".join(
+                f"{format_path(leaf.path[1:])}: {count(n)}" for n, leaf in factors[:3]
+            )
+            doc.fail(
+                "parameters",
+                size,
+                f"the grid has {count(size)} points ({biggest}, ...); the limit is"
+                f" {grid.MAX_GRID_SIZE:,}: use random or bayes, or fewer values",
+            )
+        return size
+    if method == "bayes":
+        searchable = [leaf for leaf in leaves if leaf.distribution != "constant"]
+        if not searchable:
+            doc.fail(
+                "parameters",
+                config["parameters"],
+                f"{show(config['parameters'])}: every parameter is a constant; bayes needs"
+                " one to search",
+            )
+        for leaf in leaves:
+            if leaf.distribution == "categorical_w_probabilities":
+                doc.fail(
+                    (*leaf.path, "probabilities"),
+                    leaf.spec["probabilities"],
+                    f"{show(leaf.spec['probabilities'])}: W&B's bayes search fails on"
+                    " categorical probabilities; drop them or use random",
+                )
+    return None

@@ -1,0 +1,158 @@
+"""``--gpus``: one real ``kerasweep agent`` process per device, on CPU (ids pick the env only)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kerasweep.cli import main
+from kerasweep.local import local_sweep
+from kerasweep.local.per_device import parse_devices, run_per_device, worst_status
+from kerasweep.local.store import Store
+from tests.local.helpers import function, subprocess_env
+
+GRID = {
+    "method": "grid",
+    "metric": {"name": "val_loss", "goal": "minimize"},
+    "parameters": {"a": {"values": [0, 1, 2, 3, 4, 5]}},
+}
+OWN_LINES = ("Started 2 agents, one per device: ", "Agents ended: ", "Report: ")
+
+
+def _kerasweep(*argv: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "kerasweep", *argv],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _seen(tmp_path: Path, run_id: str) -> dict:
+    return json.loads((tmp_path / f"{run_id}.json").read_text())
+
+
+def test_one_agent_per_device_shares_the_sweep_and_prefixes_its_lines(db, tmp_path):
+    sweep_id = local_sweep(GRID, db=db)
+    env = subprocess_env(TEST_OUT=str(tmp_path), TEST_SLEEP="0.3")
+    argv = ["agent", sweep_id, "--gpus", "0,1", "--function", function("on_device"),
+            "--wandb-mode", "disabled", "--db", str(db)]  # fmt: skip
+    proc = _kerasweep(*argv, env=env)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, out + err
+
+    lines = out.splitlines()
+    assert all(line.startswith(("[gpu 0] ", "[gpu 1] ", *OWN_LINES)) for line in lines), out
+    assert lines[0].startswith(OWN_LINES[0]) and "Agents ended: gpu 0 exit 0, gpu 1 exit 0" in out
+    for device in ("0", "1"):
+        assert f"[gpu {device}] Agent done: the sweep has no more runs to give" in out
+    assert sum(line.startswith("Report: ") for line in lines) == 1  # written once, at the end
+    runs = Store(db).runs(sweep_id)
+    assert sorted(r.params["a"] for r in runs) == GRID["parameters"]["a"]["values"]  # each once
+    assert all(r.state == "finished" for r in runs)
+    device_of_pid: dict[int, str] = {}
+    for run in runs:
+        seen = _seen(tmp_path, run.id)
+        assert device_of_pid.setdefault(seen["pid"], seen["device"]) == seen["device"]
+    assert sorted(device_of_pid.values()) == ["0", "1"]  # two agents, one on each device
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_reaches_every_agent_and_each_marks_its_run(sig, db, tmp_path):
+    sweep_id = local_sweep(GRID, db=db)
+    env = subprocess_env(TEST_OUT=str(tmp_path), TEST_HANG="1")
+    argv = ["agent", sweep_id, "--gpus", "0,1", "--function", function("on_device"),
+            "--wandb-mode", "disabled", "--db", str(db)]  # fmt: skip
+    proc = _kerasweep(*argv, env=env)
+    try:
+        hung = {device: _wait_for(tmp_path / f"hang-{device}", proc) for device in ("0", "1")}
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + sig, out + err
+    for device in ("0", "1"):
+        assert (
+            f"[gpu {device}] Agent {'terminated' if sig == signal.SIGTERM else 'interrupt'}" in out
+        )
+    why = "SIGTERM" if sig == signal.SIGTERM else "KeyboardInterrupt"
+    runs = Store(db).runs(sweep_id)
+    assert sorted(r.id for r in runs) == sorted(hung.values())  # no agent took another run
+    assert all(r.state == "crashed" and r.error == f"crashed: interrupted ({why})" for r in runs)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"agents ended early:\n{proc.communicate()}")
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.1)
+    return path.read_text()
+
+
+def test_the_exit_status_is_the_worst_agents(db, tmp_path):
+    sweep_id = local_sweep(GRID, db=db)
+    env = subprocess_env(TEST_OUT=str(tmp_path), TEST_FAIL_DEVICE="1")
+    argv = ["agent", sweep_id, "--gpus", "0,1", "--function", function("on_device"), "--count",
+            "1", "--max-failures", "1", "--wandb-mode", "disabled", "--db", str(db)]  # fmt: skip
+    proc = _kerasweep(*argv, env=env)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 1, out + err
+    assert "Agents ended: gpu 0 exit 0, gpu 1 exit 1" in out
+    assert "[gpu 1] Agent done: too many failed runs in a row" in out
+    states = {_seen(tmp_path, r.id)["device"]: r.state for r in Store(db).runs(sweep_id)}
+    assert states == {"0": "finished", "1": "failed"}
+
+
+def test_an_agent_killed_by_a_signal_counts_as_128_plus_the_signal(tmp_path, capsys):
+    fake = tmp_path / "python"  # stands in for the interpreter: exits by device
+    fake.write_text(
+        '#!/bin/sh\necho "args $*"\necho "to stderr" >&2\n'
+        '[ "$CUDA_VISIBLE_DEVICES" = 2 ] && kill -9 $$\nexit "$CUDA_VISIBLE_DEVICES"\n'
+    )
+    fake.chmod(0o755)
+    assert run_per_device(["0", "1", "2"], ["SWEEP"], python=str(fake)) == 137
+    captured = capsys.readouterr()
+    for device in ("0", "1", "2"):
+        assert f"[gpu {device}] args -m kerasweep agent SWEEP\n" in captured.out
+        assert f"[gpu {device}] to stderr\n" in captured.err
+    assert "Agents ended: gpu 0 exit 0, gpu 1 exit 1, gpu 2 killed by SIGKILL" in captured.out
+
+
+def test_run_with_gpus_creates_one_sweep_for_all_agents(tmp_path, capfd, monkeypatch):
+    config = tmp_path / "sweep.json"
+    config.write_text(json.dumps({**GRID, "parameters": {"a": {"values": [0, 1, 2]}}}))
+    monkeypatch.setenv("TEST_OUT", str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", subprocess_env()["PYTHONPATH"])  # as if installed
+    argv = ["run", str(config), "--gpus", "0,1", "--function", function("on_device"),
+            "--wandb-mode", "disabled"]  # fmt: skip
+    assert main(argv) == 0
+    out = capfd.readouterr().out
+    (sweep,) = Store().sweeps()
+    assert "3 runs: 3 finished" in out and out.count("Report: ") == 1
+    assert {_seen(tmp_path, r.id)["device"] for r in Store().runs(sweep.id)} <= {"0", "1"}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("0,0", "device 0 is listed twice"), ("", "not ''"), ("0,,1", "not ''"), ("0;1", "'0;1'")],
+)
+def test_bad_gpus_are_refused_in_one_line_before_anything_starts(value, message, db, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "missing.yaml", "--gpus", value, "--db", str(db)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--gpus {value!r}" in err and message in err, err
+    assert not db.exists()
+    with pytest.raises(ValueError, match="listed twice"):
+        parse_devices("1,2,1")
+    assert worst_status([]) == 0
