@@ -12,8 +12,9 @@ Example:
 Bad input gives one ``kerasweep: error: ...`` line and exit status 2, with nothing written.
 Ctrl-C or SIGTERM ends an agent after marking its run crashed ("interrupted"), with the rows
 it logged kept: exit status 130 or 143.
-The store is ``--db PATH``, else ``$KERASWEEP_DB``, else ``./kerasweep.db``. TensorFlow is
-only loaded by the runs themselves, with its log noise off.
+The store is ``--db PATH`` (an SQLite file) or ``--db postgresql://user:password@host:port/db``
+(a server agents on many machines share), else ``$KERASWEEP_DB``, else ``./kerasweep.db``.
+TensorFlow is only loaded by the runs themselves, with its log noise off.
 """
 
 from __future__ import annotations

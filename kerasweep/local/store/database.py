@@ -13,7 +13,6 @@ Every store operation is one function of a connection run by :meth:`Database.tra
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import sqlite3
@@ -111,8 +110,10 @@ class Database:
         return engine
 
     def _postgres_engine(self) -> sa.Engine:
-        if importlib.util.find_spec("psycopg") is None:
-            raise StoreError(f"a PostgreSQL store needs psycopg: {POSTGRES_EXTRA}")
+        try:
+            import psycopg  # noqa: F401  (the driver SQLAlchemy's dialect loads)
+        except ImportError:
+            raise StoreError(f"a PostgreSQL store needs psycopg: {POSTGRES_EXTRA}") from None
         return sa.create_engine(
             self.location.url,
             pool_pre_ping=True,
@@ -171,10 +172,11 @@ class Database:
                 unavailable = _unavailable(err, self.location)
                 if unavailable is None:
                     raise
-                if not retry or _refused_login(err) or time.monotonic() + delay > deadline:
+                left = deadline - time.monotonic()
+                if not retry or _refused_login(err) or left <= 0:
                     raise unavailable from None
                 logger.debug("store %s: %s; retrying", self.location, _reason(err))
-                time.sleep(delay)
+                time.sleep(min(delay, left))
                 delay = min(2 * delay, 2.0)
 
     def close(self) -> None:
@@ -213,9 +215,9 @@ def _unavailable(err: sa.exc.DBAPIError, location: StoreLocation) -> StoreError 
     code = getattr(err.orig, "sqlstate", None) or ""
     if code.startswith("40"):  # serialization failure, deadlock: retry quietly
         return StoreUnavailableError(f"store {location}: {_reason(err)}")
-    return StoreUnavailableError(
-        f"cannot reach the PostgreSQL server at {location.server}: {_reason(err)}"
-    )
+    # psycopg: 'connection failed: connection to server at "h", port p failed: <why>'
+    why = _reason(err).rsplit(" failed: ", 1)[-1]
+    return StoreUnavailableError(f"cannot reach the PostgreSQL server at {location.server}: {why}")
 
 
 def _create_private_file(path) -> None:

@@ -88,8 +88,8 @@ def test_db_path_argument_then_env_then_default(monkeypatch, tmp_path):
     assert resolve_db_path(None).name == "kerasweep.db"
 
 
-def test_unknown_sweep(db):
-    store = Store(db)
+def test_unknown_sweep(any_db):
+    store = Store(any_db)
     with pytest.raises(UnknownSweepError, match="no sweep 'nope'"):
         store.sweep("nope")
 
@@ -101,8 +101,8 @@ def test_plain_converts_numpy_and_drops_objects():
     assert type(value["i"]) is int and type(value["f"]) is float
 
 
-def test_snapshot_has_the_report_contract_shape(db):
-    store = Store(db)
+def test_snapshot_has_the_report_contract_shape(any_db):
+    store = Store(any_db)
     sweep_id = store.create_sweep(CONFIG, project="proj")
     agent = store.register_agent(sweep_id)
     first = _claim(store, sweep_id, agent, {"a": 1})
@@ -144,8 +144,8 @@ def test_snapshot_has_the_report_contract_shape(db):
     json.dumps(snap)  # plain data
 
 
-def test_rows_and_end_only_from_the_owner_of_a_running_run(db):
-    store = Store(db)
+def test_rows_and_end_only_from_the_owner_of_a_running_run(any_db):
+    store = Store(any_db)
     sweep_id = store.create_sweep(CONFIG)
     owner, other = store.register_agent(sweep_id), store.register_agent(sweep_id)
     run = _claim(store, sweep_id, owner, {"a": 1})
@@ -156,8 +156,8 @@ def test_rows_and_end_only_from_the_owner_of_a_running_run(db):
     assert store.history(run.id) == []
 
 
-def test_run_of_a_dead_agent_process_is_reaped_as_crashed(db):
-    store = Store(db)
+def test_run_of_a_dead_agent_process_is_reaped_as_crashed(any_db):
+    store = Store(any_db)
     sweep_id = store.create_sweep(CONFIG)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -169,8 +169,8 @@ def test_run_of_a_dead_agent_process_is_reaped_as_crashed(db):
     assert crashed.state == "crashed" and f"process {dead.pid}" in crashed.error
 
 
-def test_run_with_stale_heartbeat_is_reaped_and_fresh_one_kept(db):
-    store = Store(db)
+def test_run_with_stale_heartbeat_is_reaped_and_fresh_one_kept(any_db):
+    store = Store(any_db)
     sweep_id = store.create_sweep(CONFIG)
     agent = store.register_agent(sweep_id)
     # an agent on another host: only its heartbeat tells whether it lives
@@ -184,8 +184,8 @@ def test_run_with_stale_heartbeat_is_reaped_and_fresh_one_kept(db):
     assert store.heartbeat(agent, fresh.id) and not store.heartbeat(agent, stale.id)
 
 
-def test_claim_is_atomic_and_names_runs_in_order(db):
-    store = Store(db)
+def test_claim_is_atomic_and_names_runs_in_order(any_db):
+    store = Store(any_db)
     sweep_id = store.create_sweep(CONFIG)
     agent = store.register_agent(sweep_id)
     seen = []
