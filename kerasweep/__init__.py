@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "local_sweep": "kerasweep.local",
     "local_agent": "kerasweep.local",
     "report": "kerasweep.html_report",
+    "serve": "kerasweep.dashboard",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -58,6 +59,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from kerasweep.callbacks import SweepMetricsLogger
+    from kerasweep.dashboard import serve
     from kerasweep.data import Dataset, DatasetError, load_dataset, make_datasets
     from kerasweep.html_report import report
     from kerasweep.local import local_agent, local_sweep

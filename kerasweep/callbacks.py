@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import keras
 import wandb
 from wandb.integration.keras import WandbMetricsLogger
 
-from kerasweep.local import context
+from kerasweep.adapters import wandb_internals
 
 __all__ = ["DivergenceGuard", "ExecutionAwareMetricsLogger", "SweepMetricsLogger"]
 
@@ -55,22 +56,31 @@ class SweepMetricsLogger(keras.callbacks.Callback):
     whose metric is ``val_loss``. Without validation data the ``val_*`` keys are left out and
     a warning says so once.
 
-    When a local sweep's controller decides the run should stop (hyperband), training ends
-    cleanly after the epoch just logged.
+    When ``should_stop()`` turns True, training ends cleanly after the epoch just logged. By
+    default that is when the local sweep recording this run decides it should stop
+    (hyperband): :func:`kerasweep.local.stop_requested`, always False outside a local sweep.
 
     Args:
         accuracy_key: Name of the accuracy entry in Keras' logs; found automatically if None.
+        should_stop: Asked after each logged epoch, e.g. a run handle's
+            :meth:`~kerasweep.local.LocalRun.should_stop`. Default: see above.
 
     Example:
         >>> # model.fit(train, validation_data=val, callbacks=[
         >>> #     WandbMetricsLogger(), SweepMetricsLogger()])
     """
 
-    def __init__(self, accuracy_key: str | None = None) -> None:
+    def __init__(
+        self,
+        accuracy_key: str | None = None,
+        *,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
         super().__init__()
         if wandb.run is None:
             raise wandb.Error("You must call wandb.init() before SweepMetricsLogger()")
         self.accuracy_key = accuracy_key
+        self.should_stop = should_stop or wandb_internals.captured_run_should_stop
         self._warned_no_validation = False
 
     def epoch_row(self, epoch: int, logs: dict[str, Any]) -> dict[str, float | int]:
@@ -97,7 +107,7 @@ class SweepMetricsLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         wandb.log(self.epoch_row(epoch, logs or {}))
-        if context.stop_requested() and self.model is not None:
+        if self.should_stop() and self.model is not None:
             self.model.stop_training = True
 
 

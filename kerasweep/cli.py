@@ -8,6 +8,7 @@ Example:
     $ kerasweep show SWEEP_ID                           # leaderboard
     $ kerasweep best SWEEP_ID > best.yaml               # best parameters as YAML
     $ kerasweep report SWEEP_ID -o report.html
+    $ kerasweep serve                                   # live dashboard, http://127.0.0.1:8787
 
 Bad input gives one ``kerasweep: error: ...`` line and exit status 2, with nothing written.
 Ctrl-C or SIGTERM ends an agent after marking its run crashed ("interrupted"), with the rows
@@ -51,6 +52,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2**63-1, not {text!r}")
     return value
 
 
@@ -107,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("config", metavar="CONFIG", help="sweep config, YAML or JSON (W&B format)")
     new.add_argument("--project", help="W&B project of the runs (default: the config's)")
     new.add_argument("--name", help="sweep name (default: the config's)")
+    new.add_argument(
+        "--seed",
+        type=_seed,
+        metavar="N",
+        help="seed of the search: the same proposals in the same order every time"
+        " (default: fresh randomness)",
+    )
 
     parser = _Parser(
         prog="kerasweep",
@@ -136,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", parents=[db], help="write a sweep's HTML report")
     report.add_argument("sweep_id", metavar="SWEEP_ID")
     report.add_argument("-o", "--output", metavar="PATH", help="report file")
+    serve = commands.add_parser("serve", parents=[db], help="a live dashboard of the sweeps")
+    serve.add_argument("sweep_id", metavar="SWEEP_ID", nargs="?", help="the sweep to open first")
+    serve.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8787, help="port (default: 8787; 0: any)")
     return parser
 
 
@@ -321,7 +343,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _create_sweep(args: argparse.Namespace) -> str:
     from kerasweep.local.controller import local_sweep
 
-    return local_sweep(args.config, project=args.project, db=args.db, name=args.name)
+    return local_sweep(
+        args.config, project=args.project, db=args.db, name=args.name, seed=args.seed
+    )
 
 
 def _setup_run_output(verbose: bool) -> None:
@@ -342,7 +366,7 @@ def _function(args: argparse.Namespace, config: dict):
     written. Without ``--verbose``, ``sweep_train`` runs with ``verbose: 0`` (no progress
     bars) unless the sweep sets ``verbose``.
     """
-    from kerasweep.local.agent import DEFAULT_FUNCTION, load_function
+    from kerasweep.local.agent import load_function
 
     if args.function:
         return load_function(args.function)
@@ -353,7 +377,8 @@ def _function(args: argparse.Namespace, config: dict):
         if program is not None and not os.path.isfile(program):
             raise UsageError(f"program {program!r} of the sweep not found in {os.getcwd()}")
         return None
-    sweep_train = load_function(DEFAULT_FUNCTION)
+    from kerasweep.train import sweep_train
+
     if args.verbose:
         return sweep_train
     from kerasweep._quiet import import_tensorflow_quietly
@@ -369,6 +394,9 @@ def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
     from kerasweep.local.agent import AgentTerminated, local_agent
 
     _setup_run_output(args.verbose)
+    from kerasweep.dashboard.discovery import dashboard_hint
+
+    print(dashboard_hint(sweep_id, args.db), flush=True)
     try:
         result = local_agent(
             sweep_id,
@@ -495,6 +523,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from kerasweep.dashboard import serve
+
+    serve(args.sweep_id, db=args.db, host=args.host, port=args.port)
+    return EXIT_OK
+
+
 _COMMANDS = {
     "sweep": _cmd_sweep,
     "agent": _cmd_agent,
@@ -503,6 +538,7 @@ _COMMANDS = {
     "show": _cmd_show,
     "best": _cmd_best,
     "report": _cmd_report,
+    "serve": _cmd_serve,
 }
 
 

@@ -67,10 +67,12 @@ class CompiledModels:
         Returns:
             ``fresh`` compiled (the first time a key is seen, or when the kept model does
             not match), else the kept model with ``fresh``'s weights and ``optimizer``'s
-            initial state.
+            initial state, and ``compile_kwargs``' ``steps_per_execution`` (a key may leave
+            it out where the compiled functions do not depend on it, as in a stacked fit).
         """
         kept = self._models.get(key)
         if kept is not None and _reset_to(kept, fresh, optimizer):
+            kept.steps_per_execution = compile_kwargs.get("steps_per_execution", 1)
             self._models.move_to_end(key)
             return kept
         fresh.compile(optimizer=optimizer, **compile_kwargs)

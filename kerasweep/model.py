@@ -280,7 +280,7 @@ class GradientTapeModel(keras.Model):
         made_for = (self._compile_config, self._stacked_jit())
         kept_for, function = getattr(self, "_stacked_train_function", (None, None))
         if kept_for != made_for:
-            function = self._make_stacked_train_function()
+            function = self._make_stacked_train_function(stacked)
             self._stacked_train_function = (made_for, function)
         plain_function, self.train_function = self.train_function, function
         self._stacked_x_scale = None
@@ -311,7 +311,7 @@ class GradientTapeModel(keras.Model):
             return bool(self.jit_compile)
         return bool(self.stacked_jit_compile)
 
-    def _make_stacked_train_function(self):
+    def _make_stacked_train_function(self, stacked: StackedBatches):
         def train_stacked(data: Any, x_scale: tf.Tensor | None) -> dict[str, Any]:
             return self.distribute_strategy.run(self._train_stacked, args=(data, x_scale))
 
@@ -324,6 +324,11 @@ class GradientTapeModel(keras.Model):
                 jit_compile=self._stacked_jit(),
                 autograph=False,
             )
+            # Traced once for any number of batches per element and any batch size: the
+            # loop reads both from the element, so later fits with other batch sizes reuse
+            # the graph (XLA still compiles each new shape, on its first call).
+            x_scale = None if stacked.x_scale is None else tf.TensorSpec([], tf.float32)
+            train_stacked.get_concrete_function(_any_batches(stacked.dataset.element_spec), x_scale)
 
         def function(iterator: Any) -> dict[str, Any]:
             return train_stacked(next(iterator), self._stacked_x_scale)
@@ -374,6 +379,15 @@ class GradientTapeModel(keras.Model):
             for metric, y_t, y_p in zip(metrics, y_true, y_pred, strict=False):
                 if metric:
                     metric.update_state(y_t, y_p, sample_weight=rows)
+
+
+def _any_batches(spec: Any) -> Any:
+    """``spec`` with the stacked elements' two leading sizes (batches, rows) left open."""
+
+    def relax(t: tf.TensorSpec) -> tf.TensorSpec:
+        return tf.TensorSpec([None] * min(2, t.shape.rank) + t.shape[2:].as_list(), t.dtype)
+
+    return keras.tree.map_structure(relax, spec)
 
 
 def build_mlp(

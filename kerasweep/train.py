@@ -340,10 +340,20 @@ def _validation_batch_size(data: Any, batch_size: int) -> int:
 def _compiled_key(
     cfg: Mapping[str, Any], data: Any, compile_kwargs: Mapping[str, Any], stacked_jit: bool
 ) -> tuple:
-    """What ``sweep_train``'s compiled functions depend on, besides variable values."""
+    """What ``sweep_train``'s compiled functions depend on, besides variable values.
+
+    Stacked runs whose test set is evaluated in one batch depend on neither the batch size
+    nor the steps per call: the stacked loop is traced for any of them, and the test
+    function sees the same one batch. Runs of the tutorial's four batch sizes then share
+    one compiled model.
+    """
     import keras
 
     momentum = cfg["momentum"] if cfg["optimizer"] in ("sgd", "rmsprop") else None
+    steps_per_execution = compile_kwargs["steps_per_execution"]
+    any_batch_size = steps_per_execution > 1 and _validation_batch_size(
+        data, cfg["batch_size"]
+    ) == len(data.x_test)
     return (
         data.input_dim,
         data.num_classes,
@@ -352,8 +362,8 @@ def _compiled_key(
         cfg["dropout"],
         cfg["optimizer"],
         momentum,  # a constant in the traced update (the learning rate is a variable)
-        cfg["batch_size"],
-        compile_kwargs["steps_per_execution"],
+        "any" if any_batch_size else cfg["batch_size"],
+        "stacked" if any_batch_size else steps_per_execution,
         compile_kwargs["jit_compile"],
         stacked_jit,
         keras.config.dtype_policy().name,

@@ -12,7 +12,6 @@ from wandb.integration.keras import WandbMetricsLogger
 
 from kerasweep import SweepMetricsLogger, build_mlp
 from kerasweep.callbacks import DivergenceGuard, ExecutionAwareMetricsLogger
-from kerasweep.local import context
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(size=(200, 12)).astype("float32")
@@ -104,8 +103,7 @@ def test_needs_an_active_run():
         SweepMetricsLogger()
 
 
-def test_stop_request_ends_fit_after_the_logged_epoch(logged, monkeypatch):
-    monkeypatch.setattr(context, "stop_requested", lambda: len(logged) >= 2)
+def test_stop_request_ends_fit_after_the_logged_epoch(logged):
     history = _model().fit(
         X,
         Y,
@@ -113,10 +111,48 @@ def test_stop_request_ends_fit_after_the_logged_epoch(logged, monkeypatch):
         epochs=10,
         batch_size=50,
         verbose=0,
-        callbacks=[SweepMetricsLogger()],
+        callbacks=[SweepMetricsLogger(should_stop=lambda: len(logged) >= 2)],
     )
     assert len(history.history["loss"]) == 2
     assert [r["epochs"] for r in logged] == [0, 1]
+
+
+class _StopAfter:
+    """A log sink (what a local run is to wandb's capture) that asks to stop after n rows."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows, self.limit = [], rows
+
+    def log(self, data, step=None, commit=None):
+        self.rows.append(dict(data))
+
+    def report_error(self, err):
+        raise err
+
+    def should_stop(self):
+        return len(self.rows) >= self.limit
+
+
+def test_by_default_the_run_recording_wandb_decides_the_stop(logged):
+    from kerasweep.adapters.wandb_internals import capture_log
+
+    with capture_log(_StopAfter(3)) as sink:
+        run = wandb.init(mode="disabled")
+        history = _model().fit(
+            X, Y, validation_split=0.25, epochs=10, batch_size=50, verbose=0,
+            callbacks=[SweepMetricsLogger()],
+        )  # fmt: skip
+        run.finish()
+    assert len(history.history["loss"]) == 3
+    assert [r["epochs"] for r in sink.rows] == [0, 1, 2]
+    # outside a local run nobody asks to stop
+    run = wandb.init(mode="disabled")
+    history = _model().fit(
+        X, Y, validation_split=0.25, epochs=4, batch_size=50, verbose=0,
+        callbacks=[SweepMetricsLogger()],
+    )  # fmt: skip
+    run.finish()
+    assert len(history.history["loss"]) == 4
 
 
 @pytest.mark.parametrize(("steps_per_execution", "rows"), [(1, 8), (4, 8), (32, 4)])

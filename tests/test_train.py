@@ -121,8 +121,25 @@ def test_runs_of_one_shape_share_a_compiled_model_and_train_as_fresh_ones():
     reused = sweep_train(run)
     assert reused.model is first.model and fresh.model is not first.model
     assert reused.history == fresh.history
-    other_shape = sweep_train({**run, "batch_size": 32})
+    other_shape = sweep_train({**run, "hidden_units": 32})
     assert other_shape.model is not first.model
+
+
+def test_runs_of_other_batch_sizes_share_one_traced_model_and_train_as_fresh_ones(monkeypatch):
+    from kerasweep.train import COMPILED_MODELS
+
+    COMPILED_MODELS.clear()
+    run = {**FAST, "epochs": 2, "seed": 5, "batch_size": 32, "learning_rate": 0.05}
+    fresh = sweep_train({**run, "reuse_compiled": False})
+    first = sweep_train({**run, "batch_size": 256})  # 6 steps per call, fewer than 32's 45
+    traces = []  # the loop's Python runs only while it is traced
+    trace = first.model._train_stacked
+    monkeypatch.setattr(first.model, "_train_stacked", lambda *a: (traces.append(a), trace(*a))[1])
+    reused = sweep_train(run)
+    assert reused.model is first.model and len(COMPILED_MODELS) == 1
+    assert traces == []
+    assert reused.history == fresh.history
+    assert int(reused.model.optimizer.iterations) == 2 * 45
 
 
 def test_a_run_leaves_nothing_of_its_tracing_in_tensorflows_registry():

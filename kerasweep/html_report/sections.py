@@ -25,13 +25,19 @@ from kerasweep.html_report.format import (
 from kerasweep.html_report.importance import importance_table
 from kerasweep.html_report.view import MISSING, SweepView, why_stopped
 
-_STATE_ORDER = ("finished", "stopped", "running", "pending", "failed", "crashed")
+STATE_ORDER = ("finished", "stopped", "running", "pending", "failed", "crashed")
 
 
-def _state_badge(state: Any) -> str:
+def state_badge(state: Any) -> str:
     s = str(state or "unknown")
-    css = s if s in _STATE_ORDER else "unknown"
+    css = s if s in STATE_ORDER else "unknown"
     return f'<span class="state state-{css}">{esc(s)}</span>'
+
+
+def state_chips(counts: Mapping[str, int]) -> str:
+    """A badge and a count per state, in :data:`STATE_ORDER`."""
+    states = sorted(counts, key=lambda s: (*STATE_ORDER, s).index(s))
+    return "".join(f'<span class="chip">{state_badge(s)}<b>{counts[s]}</b></span>' for s in states)
 
 
 def header_html(sweep: SweepView) -> str:
@@ -41,10 +47,7 @@ def header_html(sweep: SweepView) -> str:
     for run in sweep.runs:
         key = str(run.get("state") or "unknown")
         counts[key] = counts.get(key, 0) + 1
-    states = sorted(counts, key=lambda s: (*_STATE_ORDER, s).index(s))
-    chips = "".join(
-        f'<span class="chip">{_state_badge(s)}<b>{counts[s]}</b></span>' for s in states
-    )
+    chips = state_chips(counts)
     sub = [f'<span class="mono">{esc(info.get("id") or "")}</span>']
     if info.get("project"):
         sub.append(f"project {esc(info['project'])}")
@@ -182,7 +185,7 @@ def leaderboard_html(sweep: SweepView, trace_of: dict[int, int]) -> str:
         cells = [
             f'<td class="num" data-v="{rank}">{rank if value is not None else ""}</td>',
             f"<td>{who}</td>",
-            f"<td>{_state_badge(run.get('state'))}</td>",
+            f"<td>{state_badge(run.get('state'))}</td>",
         ]
         if metric:
             cells.append(

@@ -7,7 +7,9 @@ and draws the figures with plotly; it builds tooltips with ``textContent`` only.
 
 from __future__ import annotations
 
-_CSS = """
+from collections.abc import Mapping
+
+CSS = """
 :root {
   --bg: #f4f6f8; --card: #ffffff; --ink: #1f2933; --muted: #616e7c; --faint: #9aa5b1;
   --line: #e4e7eb; --accent: #3c2f9e;
@@ -107,13 +109,23 @@ pre.config { background: #f8f9fb; border: 1px solid var(--line); border-radius: 
 #kw-tip table { font-size: 12px; margin-top: 4px; }
 #kw-tip td { padding: 1px 8px 1px 0; border: 0; }
 footer { color: var(--faint); font-size: 12px; margin-top: 22px; text-align: center; }
+.topbar { display: flex; justify-content: space-between; align-items: center; gap: 12px;
+  font-size: 13px; margin-bottom: 10px; }
+.topbar a { color: var(--accent); text-decoration: none; }
+.live { color: var(--muted); }
+.live::before { content: ""; display: inline-block; width: 8px; height: 8px; margin-right: 6px;
+  border-radius: 50%; background: var(--finished); vertical-align: 0; }
+.live.bad { color: var(--failed); }
+.live.bad::before { background: var(--failed); }
+table.sweeps td { vertical-align: middle; }
+table.sweeps a { color: var(--ink); }
 @media (max-width: 980px) {
   .cards { grid-template-columns: repeat(2, minmax(0, 1fr)); }
   .grid2, .grid-config { grid-template-columns: minmax(0, 1fr); }
 }
 """
 
-_JS = r"""
+SCRIPT = r"""
 (function () {
   "use strict";
   var root = document.documentElement;
@@ -122,13 +134,13 @@ _JS = r"""
   // pixels, and hovering a line shows nothing.
   var config = {displaylogo: false, responsive: true, plotGlPixelRatio: 1,
                 modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"]};
-  var drawn = [];
-  function draw(id, figure) {
-    var el = document.getElementById(id);
-    if (!el || !figure) { return null; }
-    drawn.push(Plotly.newPlot(el, figure.data, figure.layout, config));
-    return el;
+  var plots = {};  // element id -> element, once plotly has drawn into it
+  var curveOf = {};
+  function indexCurves() {
+    curveOf = {};
+    (D.curveRuns || []).forEach(function (i, k) { curveOf[i] = k; });
   }
+  indexCurves();
 
   var tip = document.getElementById("kw-tip");
   function cell(tr, text, bold) {
@@ -163,10 +175,9 @@ _JS = r"""
   }
   function hideRun() { tip.style.display = "none"; }
 
-  var pc = draw("parcoords", D.figures.parcoords);
-  var curves = draw("curves", D.figures.curves);
   var highlighted = null;
   function highlight(k) {
+    var curves = plots.curves;
     if (!curves || k === highlighted) { return; }
     var update = [];
     if (highlighted !== null) { update.push(highlighted); }
@@ -177,62 +188,147 @@ _JS = r"""
     Plotly.restyle(curves, {"line.width": widths}, update);
   }
 
-  Promise.all(drawn).then(function () {
-    if (pc) {
-      pc.on("plotly_hover", function (e) {
+  function listen(id, el) {
+    if (id === "parcoords") {
+      el.on("plotly_hover", function (e) {
         var i = D.parcoordsRuns[e.curveNumber];
         if (i === undefined) { return; }
         showRun(i, e.clientX, e.clientY);
         highlight(curveOf[i] === undefined ? null : curveOf[i]);
       });
-      pc.on("plotly_unhover", function () { hideRun(); highlight(null); });
-    }
-    if (curves) {
-      curves.on("plotly_hover", function (e) {
+      el.on("plotly_unhover", function () { hideRun(); highlight(null); });
+    } else if (id === "curves") {
+      el.on("plotly_hover", function (e) {
         var p = e.points && e.points[0];
         if (p && p.curveNumber < D.curveRuns.length) { highlight(p.curveNumber); }
       });
-      curves.on("plotly_unhover", function () { highlight(null); });
+      el.on("plotly_unhover", function () { highlight(null); });
     }
-    root.setAttribute("data-rendered", "true");
-  }, function (err) {
-    root.setAttribute("data-render-error", String(err && err.message || err));
-  });
-
-  var curveOf = {};
-  D.curveRuns.forEach(function (i, k) { curveOf[i] = k; });
-  var board = document.getElementById("leaderboard");
-  if (board) {
-    board.addEventListener("mouseover", function (e) {
-      var tr = e.target.closest("tbody tr");
-      if (tr && tr.dataset.trace !== undefined) { highlight(Number(tr.dataset.trace)); }
-    });
-    board.addEventListener("mouseleave", function () { highlight(null); });
-    var heads = board.querySelectorAll("thead th");
-    heads.forEach(function (th, col) {
-      th.addEventListener("click", function () {
-        var desc = th.classList.contains("sorted-asc");
-        heads.forEach(function (h) { h.classList.remove("sorted-asc", "sorted-desc"); });
-        th.classList.add(desc ? "sorted-desc" : "sorted-asc");
-        var numeric = th.dataset.sort === "num";
-        var body = board.tBodies[0];
-        var rows = Array.prototype.slice.call(body.rows);
-        function key(tr) {
-          var td = tr.cells[col];
-          if (!numeric) { return td.textContent; }
-          var v = td.dataset.v;
-          return v === undefined || v === "" ? null : parseFloat(v);
-        }
-        rows.sort(function (a, b) {
-          var x = key(a), y = key(b);
-          if (x === null || y === null) { return x === y ? 0 : x === null ? 1 : -1; }
-          var c = numeric ? x - y : String(x).localeCompare(String(y));
-          return desc ? -c : c;
-        });
-        rows.forEach(function (tr) { body.appendChild(tr); });
-      });
+  }
+  // Draws a figure into its element (Plotly.react: a redraw changes only what differs),
+  // or clears it when there is no figure.
+  function draw(id, figure) {
+    var el = document.getElementById(id);
+    if (!el) { return Promise.resolve(null); }
+    if (!figure) {
+      if (plots[id]) { Plotly.purge(el); delete plots[id]; }
+      return Promise.resolve(null);
+    }
+    if (id === "curves") { highlighted = null; }
+    return Plotly.react(el, figure.data, figure.layout, config).then(function () {
+      if (!plots[id]) { plots[id] = el; listen(id, el); }
+      return el;
     });
   }
+
+  // The leaderboard: hover a row to find its run; click a column to sort (kept on updates).
+  var sorted = null;  // {label, desc}
+  function sortBoard() {
+    var board = document.getElementById("leaderboard");
+    if (!board || !sorted) { return; }
+    var heads = board.querySelectorAll("thead th");
+    var col = -1;
+    heads.forEach(function (h, k) {
+      h.classList.remove("sorted-asc", "sorted-desc");
+      if (h.textContent === sorted.label) { col = k; }
+    });
+    if (col < 0) { return; }
+    var th = heads[col];
+    th.classList.add(sorted.desc ? "sorted-desc" : "sorted-asc");
+    var numeric = th.dataset.sort === "num";
+    var body = board.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    function key(tr) {
+      var td = tr.cells[col];
+      if (!numeric) { return td.textContent; }
+      var v = td.dataset.v;
+      return v === undefined || v === "" ? null : parseFloat(v);
+    }
+    rows.sort(function (a, b) {
+      var x = key(a), y = key(b);
+      if (x === null || y === null) { return x === y ? 0 : x === null ? 1 : -1; }
+      var c = numeric ? x - y : String(x).localeCompare(String(y));
+      return sorted.desc ? -c : c;
+    });
+    rows.forEach(function (tr) { body.appendChild(tr); });
+  }
+  document.addEventListener("mouseover", function (e) {
+    var tr = e.target.closest && e.target.closest("#leaderboard tbody tr");
+    if (tr && tr.dataset.trace !== undefined) { highlight(Number(tr.dataset.trace)); }
+  });
+  document.addEventListener("mouseout", function (e) {
+    var board = document.getElementById("leaderboard");
+    if (board && board.contains(e.target) && !board.contains(e.relatedTarget)) {
+      highlight(null);
+    }
+  });
+  document.addEventListener("click", function (e) {
+    var th = e.target.closest && e.target.closest("#leaderboard thead th");
+    if (!th) { return; }
+    sorted = {label: th.textContent, desc: th.classList.contains("sorted-asc")};
+    sortBoard();
+  });
+
+  Promise.all([draw("parcoords", D.figures.parcoords), draw("curves", D.figures.curves)])
+    .then(function () {
+      root.setAttribute("data-rendered", "true");
+    }, function (err) {
+      root.setAttribute("data-render-error", String(err && err.message || err));
+    });
+
+  // Live pages: poll the JSON of the page's parts; redraw only the parts whose digest changed.
+  var live = D.live;
+  if (!live) { return; }
+  var status = document.getElementById("kw-live");
+  function say(text, bad) {
+    if (!status) { return; }
+    status.textContent = text;
+    status.className = bad ? "live bad" : "live";
+  }
+  function apply(P) {
+    var digests = live.digests;
+    Object.keys(P.html).forEach(function (name) {
+      var part = P.html[name];
+      if (digests["html:" + name] === part[0]) { return; }
+      digests["html:" + name] = part[0];
+      document.querySelectorAll('[data-part="' + name + '"]').forEach(function (el) {
+        el.innerHTML = part[1];
+      });
+      if (name === "leaderboard") { sortBoard(); }
+    });
+    if (P.title) { document.title = P.title; }
+    D.metric = P.data.metric;
+    D.runs = P.data.runs;
+    D.parcoordsRuns = P.data.parcoordsRuns;
+    D.curveRuns = P.data.curveRuns;
+    indexCurves();
+    var redraws = Object.keys(P.data.figures).map(function (id) {
+      var figure = P.data.figures[id];
+      if (digests["figure:" + id] === figure[0]) { return null; }
+      digests["figure:" + id] = figure[0];
+      return draw(id, figure[1]);
+    });
+    return Promise.all(redraws);
+  }
+  var version = live.version, updates = 0;
+  function poll() {
+    fetch(live.url, {headers: {"If-None-Match": version}, cache: "no-store"})
+      .then(function (r) {
+        if (r.status === 304) { return null; }
+        if (!r.ok) { throw new Error("HTTP " + r.status); }
+        version = r.headers.get("ETag") || version;
+        return r.json();
+      })
+      .then(function (P) { return P && apply(P).then(function () { updates += 1; }); })
+      .then(function () {
+        root.setAttribute("data-updates", String(updates));
+        say("live · checked " + new Date().toLocaleTimeString(), false);
+      }, function (err) {
+        say("not reachable, retrying (" + (err && err.message || err) + ")", true);
+      })
+      .then(function () { setTimeout(poll, live.interval); });
+  }
+  setTimeout(poll, live.interval);
 })();
 """
 
@@ -247,7 +343,7 @@ _PAGE = """<!DOCTYPE html>
 </head>
 <body>
 <main>
-{header}
+{above}<div data-part="header">{header}</div>
 <nav class="toc"><a href="#parallel">Parallel coordinates</a>
 <a href="#progress">Metric per epoch</a>
 <a href="#importance">Parameter importance</a>
@@ -258,7 +354,7 @@ _PAGE = """<!DOCTYPE html>
   <p class="hint">One line per run, coloured by its best metric. Drag along an axis to filter;
   hover a line to see the run.</p>
   <div id="parcoords" class="plot"></div>
-  <p class="note">{parcoords_note}</p>
+  <p class="note" data-part="parcoords_note">{parcoords_note}</p>
 </section>
 <div class="grid2">
 <section class="panel" id="progress">
@@ -266,68 +362,72 @@ _PAGE = """<!DOCTYPE html>
   <p class="hint">Every run; circles mark where hyperband stopped a run, bars the band
   thresholds. Hover a line to see the run.</p>
   <div id="curves" class="plot"></div>
-  <p class="note">{curves_note}</p>
+  <p class="note" data-part="curves_note">{curves_note}</p>
 </section>
 <section class="panel" id="importance">
   <h2>Parameter importance</h2>
   <p class="hint">Which parameters predict the metric, as in W&amp;B's sweep dashboard.</p>
-  {importance}
+  <div data-part="importance">{importance}</div>
 </section>
 </div>
 <section class="panel" id="runs">
   <h2>Leaderboard</h2>
   <p class="hint">Best first. Click a column to sort; hover a row to find the run in the
   chart above.</p>
-  {leaderboard}
+  <div data-part="leaderboard">{leaderboard}</div>
 </section>
 <div class="grid-config">
 <section class="panel" id="engine">
   <h2>Engine</h2>
-  {engine}
+  <div data-part="engine">{engine}</div>
 </section>
 <section class="panel" id="config">
   <h2>Sweep config</h2>
-  <pre class="config">{config_yaml}</pre>
+  <div data-part="config">{config}</div>
 </section>
 </div>
-<footer>Generated by kerasweep on {generated}. Everything this page needs is inside it.</footer>
+<footer>{footer}</footer>
 </main>
 <div id="kw-tip"></div>
 <script type="application/json" id="kw-data">{data_json}</script>
-<script>{plotly_js}</script>
-<script>{script}</script>
+{scripts}
 </body>
 </html>
 """
+
+PARTS = ("header", "parcoords_note", "curves_note", "importance", "leaderboard", "engine", "config")
+
+
+def inline_scripts(plotly_js: str) -> str:
+    """The page's script elements with plotly's bundle and :data:`SCRIPT` inlined."""
+    return f"<script>{plotly_js}</script>\n<script>{SCRIPT}</script>"
 
 
 def page(
     *,
     title: str,
-    header: str,
-    parcoords_note: str,
-    curves_note: str,
-    importance: str,
-    leaderboard: str,
-    engine: str,
-    config_yaml: str,
+    parts: Mapping[str, str],
     data_json: str,
-    plotly_js: str,
-    generated: str,
+    scripts: str,
+    footer: str,
+    above: str = "",
 ) -> str:
-    """Assemble the page from safe parts (see the module docstring)."""
+    """Assemble the page from safe parts (see the module docstring).
+
+    Args:
+        title: the ``<title>`` text, escaped.
+        parts: markup of each of :data:`PARTS`, by name; each lands in the element marked
+            ``data-part="name"``, which a live page replaces when the part changes.
+        data_json: what the script reads (:func:`.format.script_json` of it).
+        scripts: the ``<script>`` elements that load plotly and :data:`SCRIPT`.
+        footer: the footer's markup. above: markup before the header (a live page's links).
+    """
     return _PAGE.format(
         title=title,
-        css=_CSS,
-        header=header,
-        parcoords_note=parcoords_note,
-        curves_note=curves_note,
-        importance=importance,
-        leaderboard=leaderboard,
-        engine=engine,
-        config_yaml=config_yaml,
+        css=CSS,
+        above=above,
+        footer=footer,
         data_json=data_json,
-        plotly_js=plotly_js,
-        script=_JS,
-        generated=generated,
+        scripts=scripts,
+        **{name: parts[name] for name in PARTS},
     )

@@ -20,7 +20,6 @@ from typing import Any
 
 from kerasweep.html_report.format import NO_METRIC, SCALE, finite, fmt, run_seconds, scale_color
 
-_STATE_ORDER = ("finished", "stopped", "running", "pending", "failed", "crashed")
 _LOG_DISTRIBUTIONS = {
     "log_uniform",
     "log_uniform_values",

@@ -12,15 +12,17 @@ Example:
 from __future__ import annotations
 
 from kerasweep.local.agent import AgentResult, local_agent
-from kerasweep.local.context import stop_requested
 from kerasweep.local.controller import local_sweep
+from kerasweep.local.run import LocalRun, current_run, stop_requested
 from kerasweep.local.store import Store, StoreError, UnknownSweepError
 
 __all__ = [
     "AgentResult",
+    "LocalRun",
     "Store",
     "StoreError",
     "UnknownSweepError",
+    "current_run",
     "local_agent",
     "local_sweep",
     "stop_requested",

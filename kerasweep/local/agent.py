@@ -45,16 +45,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kerasweep.local import context, wandb_session
+from kerasweep.local import wandb_session
 from kerasweep.local.cleanup import run_cleanup
 from kerasweep.local.controller import propose, searched_params
+from kerasweep.local.run import LocalRun
 from kerasweep.local.store import RunRecord, Store, SweepRecord, best_metric
 
-__all__ = ["DEFAULT_FUNCTION", "AgentResult", "AgentTerminated", "load_function", "local_agent"]
+__all__ = ["AgentResult", "AgentTerminated", "load_function", "local_agent"]
 
 logger = logging.getLogger("kerasweep.local")
 
-DEFAULT_FUNCTION = "kerasweep.train:sweep_train"
 WANDB_MODES = ("offline", "disabled")
 # W&B's agents stop after this many failed runs in a row (WANDB_AGENT_MAX_INITIAL_FAILURES)
 DEFAULT_MAX_FAILURES = 5
@@ -178,17 +178,16 @@ class _Heartbeat(threading.Thread):
     def __init__(self, store: Store, agent_id: str, interval: float) -> None:
         super().__init__(name="kerasweep-heartbeat", daemon=True)
         self.store, self.agent_id, self.interval = store, agent_id, interval
-        self.run_id: str | None = None
-        self.lost = False
+        self.local_run: LocalRun | None = None
         self._done = threading.Event()
 
     def run(self) -> None:
         while not self._done.wait(self.interval):
-            run_id = self.run_id
+            local_run = self.local_run
+            run_id = local_run.id if local_run is not None else None
             try:
-                if not self.store.heartbeat(self.agent_id, run_id) and run_id == self.run_id:
-                    self.lost = True
-                    context._request_stop()
+                if not self.store.heartbeat(self.agent_id, run_id) and local_run is not None:
+                    local_run.request_stop()  # the run is no longer this agent's
             except Exception:  # a busy store must not kill the heartbeat
                 logger.debug("heartbeat failed", exc_info=True)
         self.store.close()
@@ -267,7 +266,9 @@ class _Agent:
                 )
         function = self.function
         if function is None and not self.program_mode:
-            function = load_function(DEFAULT_FUNCTION)
+            from kerasweep.train import sweep_train
+
+            function = sweep_train
         agent_id = store.register_agent(sweep.id)
         result = AgentResult(sweep_id=sweep.id, agent_id=agent_id)
         heartbeat = _Heartbeat(store, agent_id, self.heartbeat_interval)
@@ -291,15 +292,16 @@ class _Agent:
                         store.set_sweep_state(sweep.id, "finished")
                     break
                 result.run_ids.append(run.id)
-                heartbeat.run_id, heartbeat.lost = run.id, False
+                local_run = LocalRun(store, sweep, run, agent_id=agent_id)
+                heartbeat.local_run = local_run
                 started = time.monotonic()
                 try:
                     if self.program_mode:
-                        state = self._run_program(run, agent_id)
+                        state = self._run_program(local_run)
                     else:
-                        state = self._run_function(run, agent_id, function)
+                        state = self._run_function(local_run, function)
                 finally:
-                    heartbeat.run_id = None
+                    heartbeat.local_run = None
                     clean_up()
                 ended = store.run(run.id)
                 logger.info(
@@ -342,7 +344,7 @@ class _Agent:
     # -- one run -----------------------------------------------------------------------------
 
     @contextmanager
-    def _params_file(self, run: RunRecord) -> Iterator[Path]:
+    def _params_file(self, run: LocalRun) -> Iterator[Path]:
         """The run's ``{key: {value: v}}`` YAML, where ``wandb.agent`` puts it."""
         import yaml
 
@@ -361,7 +363,7 @@ class _Agent:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
 
-    def _run_env(self, run: RunRecord, params_path: Path) -> dict[str, str | None]:
+    def _run_env(self, run: LocalRun, params_path: Path) -> dict[str, str | None]:
         env: dict[str, str | None] = {
             "WANDB_MODE": self.wandb_mode,
             "WANDB_SWEEP_PARAM_PATH": str(params_path),
@@ -376,16 +378,12 @@ class _Agent:
             env["WANDB_PROJECT"] = self.sweep.project
         return env
 
-    def _run_function(self, run: RunRecord, agent_id: str, function: Callable[[], Any]) -> str:
-        from kerasweep.local.recorder import RunRecorder, capture_wandb_log
-
+    def _run_function(self, run: LocalRun, function: Callable[[], Any]) -> str:
         outcome, error = "finished", None
         with self._params_file(run) as params_path, _environ(self._run_env(run, params_path)):
             wandb_session.forget_settings()  # the next wandb.init reads the run's variables
-            recorder = RunRecorder(self.store, self.sweep, run.id, agent_id=agent_id)
-            context._begin(run.id)
             try:
-                with capture_wandb_log(recorder):
+                with run.recording():
                     try:
                         function()
                     except KeyboardInterrupt as err:
@@ -400,17 +398,18 @@ class _Agent:
                     finally:
                         wandb_session.finish_run(failed=outcome != "finished")
             finally:
-                context._end()
-                state = self.store.finish_run(run.id, agent_id, outcome, error)
-        return state or outcome
+                state = run.end(outcome, error)
+        return state
 
-    def _run_program(self, run: RunRecord, agent_id: str) -> str:
+    def _run_program(self, run: LocalRun) -> str:
         from kerasweep.local.program import build_command, child_env, run_program
 
         outcome, error = "finished", None
         with self._params_file(run) as params_path:
             json_path = params_path.with_suffix(".json")
-            command = build_command(self.sweep.config, run.params, args_json_file=str(json_path))
+            command = build_command(
+                self.sweep.config, run.params, args_json_file=str(json_path), bridge=True
+            )
             if "${args_json_file}" in (self.sweep.config.get("command") or []):
                 import json
 
@@ -426,30 +425,24 @@ class _Agent:
                 db=self.store.location,
                 sweep_id=self.sweep.id,
                 run_id=run.id,
-                agent_id=agent_id,
+                agent_id=run.agent_id,
             )
             logger.debug("run %s: %s", run.id, " ".join(command))
-
-            def should_stop() -> bool:
-                current = self.store.run(run.id)
-                return current.stop is not None or current.state != "running"
-
             try:
                 result = run_program(
                     command,
                     env,
-                    should_stop=should_stop,
+                    should_stop=lambda: run.should_stop() or run.stopped_in_store(),
                     stop_grace=self.stop_grace,
                     kill_delay=self.kill_delay,
                     echo=self.program_output,
                 )
             except KeyboardInterrupt as err:
-                self.store.finish_run(run.id, agent_id, "crashed", _interrupted(err))
+                run.end("crashed", _interrupted(err))
                 raise
             if result.returncode != 0 and not result.terminated:
                 outcome, error = "failed", result.error
-        state = self.store.finish_run(run.id, agent_id, outcome, error)
-        return state or outcome
+        return run.end(outcome, error)
 
 
 def _resolve_wandb_mode(mode: str | None) -> str:

@@ -36,6 +36,7 @@ from kerasweep.sweep_config import engine
 __all__ = [
     "ENGINE_STATES",
     "StopDecision",
+    "check_seed",
     "engine_runs",
     "hyperband_applies",
     "hyperband_decision",
@@ -149,8 +150,14 @@ def propose(
 
     A sweep is over when its grid is exhausted, ``run_cap`` runs exist, or a run reached
     ``metric.target``.
+
+    The engine draws on randomness of the sweep's own, never on the process's global
+    generators: with the sweep's ``seed``, the proposal is a pure function of the config, the
+    seed and the runs so far (it is drawn from the stream numbered ``len(runs)``); without a
+    seed, from fresh entropy.
     """
     config = _config(sweep)
+    seed = sweep.seed if isinstance(sweep, SweepRecord) else None
     if retry_upto is not None:
         for run in runs:
             if run.seq <= retry_upto and run.state in ("failed", "crashed") and not run.retried:
@@ -161,7 +168,9 @@ def propose(
     if run_cap is not None and len(runs) >= int(run_cap):
         return None
 
-    suggestion = engine.next_run(config, engine_runs(config, runs, for_search=True))
+    suggestion = engine.next_run(
+        config, engine_runs(config, runs, for_search=True), seed=seed, proposal=len(runs)
+    )
     if suggestion is None:
         return None
     params = {key: plain(spec["value"]) for key, spec in suggestion.config.items()}
@@ -236,6 +245,7 @@ def local_sweep(
     project: str | None = None,
     db: str | os.PathLike | None = None,
     name: str | None = None,
+    seed: int | None = None,
 ) -> str:
     """Create a local sweep, the offline twin of ``wandb.sweep``; returns its id.
 
@@ -244,10 +254,14 @@ def local_sweep(
         project: W&B project its runs log to (default: the config's ``project``, if any).
         db: Store path (default ``$KERASWEEP_DB`` or ``./kerasweep.db``).
         name: Sweep name (default: the config's ``name``).
+        seed: Makes the search reproducible: with a seed (an integer from 0 to 2**63-1),
+            the sweep's proposals are a pure function of the config, the seed and the runs so
+            far. Stored with the sweep. Without one, each proposal draws fresh entropy.
 
     Raises:
         kerasweep.SweepConfigError: The config is invalid (W&B's schema, or something the
             engine would only trip over mid-sweep). Nothing is written then.
+        ValueError: The seed is not an integer from 0 to 2**63-1.
 
     Example:
         >>> sweep_id = local_sweep({"method": "grid", "parameters": {"a": {"values": [1, 2]}}},
@@ -256,5 +270,14 @@ def local_sweep(
     from kerasweep.local.store import Store
     from kerasweep.sweep_config import load_sweep_config
 
+    check_seed(seed)
     checked = load_sweep_config(config)
-    return Store(db).create_sweep(checked, name=name, project=project)
+    return Store(db).create_sweep(checked, name=name, project=project, seed=seed)
+
+
+def check_seed(seed: Any) -> None:
+    """Refuse a sweep seed that is not None or an integer from 0 to 2**63-1 (ValueError)."""
+    if seed is None:
+        return
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed: {seed!r} is not an integer from 0 to 2**63-1")

@@ -7,24 +7,29 @@ The command is built as ``wandb agent`` builds it: ``command:`` from the config 
 ``${args_override_hydra}``, ``${envvar:NAME}``). ``${interpreter}`` is the Python running the
 agent (``wandb agent`` says ``python``), so the program sees the same packages.
 
-How rows and stops reach the store: the program's process gets ``kerasweep/local/_site`` on
-``PYTHONPATH``; its ``sitecustomize`` (chaining to any other ``sitecustomize``) calls
-:func:`setup_child`, which wraps wandb's ``Run.log`` as soon as the program imports wandb.
-Each row the program logs is written to the store from the program's own process, and
-hyperband is applied there after each metric row, exactly as for a function run: a program
-using :class:`kerasweep.SweepMetricsLogger` sees ``stop_requested()`` turn True and ends
-``fit`` cleanly. The agent watches the store: if a stopped program is still running after
-``stop_grace`` seconds it gets SIGTERM, then SIGKILL ``kill_delay`` seconds later (W&B's
-agent sends SIGTERM then SIGKILL after 30 s); the program runs in its own process group and
-the signals go to the whole group, so processes it started end with it. Exit status 0 means
-finished (or stopped), anything else failed, with the program's last error line as the error.
+How rows and stops reach the store: where the template starts ``${program}`` with
+``${interpreter}`` (the default does), the program is started through
+:mod:`kerasweep.local.program_bridge` (``python -m kerasweep.local.program_bridge train.py
+--lr=0.1``, or ``... program_bridge -m pkg.train ...``). The bridge reads which run it is from
+the ``KERASWEEP_CHILD_*`` variables, attaches a :class:`~kerasweep.local.run.LocalRun` to
+it, records the program's wandb rows for as long as the program runs, then runs the program
+as Python would (``__main__``, ``sys.argv``, ``sys.path[0]``). Each row the program logs is
+written to the store from the program's own process, and hyperband is applied there after
+each metric row, exactly as for a function run: a program using
+:class:`kerasweep.SweepMetricsLogger` (or asking :func:`kerasweep.local.stop_requested`)
+ends ``fit`` cleanly. A template that starts the program another way (a literal ``python``)
+runs it as written, unrecorded. The agent watches the store: if a stopped program is still
+running after ``stop_grace`` seconds it gets SIGTERM, then SIGKILL ``kill_delay`` seconds
+later (W&B's agent sends SIGTERM then SIGKILL after 30 s); the program runs in its own process
+group and the signals go to the whole group, so processes it started end with it. Exit status
+0 means finished (or stopped), anything else failed, with the program's last error line as the
+error.
 On Linux the program also gets SIGTERM if its agent dies (even by ``kill -9``), so no run
 goes on training, unowned, after its agent is gone.
 """
 
 from __future__ import annotations
 
-import atexit
 import collections
 import contextlib
 import ctypes
@@ -50,15 +55,14 @@ __all__ = [
     "command_args",
     "program_file",
     "run_program",
-    "setup_child",
 ]
 
 DEFAULT_COMMAND = ["${env}", "${interpreter}", "${program}", "${args}"]
 _ENVVAR_MACRO = re.compile(r"\$\{envvar:([A-Za-z0-9_]*)\}")
-SITE_DIR = Path(__file__).with_name("_site")
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+#: the module a recorded program is started through
+BRIDGE_MODULE = "kerasweep.local.program_bridge"
 
-# what setup_child reads in the program's process
+# what the bridge reads in the program's process
 CHILD_ENV_VARS = ("KERASWEEP_CHILD_DB", "KERASWEEP_CHILD_SWEEP", "KERASWEEP_CHILD_RUN",
                   "KERASWEEP_CHILD_AGENT")  # fmt: skip
 
@@ -113,23 +117,38 @@ def command_args(params: Mapping[str, Any]) -> dict[str, list[str]]:
 
 
 def build_command(
-    config: Mapping[str, Any], params: Mapping[str, Any], *, args_json_file: str | None = None
+    config: Mapping[str, Any],
+    params: Mapping[str, Any],
+    *,
+    args_json_file: str | None = None,
+    bridge: bool = False,
 ) -> list[str]:
     """The command line of one run of a program-mode sweep.
+
+    With ``bridge``, a program that ``${interpreter}`` starts is started through
+    :data:`BRIDGE_MODULE`, which records its wandb rows (see the module's docstring).
 
     >>> cmd = build_command({"program": "train.py"}, {"lr": 0.1})
     >>> cmd[0], cmd[2:]
     ('/usr/bin/env', ['train.py', '--lr=0.1'])
+    >>> build_command({"program": "train.py"}, {"lr": 0.1}, bridge=True)[2:]
+    ['-m', 'kerasweep.local.program_bridge', 'train.py', '--lr=0.1']
     """
-    template = config.get("command") or DEFAULT_COMMAND
+    template = [str(chunk) for chunk in (config.get("command") or DEFAULT_COMMAND)]
     macros: dict[str, list[str]] = dict(command_args(params))
     macros["env"] = ["/usr/bin/env"] if os.name == "posix" else []
     macros["interpreter"] = [sys.executable]
     macros["program"] = [str(config["program"])] if config.get("program") else []
     macros["args_json_file"] = [args_json_file] if args_json_file else []
+    bridged = bridge and _interpreter_starts_program(template)
     command: list[str] = []
-    for chunk in template:
-        chunk = _ENVVAR_MACRO.sub(lambda m: os.environ.get(m.group(1), m.group(1)), str(chunk))
+    for before, chunk in zip(["", *template], template, strict=False):
+        chunk = _ENVVAR_MACRO.sub(lambda m: os.environ.get(m.group(1), m.group(1)), chunk)
+        if bridged and chunk == "${program}":
+            if before == "-m":  # ``-m ${program}``: ``-m bridge -m program``
+                command += [BRIDGE_MODULE, "-m"]
+            else:
+                command += ["-m", BRIDGE_MODULE]
         if chunk.startswith("${") and chunk.endswith("}"):
             command += macros.get(chunk[2:-1], [])
         else:
@@ -137,54 +156,66 @@ def build_command(
     return command
 
 
+def _interpreter_starts_program(template: Sequence[str]) -> bool:
+    """True if ``${interpreter}`` comes before ``${program}`` (options may sit between).
+
+    >>> _interpreter_starts_program(["${env}", "${interpreter}", "-u", "${program}"])
+    True
+    >>> _interpreter_starts_program(["python3", "${program}", "${args}"])
+    False
+    """
+    if "${interpreter}" not in template or "${program}" not in template:
+        return False
+    between = template[template.index("${interpreter}") + 1 : template.index("${program}")]
+    return all(chunk.startswith("-") and not chunk.startswith("${") for chunk in between)
+
+
 def child_env(
     base: Mapping[str, str], *, db: Any, sweep_id: str, run_id: str, agent_id: str
 ) -> dict[str, str]:
-    """The environment of a program run: ``base`` plus what :func:`setup_child` reads.
+    """The environment of a program run: ``base`` plus what the bridge reads.
 
     ``db`` is the store (a path, URL or ``StoreLocation``), passed on to be reopened from
-    the program's working directory.
+    the program's working directory. When this kerasweep is not installed where the
+    interpreter finds it by itself (a source checkout), the directory it was imported from
+    goes on ``PYTHONPATH`` so that the bridge imports the same copy.
     """
     from kerasweep.local.store.location import resolve_db
 
     env = dict(base)
     values = (resolve_db(db).reopen(), sweep_id, run_id, agent_id)
     env.update(zip(CHILD_ENV_VARS, values, strict=True))
-    paths = [str(SITE_DIR), str(PACKAGE_ROOT)]
-    if env.get("PYTHONPATH"):
-        paths.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(paths)
+    root = _import_root()
+    if root is not None:
+        paths = [root, *(p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p)]
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     env.setdefault("PYTHONUNBUFFERED", "1")  # output in order, as it comes
     return env
 
 
-def setup_child() -> bool:
-    """In a program run's process: record its wandb rows and apply hyperband (see module).
+def _import_root() -> str | None:
+    """The directory this kerasweep was imported from, if not one of the site directories."""
+    import site
 
-    Does nothing (returns False) outside a program run. The variables it reads are removed
-    so that processes the program starts do not record too.
+    import kerasweep
+
+    root = Path(kerasweep.__file__).resolve().parents[1]
+    sites = [*site.getsitepackages(), site.getusersitepackages()]
+    if any(Path(p).resolve() == root for p in sites if p):
+        return None
+    return str(root)
+
+
+def take_child_env() -> tuple[str, str, str, str] | None:
+    """In a program's process: the run it records (db, sweep, run, agent), or None.
+
+    The variables are removed, so that processes the program starts do not record too.
     """
     values = [os.environ.pop(name, None) for name in CHILD_ENV_VARS]
-    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
-    kept = [p for p in paths if p and Path(p) != SITE_DIR]
-    if kept:
-        os.environ["PYTHONPATH"] = os.pathsep.join(kept)
-    else:
-        os.environ.pop("PYTHONPATH", None)
     if not all(values):
-        return False
+        return None
     db, sweep_id, run_id, agent_id = values
-
-    from kerasweep.local import context
-    from kerasweep.local.recorder import RunRecorder, patch_wandb_on_import
-    from kerasweep.local.store import Store
-
-    store = Store(db, create=False)
-    recorder = RunRecorder(store, store.sweep(sweep_id), run_id, agent_id=agent_id)
-    context._begin(run_id)
-    patch_wandb_on_import(recorder)
-    atexit.register(recorder.close)
-    return True
+    return db, sweep_id, run_id, agent_id
 
 
 @dataclass

@@ -24,16 +24,14 @@ Example:
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+
+from kerasweep.adapters import wandb_internals
 
 __all__ = ["agent_session", "finish_run", "forget_settings", "shared_package_list", "teardown"]
 
 logger = logging.getLogger("kerasweep.local")
-
-# what wandb.teardown() resets in the singleton besides the service, with its fresh value
-_SETTINGS_STATE = ("_settings", "_settings_environ", "_sweep_config", "_session_identity")
 
 
 @contextmanager
@@ -54,30 +52,11 @@ def forget_settings() -> None:
     """Make the next ``wandb.init`` read its settings from the environment again.
 
     Keeps wandb's service running. Falls back to ``wandb.teardown()`` when a run is still
-    active (one the function did not finish) or when this wandb keeps its settings elsewhere.
+    active (one the function did not finish) or when this wandb keeps its settings elsewhere
+    (:func:`kerasweep.adapters.wandb_internals.forget_settings`).
     """
-    import wandb
-    from wandb.sdk import wandb_setup
-
-    singleton = getattr(wandb_setup, "_singleton", None)
-    lock = getattr(wandb_setup, "_singleton_lock", None)
-    if singleton is None or lock is None:
-        return  # nothing loaded yet (or a wandb this module does not know): init starts fresh
-    if (
-        wandb.run is not None
-        or getattr(singleton, "_pid", None) != os.getpid()
-        or getattr(singleton, "most_recent_active_run", True) is not None
-        or not all(hasattr(singleton, name) for name in _SETTINGS_STATE)
-        or not hasattr(singleton, "_logger")
-        or not hasattr(wandb_setup, "_EarlyLogger")
-    ):
+    if not wandb_internals.forget_settings():
         teardown()
-        return
-    with lock:
-        for name in _SETTINGS_STATE:
-            setattr(singleton, name, None)
-        # the settings' own log lines go to the next run's debug log, as after a teardown
-        singleton._logger = wandb_setup._EarlyLogger()
 
 
 def teardown() -> None:
@@ -112,32 +91,9 @@ def finish_run(failed: bool) -> None:
         forget_settings()
 
 
-@contextmanager
-def shared_package_list() -> Iterator[None]:
+def shared_package_list() -> AbstractContextManager[None]:
     """Inside the block, ``wandb.init`` lists the installed packages once, not every run.
 
-    Patches ``wandb.util.working_set`` (what ``wandb.init`` calls to write the run's
-    ``requirements.txt``) with a function that reads the list on its first call and
-    returns the same list afterwards. Does nothing if this wandb has no such function.
+    (:func:`kerasweep.adapters.wandb_internals.cached_working_set`.)
     """
-    import wandb.util
-
-    original = getattr(wandb.util, "working_set", None)
-    if original is None or not callable(original):
-        yield
-        return
-    cached: list | None = None
-
-    def working_set():
-        nonlocal cached
-        if cached is None:
-            cached = list(original())
-        return iter(cached)
-
-    working_set.__wrapped__ = original
-    wandb.util.working_set = working_set
-    try:
-        yield
-    finally:
-        if wandb.util.working_set is working_set:
-            wandb.util.working_set = original
+    return wandb_internals.cached_working_set()

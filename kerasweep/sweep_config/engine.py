@@ -5,16 +5,34 @@ a dry run of a config, the next proposal (:func:`next_run`), hyperband's verdict
 (:func:`stop_runs`) and its filled-in settings, and the engine's run type
 (:func:`sweep_run`).
 
+The engine draws its random and bayes proposals from Python's ``random`` and NumPy's global
+generator. Runs use those too (``keras.utils.set_random_seed`` reseeds both), so a run that
+seeds would make the next proposal repeat the last. Every call here therefore runs the
+engine on generator state of its own (:func:`own_randomness`) and puts the process's global
+state back exactly as it found it:
+
+- :func:`next_run` with a ``seed``: the state comes from ``(seed, proposal)``, so the
+  proposal is a pure function of the config, the seed, the runs so far and the proposal's
+  number, in any process;
+- without a seed: fresh entropy from the operating system for every proposal.
+
 Example:
     >>> next_run({"method": "grid", "parameters": {"a": {"values": [1, 2]}}}, []).config
     {'a': {'value': 1}}
+    >>> config = {"method": "random", "parameters": {"a": {"min": 0.0, "max": 1.0}}}
+    >>> first = next_run(config, [], seed=7, proposal=0).config
+    >>> first == next_run(config, [], seed=7, proposal=0).config
+    True
 """
 
 from __future__ import annotations
 
 import copy
+import random
+import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -23,6 +41,7 @@ __all__ = [
     "dry_run",
     "filled_early_terminate",
     "next_run",
+    "own_randomness",
     "schema",
     "schema_errors",
     "schema_violations",
@@ -30,17 +49,29 @@ __all__ = [
     "sweep_run",
 ]
 
+# How many 32-bit words of a SeedSequence seed NumPy's Mersenne Twister (its whole key).
+_NUMPY_KEY_WORDS = 624
+# Engine calls swap the process's global generators: one thread at a time.
+_GLOBAL_GENERATORS = threading.RLock()
+
 # Grids up to this size are enumerated by the engine in a dry run.
 _DRY_RUN_GRID = 10_000
 
 _sweeps_module: ModuleType | None = None
+_search_loaded = False
 
 
-def _sweeps() -> ModuleType:
-    """W&B's engine, imported on first use without its pydantic deprecation noise."""
-    global _sweeps_module
+def _sweeps(*, search: bool = False) -> ModuleType:
+    """W&B's engine, imported on first use without its pydantic deprecation noise.
+
+    With ``search``, also the modules ``sweeps.next_run`` imports on its first call (bayes
+    search, scikit-learn): importing them draws from the global generators, so they are
+    imported here, apart, and a seeded proposal is the same whether or not it is a process's
+    first. Imports leave the global generators as they found them too.
+    """
+    global _sweeps_module, _search_loaded
     if _sweeps_module is None:
-        with warnings.catch_warnings():
+        with own_randomness(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Valid config keys have changed in V2")
             warnings.filterwarnings("ignore", category=DeprecationWarning)
             import sweeps
@@ -50,7 +81,51 @@ def _sweeps() -> ModuleType:
             import sweeps.random_search
 
         _sweeps_module = sweeps
+    if search and not _search_loaded:
+        with own_randomness(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            import sweeps.bayes_search
+        _search_loaded = True
     return _sweeps_module
+
+
+@contextmanager
+def own_randomness(seed: int | None = None, stream: int = 0) -> Iterator[None]:
+    """Inside the block, ``random`` and ``numpy.random`` draw from a state of their own.
+
+    Args:
+        seed: With a seed (a non-negative integer), the state is derived from ``(seed,
+            stream)`` with NumPy's ``SeedSequence``: the same in every process and on every
+            platform. Without one, from fresh operating-system entropy.
+        stream: Which of the seed's independent streams (e.g. the proposal's number).
+
+    On leaving, both global generators are exactly as they were before the block (a draw
+    after it gives what it would have given without the block). Blocks in different threads
+    run one at a time.
+
+    Example:
+        >>> import random
+        >>> random.seed(1)
+        >>> with own_randomness(seed=3):
+        ...     inside = random.random()
+        >>> after = random.random()
+        >>> random.seed(1)
+        >>> after == random.random()
+        True
+    """
+    import numpy
+
+    sequence = numpy.random.SeedSequence(seed if seed is None else [seed, stream])
+    key = sequence.generate_state(_NUMPY_KEY_WORDS)
+    with _GLOBAL_GENERATORS:
+        python_state, numpy_state = random.getstate(), numpy.random.get_state()
+        try:
+            random.seed(int.from_bytes(key[:8].tobytes(), "little"))
+            numpy.random.seed(key)
+            yield
+        finally:
+            random.setstate(python_state)
+            numpy.random.set_state(numpy_state)
 
 
 def schema() -> dict:
@@ -61,15 +136,18 @@ def schema() -> dict:
 def schema_errors(config: Mapping[str, Any]) -> list:
     """The schema's ``jsonschema`` errors for `config`, ordered by key path."""
     validator = _sweeps().config.schema.validator
-    return sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    with own_randomness():
+        errors = list(validator.iter_errors(config))
+    return sorted(errors, key=lambda e: [str(p) for p in e.absolute_path])
 
 
 def schema_violations(config: Mapping[str, Any]) -> list[str]:
     """The engine's own extra checks (min < max, probabilities, deprecated distributions)."""
-    with warnings.catch_warnings():
+    sweeps = _sweeps()
+    with own_randomness(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return list(_sweeps().schema_violations_from_proposed_config(config))
+            return list(sweeps.schema_violations_from_proposed_config(config))
         except Exception as err:  # the engine raises instead of reporting some problems
             return [f"{type(err).__name__}: {err}"]
 
@@ -91,21 +169,16 @@ def dry_run(config: Mapping[str, Any], method: str, grid_points: int | None) -> 
     Raises:
         EngineFailure: The engine raised; ``section`` names the part of the config.
     """
-    import random
-
-    import numpy
-
     sweeps = _sweeps()
-    python_state, numpy_state = random.getstate(), numpy.random.get_state()
     section = "method"
     try:
-        with warnings.catch_warnings():
+        with own_randomness(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # The search modules directly: next_run would import bayes' scikit-learn too.
             if method == "random":
                 sweeps.random_search.random_search_next_runs(copy.deepcopy(config))
             elif method == "bayes":
-                sweeps.next_run(copy.deepcopy(config), [])
+                _sweeps(search=True).next_run(copy.deepcopy(config), [])
             elif (grid_points or 0) <= _DRY_RUN_GRID:
                 sweeps.grid_search.grid_search_next_runs([], copy.deepcopy(config))
             else:
@@ -116,9 +189,6 @@ def dry_run(config: Mapping[str, Any], method: str, grid_points: int | None) -> 
                 sweeps.stop_runs(copy.deepcopy(config), [])
     except Exception as err:
         raise EngineFailure(section, err) from err
-    finally:
-        random.setstate(python_state)
-        numpy.random.set_state(numpy_state)
 
 
 def sweep_run(*, name: str, state: str, config: Mapping[str, Any], history: list[dict]) -> Any:
@@ -126,17 +196,36 @@ def sweep_run(*, name: str, state: str, config: Mapping[str, Any], history: list
     return _sweeps().SweepRun(name=name, state=state, config=dict(config), history=history)
 
 
-def next_run(config: Mapping[str, Any], runs: Sequence[Any]) -> Any:
-    """The engine's next proposal (a ``SweepRun``), or None when the search is over."""
-    return _sweeps().next_run(config, list(runs))
+def next_run(
+    config: Mapping[str, Any],
+    runs: Sequence[Any],
+    *,
+    seed: int | None = None,
+    proposal: int = 0,
+) -> Any:
+    """The engine's next proposal (a ``SweepRun``), or None when the search is over.
+
+    Args:
+        config: The sweep config.
+        runs: The engine's runs so far (:func:`sweep_run`).
+        seed: The sweep's seed, or None for fresh entropy (see :func:`own_randomness`).
+        proposal: The proposal's number in the sweep (0 for the first): with a seed, each
+            number draws from its own stream.
+    """
+    sweeps = _sweeps(search=True)
+    with own_randomness(seed, proposal):
+        return sweeps.next_run(config, list(runs))
 
 
 def stop_runs(config: Mapping[str, Any], runs: Sequence[Any]) -> list:
     """The runs hyperband stops now (the engine fills in their ``early_terminate_info``)."""
-    return _sweeps().stop_runs(config, list(runs))
+    sweeps = _sweeps()
+    with own_randomness():
+        return sweeps.stop_runs(config, list(runs))
 
 
 def filled_early_terminate(config: Mapping[str, Any]) -> dict:
     """The config's ``early_terminate`` with the engine's defaults filled in."""
     fill = _sweeps().hyperband_stopping.hyperband_baseline_validate_and_fill
-    return fill(dict(config))["early_terminate"]
+    with own_randomness():
+        return fill(dict(config))["early_terminate"]

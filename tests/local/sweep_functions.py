@@ -9,7 +9,7 @@ from pathlib import Path
 
 import wandb
 
-from kerasweep.local import context
+from kerasweep.local import stop_requested
 
 # crafted val_loss series, chosen by the grid parameter "series"
 SERIES = [
@@ -29,8 +29,30 @@ def crafted():
     wandb.init(config={"series": 0})
     for epoch, value in enumerate(SERIES[wandb.config.series]):
         wandb.log({"epochs": epoch, "val_loss": value, "val_acc": 1.0 - value})
-        if context.stop_requested():
+        if stop_requested():
             break
+
+
+def _epochs_allowed(gate: str) -> int:
+    try:
+        return int(Path(gate).read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def crafted_paced():
+    """crafted, paced by the file $TEST_GATE when set (it holds how many epochs a run may have
+    logged so far); then fails with the text of its "fail" parameter, when one is given."""
+    wandb.init(config={"series": 0, "fail": ""})
+    gate = os.environ.get("TEST_GATE")
+    for epoch, value in enumerate(SERIES[wandb.config.series]):
+        while gate and epoch >= _epochs_allowed(gate):
+            time.sleep(0.05)
+        wandb.log({"epochs": epoch, "val_loss": value, "val_acc": 1.0 - value})
+        if stop_requested():
+            break
+    if wandb.config.fail:
+        raise RuntimeError(wandb.config.fail)
 
 
 def quadratic():
@@ -102,6 +124,40 @@ def protocol():
     wandb.log({"epochs": 1})
     with open(os.path.join(os.environ["TEST_OUT"], f"{run.id}.json"), "w") as out:
         json.dump(seen, out)
+
+
+def _tutorial_space_run(seed_globals: bool) -> None:
+    """A run over the tutorial's space that draws from Python's and NumPy's generators.
+
+    val_loss depends on the parameters only; each of 3 rows also logs the run's own draws
+    (``draw``, ``np_draw``). With ``seed_globals`` the run first seeds the way sweep_train
+    does, with ``keras.utils.set_random_seed(config.seed)``.
+    """
+    import math
+    import random
+
+    import numpy as np
+
+    wandb.init(config={"batch_size": 0, "learning_rate": 0.0, "seed": 0})
+    config = wandb.config
+    if seed_globals:
+        import keras
+
+        keras.utils.set_random_seed(config.seed)
+    loss = abs(math.log10(config.learning_rate) + 3) + config.batch_size / 256
+    for epoch in range(3):
+        row = {"epochs": epoch, "val_loss": loss - epoch / 10}
+        wandb.log({**row, "draw": random.random(), "np_draw": float(np.random.random())})
+
+
+def seeding_run():
+    """Seeds the global generators first, as sweep_train does; see _tutorial_space_run."""
+    _tutorial_space_run(True)
+
+
+def non_seeding_run():
+    """The same run without seeding anything."""
+    _tutorial_space_run(False)
 
 
 def on_device():

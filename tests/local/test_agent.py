@@ -10,7 +10,7 @@ import types
 import pytest
 import sqlalchemy
 
-from kerasweep.local import context, local_agent, local_sweep
+from kerasweep.local import current_run, local_agent, local_sweep, stop_requested
 from kerasweep.local.store import Store
 from tests.local.helpers import engine_replay, function
 from tests.local.sweep_functions import SERIES
@@ -175,7 +175,7 @@ def test_keyboard_interrupt_marks_the_run_crashed_and_propagates(db, monkeypatch
         local_agent(sweep_id, interrupted, db=db)
     (run,) = _runs(db, sweep_id)
     assert run["state"] == "crashed" and "interrupted" in run["error"]
-    assert not context.stop_requested() and context.current_run_id() is None
+    assert not stop_requested() and current_run() is None
 
 
 def test_keras_session_is_cleared_after_every_run(db, monkeypatch):

@@ -22,12 +22,12 @@ PROGRAM = textwrap.dedent(
     if args.series >= len(SERIES):
         raise IndexError(f"no series {{args.series}}")
     import wandb
-    from kerasweep.local import context
+    from kerasweep.local import stop_requested
     wandb.init(config={{"series": -1}})
     assert wandb.config.series == args.series, (wandb.config.series, args.series)
     for epoch, value in enumerate(SERIES[args.series]):
         wandb.log({{"epochs": epoch, "val_loss": value}})
-        if context.stop_requested():
+        if stop_requested():
             break
     with open(os.path.join(os.environ["TEST_OUT"], f"argv-{{args.series}}.json"), "w") as out:
         json.dump(sys.argv[1:], out)

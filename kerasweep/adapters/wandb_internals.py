@@ -1,0 +1,207 @@
+"""Every use of wandb's private API: the ``log`` of its run classes, its settings singleton.
+
+kerasweep's local controller needs three things wandb has no public API for:
+
+- the rows a run logs, however it logs them (``wandb.log``, ``run.log``, a Keras callback):
+  :func:`capture_log` wraps ``log`` on ``wandb.sdk.wandb_run.Run`` and
+  ``wandb.sdk.lib.noop_run.NoopRun`` (what ``mode="disabled"`` returns) while a local run
+  is in progress, and puts the originals back after it;
+- a fresh read of the environment at the next ``wandb.init`` without stopping wandb's
+  service (:func:`forget_settings`): it resets ``_settings``, ``_settings_environ``,
+  ``_sweep_config`` and ``_session_identity`` of ``wandb.sdk.wandb_setup._singleton``
+  (guarded by ``_singleton_lock``; its ``_logger`` becomes a new ``_EarlyLogger``), which is
+  what ``wandb.teardown()`` resets besides the service;
+- one listing of the installed packages per agent (:func:`cached_working_set`): wandb calls
+  ``wandb.util.working_set`` at every ``wandb.init`` for the run's ``requirements.txt``.
+
+Tested with wandb 0.31.0 (and the layout has been the same since 0.19).
+``tests/adapters/test_wandb_internals.py`` fails if a wandb release moves any of these.
+
+Example:
+    >>> class Sink:
+    ...     rows = []
+    ...     def log(self, data, step=None, commit=None): self.rows.append(data)
+    ...     def report_error(self, err): raise err
+    ...     def should_stop(self): return False
+    >>> import wandb
+    >>> with capture_log(Sink()) as sink:
+    ...     run = wandb.init(mode="disabled")
+    ...     run.log({"loss": 1.0})
+    ...     run.finish()
+    >>> sink.rows
+    [{'loss': 1.0}]
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Protocol, TypeVar
+
+__all__ = [
+    "LOG_CLASSES",
+    "SETTINGS_STATE",
+    "LogSink",
+    "cached_working_set",
+    "capture_log",
+    "captured_run_should_stop",
+    "capturing",
+    "forget_settings",
+]
+
+#: module -> wandb run class whose ``log`` is wrapped while a local run records
+LOG_CLASSES = {"wandb.sdk.wandb_run": "Run", "wandb.sdk.lib.noop_run": "NoopRun"}
+
+#: what ``wandb.teardown()`` resets in the setup singleton besides the service
+SETTINGS_STATE = ("_settings", "_settings_environ", "_sweep_config", "_session_identity")
+
+_install_lock = threading.Lock()
+
+
+class LogSink(Protocol):
+    """Where a captured run's rows go: the local run in progress."""
+
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None):
+        """Take one ``wandb.log(data, step, commit)`` call."""
+
+    def report_error(self, err: Exception) -> None:
+        """A row could not be taken; the run goes on."""
+
+    def should_stop(self) -> bool:
+        """True once the run should end."""
+
+
+Sink = TypeVar("Sink", bound=LogSink)
+
+
+def _log_classes() -> list[type]:
+    classes = []
+    for module_name, class_name in LOG_CLASSES.items():
+        cls = getattr(importlib.import_module(module_name), class_name, None)
+        if cls is None or "log" not in vars(cls):
+            raise RuntimeError(f"this wandb has no {module_name}.{class_name}.log to capture")
+        classes.append(cls)
+    return classes
+
+
+def _wrap(original: Callable, sink: LogSink) -> Callable:
+    @functools.wraps(original)
+    def log(self, data, *args, **kwargs):
+        row = dict(data) if isinstance(data, Mapping) else data
+        result = original(self, data, *args, **kwargs)
+        if isinstance(row, Mapping):
+            step = kwargs.get("step", args[0] if len(args) > 0 else None)
+            commit = kwargs.get("commit", args[1] if len(args) > 1 else None)
+            try:
+                sink.log(row, step=step, commit=commit)
+            except Exception as err:  # recording must never break the run's own logging
+                sink.report_error(err)
+        return result
+
+    log.__kerasweep_sink__ = sink
+    return log
+
+
+def capturing() -> LogSink | None:
+    """The sink :func:`capture_log` is sending this process's rows to, or None."""
+    module = sys.modules.get("wandb.sdk.wandb_run")
+    cls = getattr(module, "Run", None)
+    return getattr(vars(cls).get("log") if cls is not None else None, "__kerasweep_sink__", None)
+
+
+def captured_run_should_stop() -> bool:
+    """True once the run this process's wandb rows are captured for should stop.
+
+    False outside :func:`capture_log` (no local run in progress).
+    """
+    sink = capturing()
+    return sink is not None and sink.should_stop()
+
+
+@contextmanager
+def capture_log(sink: Sink) -> Iterator[Sink]:
+    """Inside the block, every row a wandb run of this process logs also goes to ``sink``.
+
+    wandb logs as usual first. One capture at a time per process (a local agent runs one
+    run at a time): a second one raises RuntimeError.
+    """
+    classes = _log_classes()
+    with _install_lock:
+        if capturing() is not None:
+            raise RuntimeError("another local run is already recording this process's wandb")
+        originals = [vars(cls)["log"] for cls in classes]
+        for cls, original in zip(classes, originals, strict=True):
+            cls.log = _wrap(original, sink)
+    try:
+        yield sink
+    finally:
+        with _install_lock:
+            for cls, original in zip(classes, originals, strict=True):
+                cls.log = original
+
+
+def forget_settings() -> bool:
+    """Make the next ``wandb.init`` read the environment again, keeping wandb's service.
+
+    Returns False, changing nothing, where that is not safe or not possible: a run still
+    active, a singleton made in another process, or a wandb that keeps these elsewhere (the
+    caller then tears wandb down). True also when wandb has not been set up yet.
+    """
+    import wandb
+    from wandb.sdk import wandb_setup
+
+    singleton = getattr(wandb_setup, "_singleton", None)
+    lock = getattr(wandb_setup, "_singleton_lock", None)
+    if singleton is None or lock is None:
+        return True  # nothing loaded yet (or a wandb this does not know): init starts fresh
+    if (
+        wandb.run is not None
+        or getattr(singleton, "_pid", None) != os.getpid()
+        or getattr(singleton, "most_recent_active_run", True) is not None
+        or not all(hasattr(singleton, name) for name in SETTINGS_STATE)
+        or not hasattr(singleton, "_logger")
+        or not hasattr(wandb_setup, "_EarlyLogger")
+    ):
+        return False
+    with lock:
+        for name in SETTINGS_STATE:
+            setattr(singleton, name, None)
+        # the settings' own log lines go to the next run's debug log, as after a teardown
+        singleton._logger = wandb_setup._EarlyLogger()
+    return True
+
+
+@contextmanager
+def cached_working_set() -> Iterator[None]:
+    """Inside the block, ``wandb.init`` lists the installed packages once, not every run.
+
+    Replaces ``wandb.util.working_set`` with a function that reads the list on its first
+    call and returns the same list afterwards. Does nothing if this wandb has no such
+    function.
+    """
+    import wandb.util
+
+    original = getattr(wandb.util, "working_set", None)
+    if original is None or not callable(original):
+        yield
+        return
+    cached: list | None = None
+
+    def working_set():
+        nonlocal cached
+        if cached is None:
+            cached = list(original())
+        return iter(cached)
+
+    working_set.__wrapped__ = original
+    wandb.util.working_set = working_set
+    try:
+        yield
+    finally:
+        if wandb.util.working_set is working_set:
+            wandb.util.working_set = original

@@ -1,0 +1,112 @@
+"""Finding a dashboard that serves a given store, so that agents can say where it is.
+
+A running dashboard leaves a small JSON note (its URL, process, host and a digest of the store's
+path; mode 0600) in ``$XDG_RUNTIME_DIR/kerasweep/`` or ``~/.cache/kerasweep/dashboards/``, and
+removes it when it stops. :func:`find_dashboard` trusts a note only if its process is alive on
+this host and its URL answers ``/healthz`` with the same store.
+
+Example:
+    >>> dashboard_hint("k3x9q2ab", None)  # doctest: +SKIP
+    'Watch it live: kerasweep serve k3x9q2ab  (then open http://127.0.0.1:8787)'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+from kerasweep.local.store import resolve_db_path
+
+__all__ = ["dashboard_hint", "find_dashboard", "register", "store_key"]
+
+_PROBE_TIMEOUT = 0.5
+
+
+def store_key(db_path: str | os.PathLike[str]) -> str:
+    """A digest naming a store (its resolved path), safe to show: no path, no secret."""
+    resolved = str(Path(db_path).expanduser().resolve())
+    return hashlib.sha256(resolved.encode("utf-8")).hexdigest()[:16]
+
+
+def _notes_dir() -> Path:
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime):
+        return Path(runtime) / "kerasweep"
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "kerasweep" / "dashboards"
+
+
+def register(db_path: str | os.PathLike[str], url: str, port: int) -> Path | None:
+    """Leave the note for a dashboard now serving ``db_path`` at ``url``; returns its path
+    (None if no note could be written: agents then print the hint instead)."""
+    note = _notes_dir() / f"{store_key(db_path)}-{port}.json"
+    record = {"url": url, "pid": os.getpid(), "host": socket.gethostname()}
+    record["store"] = store_key(db_path)
+    try:
+        note.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(record, out)
+    except OSError:
+        return None
+    return note
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _answers(url: str, key: str) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+    try:
+        with opener.open(url.rstrip("/") + "/healthz", timeout=_PROBE_TIMEOUT) as response:
+            return json.loads(response.read(4096)).get("store") == key
+    except (OSError, ValueError):
+        return False
+
+
+def find_dashboard(db: str | os.PathLike[str] | None = None) -> str | None:
+    """The URL of a live dashboard serving this store on this host, or None."""
+    key = store_key(resolve_db_path(db))
+    folder = _notes_dir()
+    if not folder.is_dir():
+        return None
+    for note in sorted(folder.glob(f"{key}-*.json")):
+        try:
+            record = json.loads(note.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict) or record.get("host") != socket.gethostname():
+            continue
+        pid, url = record.get("pid"), record.get("url")
+        if not isinstance(pid, int) or not isinstance(url, str):
+            continue
+        if not _alive(pid):
+            with contextlib.suppress(OSError):
+                note.unlink()  # its dashboard is gone
+            continue
+        if _answers(url, key):
+            return url
+    return None
+
+
+def dashboard_hint(sweep_id: str, db: str | os.PathLike[str] | None = None) -> str:
+    """One line for an agent's terminal: where the dashboard of this sweep is, or how to start
+    one."""
+    url = find_dashboard(db)
+    if url is not None:
+        return f"Dashboard: {url.rstrip('/')}/sweeps/{quote(str(sweep_id), safe='')}"
+    where = f" --db {db}" if db else ""
+    return f"Watch it live: kerasweep serve {sweep_id}{where}  (then open http://127.0.0.1:8787)"

@@ -1,0 +1,174 @@
+"""The run handle: one object per run of a local sweep, from its claim to its end.
+
+The agent makes a :class:`LocalRun` for each run it claims and hands it, explicitly, to what
+the run touches: the :class:`~kerasweep.local.recorder.RunRecorder` behind :meth:`LocalRun.log`,
+wandb's log capture (:meth:`LocalRun.recording`), the heartbeat (:meth:`LocalRun.request_stop`)
+and, in program mode, the program's process, which attaches to the same run
+(:meth:`LocalRun.attach`). Training code asks :meth:`LocalRun.should_stop`; code that only
+knows wandb (``SweepMetricsLogger()``, a tutorial-style function) asks
+:func:`stop_requested`, which finds the run recording this process's wandb rows.
+
+Example:
+    >>> run = LocalRun(store, sweep, claimed, agent_id=agent_id)  # doctest: +SKIP
+    >>> with run.recording():  # doctest: +SKIP
+    ...     function()  # its wandb.log rows reach the store; hyperband may stop it
+    >>> run.end("finished")  # doctest: +SKIP
+    'stopped'
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from kerasweep.adapters import wandb_internals
+from kerasweep.local.controller import StopDecision
+from kerasweep.local.recorder import RunRecorder
+from kerasweep.local.store import RunRecord, Store, SweepRecord
+
+__all__ = ["LocalRun", "current_run", "stop_requested"]
+
+
+class LocalRun:
+    """One run of a local sweep in progress: its id, parameters, rows, stop and end.
+
+    Args:
+        store: The sweep's store.
+        sweep: The sweep the run belongs to.
+        record: The run as claimed (running, owned by ``agent_id``).
+        agent_id: The agent that owns the run; writes check it. None skips the check.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        sweep: SweepRecord,
+        record: RunRecord,
+        *,
+        agent_id: str | None,
+    ) -> None:
+        self.store, self.sweep, self.record, self.agent_id = store, sweep, record, agent_id
+        self.recorder = RunRecorder(store, sweep, record.id, agent_id=agent_id)
+        self._stop_requested = threading.Event()
+        self._final_state: str | None = None
+
+    @classmethod
+    def attach(cls, db: str | os.PathLike, sweep_id: str, run_id: str, agent_id: str) -> LocalRun:
+        """The handle of a run another process (its agent) claimed: a program's own process.
+
+        The store stays open for the handle's life.
+        """
+        store = Store(db, create=False)
+        return cls(store, store.sweep(sweep_id), store.run(run_id), agent_id=agent_id)
+
+    @property
+    def id(self) -> str:
+        """The run's id (also its wandb run id)."""
+        return self.record.id
+
+    @property
+    def name(self) -> str:
+        """The run's name, ``<sweep id>-<n>``."""
+        return self.record.name
+
+    @property
+    def sweep_id(self) -> str:
+        return self.sweep.id
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The parameters the controller chose for this run."""
+        return dict(self.record.params)
+
+    # -- rows --------------------------------------------------------------------------------
+
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None):
+        """Record one ``wandb.log(data, step, commit)`` call (hyperband judges metric rows)."""
+        self.recorder.log(data, step=step, commit=commit)
+
+    def report_error(self, err: Exception) -> None:
+        """A row could not be recorded: warn once; the run goes on."""
+        self.recorder.report_error(err)
+
+    @contextmanager
+    def recording(self) -> Iterator[LocalRun]:
+        """Inside the block, the rows this process's wandb runs log go to :meth:`log`.
+
+        wandb's logging is captured for the block only
+        (:func:`kerasweep.adapters.wandb_internals.capture_log`); at its end the rows still
+        buffered are written.
+        """
+        try:
+            with wandb_internals.capture_log(self):
+                yield self
+        finally:
+            self.recorder.close()
+
+    # -- stopping ----------------------------------------------------------------------------
+
+    @property
+    def stop_decision(self) -> StopDecision | None:
+        """Hyperband's decision to stop this run, once made in this process."""
+        return self.recorder.stop
+
+    def request_stop(self) -> None:
+        """Ask the run to end (its agent lost it, say); :meth:`should_stop` turns True."""
+        self._stop_requested.set()
+
+    def should_stop(self) -> bool:
+        """True once hyperband stopped the run, the run was lost, or a stop was requested."""
+        recorder = self.recorder
+        return self._stop_requested.is_set() or recorder.stop is not None or recorder.lost
+
+    def stopped_in_store(self) -> bool:
+        """True once the store says the run stops: a decision recorded, or no longer running.
+
+        What the agent watches while another process (a program) records the run.
+        """
+        current = self.store.run(self.id)
+        return current.stop is not None or current.state != "running"
+
+    # -- the end -----------------------------------------------------------------------------
+
+    def end(self, outcome: str, error: str | None = None) -> str:
+        """End the run: write what is buffered, then its final state; returns that state.
+
+        ``outcome`` is ``"finished"``, ``"failed"`` or ``"crashed"``; a finished run that
+        hyperband stopped is ``"stopped"``. A second call returns the first one's state.
+        """
+        if self._final_state is None:
+            self.recorder.close()
+            state = self.store.finish_run(self.id, self.agent_id, outcome, error)
+            self._final_state = state or outcome
+        return self._final_state
+
+    def close(self) -> None:
+        """Write what is buffered and close the store of an attached handle."""
+        self.recorder.close()
+
+    def __repr__(self) -> str:
+        return f"LocalRun(id={self.id!r}, sweep_id={self.sweep_id!r}, params={self.params!r})"
+
+
+def current_run() -> LocalRun | None:
+    """The local run recording this process's wandb rows, or None.
+
+    >>> current_run() is None
+    True
+    """
+    sink = wandb_internals.capturing()
+    return sink if isinstance(sink, LocalRun) else None
+
+
+def stop_requested() -> bool:
+    """True once the local controller decided that the run in progress should stop.
+
+    For training code that knows only wandb; False outside a local sweep's run.
+
+    >>> stop_requested()
+    False
+    """
+    return wandb_internals.captured_run_should_stop()

@@ -1,0 +1,97 @@
+"""kerasweep.adapters.wandb_internals: the private wandb API kerasweep relies on is there.
+
+These tests fail loudly when a wandb release moves what the adapter uses.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import wandb
+from wandb.sdk import wandb_setup
+
+from kerasweep.adapters import wandb_internals
+from kerasweep.adapters.wandb_internals import (
+    LOG_CLASSES,
+    SETTINGS_STATE,
+    cached_working_set,
+    capture_log,
+    captured_run_should_stop,
+    capturing,
+    forget_settings,
+)
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+        self.stop = False
+
+    def log(self, data, step=None, commit=None):
+        self.calls.append((dict(data), step, commit))
+
+    def report_error(self, err):
+        raise AssertionError(f"unexpected {err!r}")
+
+    def should_stop(self):
+        return self.stop
+
+
+def test_wandbs_run_classes_define_log_where_the_adapter_wraps_it():
+    for module_name, class_name in LOG_CLASSES.items():
+        cls = getattr(importlib.import_module(module_name), class_name)
+        assert "log" in vars(cls), f"{module_name}.{class_name}.log moved"
+    assert wandb.sdk.lib.noop_run.NoopRun is type(wandb.init(mode="disabled"))
+    wandb.finish()
+
+
+def test_wandbs_setup_singleton_has_the_settings_the_adapter_resets():
+    wandb.setup()
+    singleton = wandb_setup._singleton
+    assert singleton is not None and wandb_setup._singleton_lock is not None
+    for name in (*SETTINGS_STATE, "_logger", "_pid", "most_recent_active_run"):
+        assert hasattr(singleton, name), f"wandb_setup._singleton.{name} is gone"
+    assert callable(wandb_setup._EarlyLogger)
+    assert callable(wandb.util.working_set)
+
+
+def test_capture_sees_every_way_of_logging_and_ends_with_the_block():
+    sink = _Sink()
+    with capture_log(sink):
+        assert capturing() is sink
+        run = wandb.init(mode="disabled")
+        wandb.log({"a": 1})
+        run.log({"b": 2}, step=3)
+        run.log({"c": 3}, commit=False)
+        sink.stop = True
+        assert captured_run_should_stop()
+        run.finish()
+    assert sink.calls == [({"a": 1}, None, None), ({"b": 2}, 3, None), ({"c": 3}, None, False)]
+    assert capturing() is None and not captured_run_should_stop()
+    run = wandb.init(mode="disabled")
+    run.log({"d": 4})
+    run.finish()
+    assert len(sink.calls) == 3
+
+
+def test_forget_settings_makes_wandb_read_the_environment_again(monkeypatch, tmp_path):
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    wandb.setup()
+    monkeypatch.setenv("WANDB_RUN_GROUP", "first")
+    assert forget_settings() is True  # read when this process first set wandb up
+    assert wandb_setup.singleton().settings.run_group == "first"
+    monkeypatch.setenv("WANDB_RUN_GROUP", "second")
+    assert wandb_setup.singleton().settings.run_group == "first"  # wandb keeps what it read
+    assert forget_settings() is True
+    assert wandb_setup._singleton._pid == os.getpid()
+    assert wandb_setup.singleton().settings.run_group == "second"
+
+
+def test_the_package_list_is_read_once_inside_the_block():
+    original = wandb.util.working_set
+    with cached_working_set():
+        assert list(wandb.util.working_set()) == list(wandb.util.working_set())
+        assert wandb.util.working_set.__wrapped__ is original
+    assert wandb.util.working_set is original
+    assert wandb_internals.__doc__ and "0.31" in wandb_internals.__doc__
