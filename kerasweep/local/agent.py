@@ -49,7 +49,7 @@ from kerasweep.local import wandb_session
 from kerasweep.local.cleanup import run_cleanup
 from kerasweep.local.controller import propose, searched_params
 from kerasweep.local.run import LocalRun
-from kerasweep.local.store import RunRecord, Store, SweepRecord, best_metric
+from kerasweep.local.store import RunRecord, Store, SweepRecord
 
 __all__ = ["AgentResult", "AgentTerminated", "load_function", "local_agent"]
 
@@ -204,10 +204,10 @@ def _status_line(
     total = f"/{count}" if count else ""
     parts = [f"[{index}{total}]", run.id, f"{run.state:<8}"]
     metric = sweep.metric
-    best = best_metric(run, metric)
+    best = run.best(metric)
     if metric is not None and best is not None:
-        epochs = len(run.metric_values)
-        parts.append(f"{metric['name']}={best:.4g} ({epochs} epoch{'s' if epochs != 1 else ''})")
+        epochs = run.epochs
+        parts.append(f"{metric.name}={best:.4g} ({epochs} epoch{'s' if epochs != 1 else ''})")
     if run.state == "stopped" and run.stop:
         parts.append(
             f"stopped at band {run.stop.band}: {run.stop.value:.4g} vs threshold "

@@ -12,6 +12,9 @@ Example:
     ...                 params={"lr": 0.1}, history=({"loss": 2.0}, {"loss": 1.0, "acc": 0.5}))
     >>> run.summary
     {'loss': 1.0, 'acc': 0.5}
+
+"Best" is the sweep's :class:`~kerasweep.sweep_config.Metric` deciding, everywhere:
+:meth:`RunRecord.best`, :attr:`Sweep.best_run`, :meth:`Sweep.ranked`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kerasweep.sweep_config.metric import Metric
+
 __all__ = [
     "Band",
     "NewRun",
@@ -30,7 +35,7 @@ __all__ = [
     "StopReason",
     "Sweep",
     "SweepRecord",
-    "best_metric",
+    "flatten",
 ]
 
 
@@ -162,6 +167,10 @@ class RunRecord:
         start = datetime.fromisoformat(self.started_at)
         return (datetime.fromisoformat(self.ended_at) - start).total_seconds()
 
+    def best(self, metric: Metric | None) -> float | None:
+        """The best finite value of the sweep metric the run logged (None if none)."""
+        return None if metric is None else metric.best(self.metric_values)
+
 
 @dataclass(frozen=True)
 class SweepRecord:
@@ -180,12 +189,9 @@ class SweepRecord:
         return str(self.config.get("method"))
 
     @property
-    def metric(self) -> dict | None:
-        """``{"name", "goal"}`` of the sweep metric (goal defaults to minimize), or None."""
-        metric = self.config.get("metric")
-        if not isinstance(metric, Mapping) or "name" not in metric:
-            return None
-        return {"name": str(metric["name"]), "goal": str(metric.get("goal", "minimize"))}
+    def metric(self) -> Metric | None:
+        """The sweep metric (goal defaults to minimize), or None when it names none."""
+        return Metric.from_config(self.config)
 
 
 @dataclass(frozen=True)
@@ -194,6 +200,70 @@ class Sweep(SweepRecord):
 
     bands: tuple[Band, ...] = ()
     runs: tuple[RunRecord, ...] = ()
+
+    @property
+    def best_run(self) -> RunRecord | None:
+        """The finished or stopped run with the best metric value (the first of equals);
+        None without a metric or before such a run."""
+        ranked = self._ranked([run for run in self.runs if run.state.completed])
+        return ranked[0] if ranked and ranked[0].best(self.metric) is not None else None
+
+    def ranked(self) -> list[RunRecord]:
+        """Every run, best metric first; runs without a value after, in creation order."""
+        return self._ranked(list(self.runs))
+
+    def _ranked(self, runs: list[RunRecord]) -> list[RunRecord]:
+        metric = self.metric
+        if metric is None:
+            return runs
+        values = [run.best(metric) for run in runs]
+        scored = sorted(
+            (i for i, v in enumerate(values) if v is not None),
+            key=lambda i: (metric.sign * values[i], i),
+        )
+        missing = [run for run, value in zip(runs, values, strict=True) if value is None]
+        return [runs[i] for i in scored] + missing
+
+    def table(self) -> list[dict[str, Any]]:
+        """One flat dict per run, in creation order: what a data frame or CSV file holds.
+
+        Columns: ``id``, ``name``, ``state``, ``metric`` (best value of the sweep metric),
+        ``epochs``, timings, the stop reason and error, ``params.<name>`` (nested
+        parameters as ``params.a.b``) and ``summary.<key>`` (last logged value of each key).
+        """
+        metric = self.metric
+        table = []
+        for run in self.runs:
+            stop = run.stop
+            row: dict[str, Any] = {
+                "id": run.id,
+                "name": run.name,
+                "state": run.state.value,
+                "metric": run.best(metric),
+                "epochs": run.epochs,
+                "created_at": run.created_at,
+                "started_at": run.started_at,
+                "ended_at": run.ended_at,
+                "seconds": run.seconds,
+                "stop_band": None if stop is None else stop.band,
+                "stop_threshold": None if stop is None else stop.threshold,
+                "error": run.error,
+                "retry_of": run.retry_of,
+            }
+            row.update(flatten(run.params, "params."))
+            row.update(flatten(run.summary or {}, "summary."))
+            table.append(row)
+        return table
+
+    def to_dataframe(self):
+        """:meth:`table` as a pandas ``DataFrame`` (``pip install 'kerasweep[pandas]'``)."""
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError(
+                "Sweep.to_dataframe needs pandas: pip install 'kerasweep[pandas]'"
+            ) from None
+        return pandas.DataFrame(self.table())
 
     def to_dict(self) -> dict[str, Any]:
         """The sweep as plain JSON-able data: ``{"sweep": {...}, "runs": [...], "bands":
@@ -208,7 +278,7 @@ class Sweep(SweepRecord):
                 "config": self.config,
                 "seed": self.seed,
                 "method": self.method,
-                "metric": metric,
+                "metric": None if metric is None else {"name": metric.name, "goal": metric.goal},
                 "early_terminate": dict(early) if isinstance(early, Mapping) else None,
                 "state": self.state,
                 "created_at": self.created_at,
@@ -221,7 +291,7 @@ class Sweep(SweepRecord):
                     "params": run.params,
                     "history": list(run.history or ()),
                     "summary": run.summary or {},
-                    "metric": best_metric(run, metric),
+                    "metric": run.best(metric),
                     "epochs": run.epochs,
                     "stop": None if run.stop is None else run.stop.to_dict(),
                     "error": run.error,
@@ -236,9 +306,17 @@ class Sweep(SweepRecord):
         }
 
 
-def best_metric(run: RunRecord, metric: Mapping[str, str] | None) -> float | None:
-    """The best finite value of the sweep metric a run logged (None if none or no metric)."""
-    if metric is None or not run.metric_values:
-        return None
-    pick = max if metric.get("goal") == "maximize" else min
-    return pick(run.metric_values)
+def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as one level, their keys joined by dots.
+
+    >>> flatten({"lr": 0.1, "opt": {"name": "adam", "beta": 0.9}}, "params.")
+    {'params.lr': 0.1, 'params.opt.name': 'adam', 'params.opt.beta': 0.9}
+    """
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out

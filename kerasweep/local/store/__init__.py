@@ -31,7 +31,6 @@ from kerasweep.local.records import (
     StopReason,
     Sweep,
     SweepRecord,
-    best_metric,
 )
 from kerasweep.local.store.errors import (
     StoreError,
@@ -73,7 +72,6 @@ __all__ = [
     "Sweep",
     "SweepRecord",
     "UnknownSweepError",
-    "best_metric",
     "metric_value",
     "plain",
     "redact",

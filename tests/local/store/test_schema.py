@@ -17,6 +17,7 @@ import sqlalchemy
 
 from kerasweep.cli import main
 from kerasweep.local.store import SCHEMA_VERSION, RunState, Store, StoreVersionError
+from kerasweep.sweep_config import Metric
 
 V1_STORE = Path(__file__).with_name("fixtures") / "store-v1.db"
 
@@ -47,7 +48,7 @@ def test_a_store_of_the_first_release_is_migrated_and_reads_the_same(v1_store):
         "finished",
         None,
     )
-    assert random.name == "v1-random" and random.metric == {"name": "val_acc", "goal": "maximize"}
+    assert random.name == "v1-random" and random.metric == Metric("val_acc", "maximize")
 
     finished, stopped, failed, retry = store.load(grid.id).runs
     assert [r.state for r in (finished, stopped, failed, retry)] == [
