@@ -11,13 +11,18 @@ Example:
     ['activation', 'architecture_name']
 
 Heavy modules (TensorFlow, wandb) are imported on first use of a name that needs them, so
-``import kerasweep`` and the command line stay fast.
+``import kerasweep`` and the command line stay fast. Keras must still know
+:class:`GradientTapeModel` for ``keras.models.load_model`` to find it: the class is defined,
+and so registered with Keras, as soon as Keras is imported, before or after kerasweep.
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
+
+import wrapt
 
 __version__ = "0.1.0"
 
@@ -56,6 +61,22 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+@wrapt.when_imported("keras")
+def _register_with_keras(keras: Any) -> None:
+    """Define GradientTapeModel, registering it with Keras, once Keras is imported.
+
+    Keras resolves a class named in a ``.keras`` file only among registered classes; it
+    does not import the module a file names.
+    """
+    try:
+        import kerasweep.model
+    except ImportError as error:  # never break the import of keras itself
+        warnings.warn(
+            f"kerasweep: GradientTapeModel is not registered with Keras ({error})",
+            stacklevel=2,
+        )
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only

@@ -32,17 +32,14 @@ from typing import Any
 
 import keras
 import tensorflow as tf
-from keras.src.models.functional import Functional
-from keras.src.models.model import Trainer as _BackendTrainer
-from keras.src.models.model import functional_init_arguments
-from keras.src.saving import object_registration
 
+from kerasweep.adapters import keras_internals
 from kerasweep.data import StackedBatches
 
 __all__ = ["GradientTapeModel", "build_mlp"]
 
-# Functional variants made for GradientTapeModel and its subclasses (see ``__new__``).
-_FUNCTIONAL_VARIANTS: dict[type, type] = {}
+# The functional class of GradientTapeModel and of each subclass (``cls.Functional``).
+_FUNCTIONAL_CLASSES: dict[type, type] = {}
 
 
 def _require_tensorflow_backend() -> None:
@@ -54,49 +51,54 @@ def _require_tensorflow_backend() -> None:
         )
 
 
-def _functional_variant(cls: type) -> type:
-    """``cls`` with ``Functional`` mixed in, made once per class.
+def _functional_class(cls: type) -> type:
+    """``cls`` with Keras' ``Functional`` mixed in, made once per class (``cls.Functional``).
 
     Keras turns ``SomeModelSubclass(inputs, outputs)`` into a functional model by rewriting
-    the class's own bases (keras-team/keras#17270), which breaks subclass-style use of the
-    same class afterwards. Building functional instances from a dedicated variant leaves the
-    user's class untouched, so both styles keep working in one process.
+    the bases of the class and of every class above it (keras-team/keras#17270), after which
+    subclass-style use of any of them fails. Functional instances get this class instead,
+    and the user's classes stay as they are. It keeps the user's class's name and module
+    and is reachable as ``cls.Functional``, so ``pickle`` finds it by name, and it is
+    serialized under the user's class's registered name, so saved models load as usual.
     """
-    variant = _FUNCTIONAL_VARIANTS.get(cls)
-    if variant is None:
-        variant = type(
+    if issubclass(cls, keras_internals.Functional):
+        return cls
+    functional = _FUNCTIONAL_CLASSES.get(cls)
+    if functional is None:
+        functional = type(
             cls.__name__,
-            (cls, Functional),
-            {"__module__": cls.__module__, "__qualname__": cls.__qualname__},
+            (cls, keras_internals.Functional),
+            {"__module__": cls.__module__, "__qualname__": f"{cls.__qualname__}.Functional"},
         )
-        # Saved models name the user's class, so loading finds it by its registered name.
-        registered = object_registration.GLOBAL_CUSTOM_NAMES.get(cls)
-        if registered is not None:
-            object_registration.GLOBAL_CUSTOM_NAMES[variant] = registered
-        _FUNCTIONAL_VARIANTS[cls] = variant
-    return variant
+        keras_internals.share_registered_name(cls, functional)
+        _FUNCTIONAL_CLASSES[cls] = functional
+    return functional
 
 
-def _replica_unscaled(loss: tf.Tensor) -> tf.Tensor:
-    """The loss as one replica would report it for the whole global batch.
+class _FunctionalClassOf:
+    """``SomeClass.Functional``: the class of ``SomeClass``'s functionally built models."""
 
-    Under ``tf.distribute`` the compiled loss is divided by the number of replicas so that
-    summed gradients average correctly; the reported loss must undo that.
-    """
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    if replicas > 1:
-        loss = loss * tf.cast(replicas, loss.dtype)
-    return loss
+    def __get__(self, instance: Any, owner: type) -> type:
+        return _functional_class(owner)
 
 
 @keras.saving.register_keras_serializable(package="kerasweep")
 class GradientTapeModel(keras.Model):
     """A ``keras.Model`` whose training step is the tutorial's GradientTape loop.
 
-    Use it wherever ``keras.Model`` is used, in either style:
+    Use it wherever ``keras.Model`` is used, in any style, in any order in one process:
 
     - functional: ``GradientTapeModel(inputs=inputs, outputs=outputs)``;
-    - subclassed: ``class MyNet(GradientTapeModel)`` with its own ``__init__`` and ``call``.
+    - subclassed: ``class MyNet(GradientTapeModel)`` with its own ``__init__`` and ``call``;
+    - a subclass whose ``__init__`` builds a graph and calls
+      ``super().__init__(inputs=..., outputs=...)``.
+
+    A functionally built model is an instance of ``MyNet.Functional`` (for
+    ``GradientTapeModel`` itself, ``GradientTapeModel.Functional``): a subclass of both the
+    class it was built from and Keras' ``Functional``, with the same name, as
+    ``keras.Model(inputs, outputs)`` is a ``Functional``. ``pickle``, ``copy.deepcopy`` and
+    ``.keras`` files work as for ``keras.Model``; ``import kerasweep`` registers the class
+    with Keras, so ``keras.models.load_model`` needs no ``custom_objects``.
 
     ``compile`` it as usual (optimizer, loss, metrics, ``jit_compile``,
     ``steps_per_execution``) and train with ``fit``. The step follows Keras' own order:
@@ -118,7 +120,14 @@ class GradientTapeModel(keras.Model):
         >>> model = TwoLayer()
         >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         >>> history = model.fit(np.zeros((8, 4)), np.zeros(8), verbose=0)
+        >>> inputs = keras.Input((4,))
+        >>> functional = GradientTapeModel(inputs, keras.layers.Dense(3)(inputs))
+        >>> type(functional) is GradientTapeModel.Functional, type(functional).__name__
+        (True, 'GradientTapeModel')
     """
+
+    #: The class of this class's functionally built models (see the class docstring).
+    Functional = _FunctionalClassOf()
 
     #: XLA for the loop of a stacked fit (``fit(StackedBatches)``): None follows
     #: ``jit_compile``. The loop is where XLA pays off most, even on a CPU where Keras'
@@ -126,42 +135,42 @@ class GradientTapeModel(keras.Model):
     stacked_jit_compile: bool | None = None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> GradientTapeModel:
-        if functional_init_arguments(args, kwargs) and not issubclass(cls, Functional):
-            cls = _functional_variant(cls)
+        if keras_internals.is_functional_call(args, kwargs):
+            cls = cls.Functional
         return super().__new__(cls, *args, **kwargs)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         _require_tensorflow_backend()
-        if isinstance(self, Functional) and functional_init_arguments(args, kwargs):
-            # What keras.Model.__init__ does for functional arguments, minus rewriting the
-            # class hierarchy: this instance's class already is Functional.
-            _BackendTrainer.__init__(self)
-            Functional.__init__(self, *args, **kwargs)
+        if keras_internals.is_functional_call(args, kwargs):
+            if not isinstance(self, keras_internals.Functional):
+                # A subclass's __init__ called super().__init__(inputs=..., outputs=...):
+                # this instance becomes functional, its class and its bases stay as they are.
+                self.__class__ = type(self).Functional
+            keras_internals.init_functional(self, args, kwargs)
         else:
             super().__init__(*args, **kwargs)
 
     # -- the tutorial's steps, made complete -------------------------------------------------
 
     def _forward(self, x: Any, training: bool) -> Any:
-        if getattr(self, "_call_has_training_arg", True):
+        if keras_internals.call_has_training_arg(self):
             return self(x, training=training)
         return self(x)
 
     def _loss(self, x: Any, y: Any, y_pred: Any, sample_weight: Any, training: bool) -> Any:
-        # compiled loss + regularisation / add_loss terms; _compute_loss also copes with
-        # user overrides of compute_loss that predate its ``training`` argument.
-        return self._compute_loss(
-            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
-        )
+        # compiled loss + regularisation / add_loss terms
+        return keras_internals.compute_loss(self, x, y, y_pred, sample_weight, training)
 
     def _track_loss(self, loss: tf.Tensor, x: Any, count: Any = None) -> None:
-        tracker = getattr(self, "_loss_tracker", None)
+        tracker = keras_internals.loss_tracker(self)
         if tracker is None:
             return
         if count is None:
             first_input = next(t for t in keras.tree.flatten(x) if t is not None)
             count = tf.shape(first_input)[0]
-        tracker.update_state(_replica_unscaled(loss), sample_weight=count)
+        tracker.update_state(
+            keras_internals.unscale_loss_for_distribution(loss), sample_weight=count
+        )
 
     def train_step(self, data: Any) -> dict[str, Any]:
         """One optimisation step on a batch: the tutorial's ``train_step`` under ``fit``."""
@@ -200,6 +209,15 @@ class GradientTapeModel(keras.Model):
         loss_value = self._loss(x, y, val_logits, sample_weight, training=False)
         self._track_loss(loss_value, x)
         return self.compute_metrics(x, y, val_logits, sample_weight=sample_weight)
+
+    def _update_metrics_on_rows(self, y: Any, y_pred: Any, rows: tf.Tensor) -> None:
+        """Update every compiled metric over the real rows only (``rows`` is 1 or 0).
+
+        ``compute_metrics`` cannot: Keras passes sample weights to ``weighted_metrics``
+        only, so padding rows would count in plain ``metrics``.
+        """
+        for metric, y_t, y_p in keras_internals.compiled_metrics_by_output(self, y, y_pred):
+            metric.update_state(y_t, y_p, sample_weight=rows)
 
     # -- several steps per compiled call: fit(StackedBatches) -------------------------------
 
@@ -277,7 +295,7 @@ class GradientTapeModel(keras.Model):
         kwargs.update(steps_per_epoch=stacked.steps_per_epoch, shuffle=False)
         # One stacked train function per compile(), kept beside Keras' own.
         # (the compile config compares by identity: a new one per compile())
-        made_for = (self._compile_config, self._stacked_jit())
+        made_for = (keras_internals.compile_config(self), self._stacked_jit())
         kept_for, function = getattr(self, "_stacked_train_function", (None, None))
         if kept_for != made_for:
             function = self._make_stacked_train_function(stacked)
@@ -304,7 +322,7 @@ class GradientTapeModel(keras.Model):
             keras.tree.map_structure(one_batch, y_spec),
         )
         with self.distribute_strategy.scope():
-            self._symbolic_build(data_batch=batch)
+            keras_internals.symbolic_build(self, batch)
 
     def _stacked_jit(self) -> bool:
         if self.stacked_jit_compile is None:
@@ -364,21 +382,6 @@ class GradientTapeModel(keras.Model):
         # made compiling slower than the masks cost at run time.
         tf.while_loop(lambda i: i < steps, body, (tf.constant(0),))
         return self.get_metrics_result()
-
-    def _update_metrics_on_rows(self, y: Any, y_pred: Any, rows: tf.Tensor) -> None:
-        """Update every compiled metric over the real rows only (``rows`` is 1 or 0).
-
-        ``compute_metrics`` cannot: Keras passes sample weights to ``weighted_metrics``
-        only, so padding rows would count in plain ``metrics``.
-        """
-        compiled = self._compile_metrics
-        if compiled is None:
-            return
-        y_true, y_pred = compiled._flatten_y(y), compiled._flatten_y(y_pred)
-        for metrics in (compiled._flat_metrics, compiled._flat_weighted_metrics):
-            for metric, y_t, y_p in zip(metrics, y_true, y_pred, strict=False):
-                if metric:
-                    metric.update_state(y_t, y_p, sample_weight=rows)
 
 
 def _any_batches(spec: Any) -> Any:

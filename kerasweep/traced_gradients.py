@@ -22,33 +22,28 @@ Example:
 
 from __future__ import annotations
 
-import sys
+from kerasweep.adapters.tensorflow_internals import CUSTOM_GRADIENT_PREFIX, gradient_registry
 
 __all__ = ["RegisteredDuring"]
-
-_PREFIX = "CustomGradient-"
-
-
-def _registry() -> dict | None:
-    """TensorFlow's gradient registry (name -> entry), or None if TF is not loaded."""
-    ops = sys.modules.get("tensorflow.python.framework.ops")
-    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
-    return registry if isinstance(registry, dict) else None
 
 
 class RegisteredDuring:
     """The custom gradients registered from now on, to drop once they are not needed."""
 
     def __init__(self) -> None:
-        registry = _registry()
+        registry = gradient_registry()
         self._before = set(registry) if registry is not None else set()
 
     def drop(self) -> int:
         """Drop the custom gradients registered since this was made; returns how many."""
-        registry = _registry()
+        registry = gradient_registry()
         if registry is None:
             return 0
-        new = [n for n in list(registry) if n.startswith(_PREFIX) and n not in self._before]
+        new = [
+            n
+            for n in list(registry)
+            if n.startswith(CUSTOM_GRADIENT_PREFIX) and n not in self._before
+        ]
         for name in new:
             registry.pop(name, None)
         return len(new)

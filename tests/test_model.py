@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -14,6 +17,7 @@ import tensorflow as tf
 
 from benchmarks.tutorial import tutorial_test_step, tutorial_train_step
 from kerasweep import GradientTapeModel, build_mlp
+from kerasweep.adapters.keras_internals import Functional
 from tests.conftest import subprocess_env
 
 N, D, C = 96, 6, 3
@@ -261,6 +265,173 @@ def test_save_and_load_roundtrip(tmp_path):
     np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
     # and it keeps training with our step
     loaded.fit(X, Y, batch_size=32, epochs=1, verbose=0)
+
+
+# -- a drop-in for keras.Model: construction styles, type, pickle, files in a fresh process --
+
+
+class GraphNet(GradientTapeModel):
+    """The functional-subclass idiom: ``__init__`` builds a graph and hands it to Keras."""
+
+    def __init__(self, units: int = 4, **kwargs):
+        inputs = keras.Input((D,))
+        outputs = keras.layers.Dense(C)(keras.layers.Dense(units, activation="relu")(inputs))
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+
+def _functional_gradient_tape_model():
+    return GradientTapeModel(*_graph())
+
+
+class WithParam(GradientTapeModel):
+    """A subclass that takes Keras' arguments through, so either style builds it."""
+
+    def __init__(self, *args, param: int = 1, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.param = param
+
+
+def _functional_subclass():
+    return WithParam(*_graph(), param=2)
+
+
+_CONSTRUCTIONS = {
+    "functional": _functional_gradient_tape_model,
+    "subclassed": TwoLayerNet,
+    "functional subclass": _functional_subclass,
+    "subclass-style WithParam": WithParam,
+    "subclass idiom": GraphNet,
+    "plain subclass-style GradientTapeModel": GradientTapeModel,
+}
+
+
+def test_every_construction_style_works_in_any_order_and_leaves_the_classes_alone():
+    classes = (GradientTapeModel, TwoLayerNet, WithParam, GraphNet)
+    bases = {cls: cls.__bases__ for cls in classes}
+    for order in itertools.permutations(_CONSTRUCTIONS):
+        for name in order:
+            model = _CONSTRUCTIONS[name]()
+            assert isinstance(model, GradientTapeModel), name
+        assert {cls: cls.__bases__ for cls in classes} == bases, order
+    for name in ("functional", "subclassed", "functional subclass", "subclass idiom"):
+        model = _CONSTRUCTIONS[name]()
+        model.compile(keras.optimizers.SGD(0.1), LOSS)
+        assert np.isfinite(model.fit(X, Y, batch_size=32, verbose=0).history["loss"][0]), name
+
+
+def test_type_of_a_model_names_the_class_it_was_built_from():
+    subclassed = TwoLayerNet()
+    assert type(subclassed) is TwoLayerNet
+    assert not isinstance(subclassed, Functional)
+    for model, cls in (
+        (_functional_gradient_tape_model(), GradientTapeModel),
+        (_functional_subclass(), WithParam),
+        (GraphNet(), GraphNet),
+    ):
+        # as keras.Model(inputs, outputs) is a Functional: the class and Functional at once
+        assert type(model) is cls.Functional
+        assert type(model).__name__ == cls.__name__
+        assert type(model).__module__ == cls.__module__
+        assert isinstance(model, cls) and isinstance(model, Functional)
+    assert GradientTapeModel.Functional.Functional is GradientTapeModel.Functional
+    assert pickle.loads(pickle.dumps(GraphNet.Functional)) is GraphNet.Functional
+
+
+def _trained(model):
+    model.compile(keras.optimizers.Adam(0.01), LOSS, metrics=["accuracy"])
+    model.fit(X, Y, batch_size=32, epochs=1, verbose=0)
+    return model
+
+
+@pytest.mark.parametrize("copy_with", ["pickle", "deepcopy"])
+@pytest.mark.parametrize("build", ["keras.Model", "GradientTapeModel", "build_mlp"])
+def test_pickle_and_deepcopy_round_trip_like_keras_model(copy_with, build):
+    model = _trained(
+        {
+            "keras.Model": lambda: keras.Model(*_graph()),
+            "GradientTapeModel": _functional_gradient_tape_model,
+            "build_mlp": lambda: build_mlp(D, (8,), C),
+        }[build]()
+    )
+    copies = {"pickle": lambda m: pickle.loads(pickle.dumps(m)), "deepcopy": copy.deepcopy}
+    copied = copies[copy_with](model)
+    assert type(copied) is type(model)
+    for a, b in zip(model.get_weights(), copied.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert int(copied.optimizer.iterations) == int(model.optimizer.iterations)
+    np.testing.assert_allclose(copied.predict(X, verbose=0), model.predict(X, verbose=0))
+    copied.fit(X, Y, batch_size=32, epochs=1, verbose=0)  # and it trains on
+
+
+def _python(code: str, cwd: Path) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+_USER_MODULE = '''
+import keras
+from kerasweep.model import GradientTapeModel
+
+class UserNet(GradientTapeModel):  # not registered with Keras
+    pass
+
+def build():
+    inputs = keras.Input((3,))
+    return UserNet(inputs, keras.layers.Dense(2)(inputs))
+'''
+
+
+def test_saved_models_load_in_a_fresh_process(tmp_path):
+    model = _trained(build_mlp(D, (8,), C))
+    model.save(tmp_path / "mlp.keras")
+    np.save(tmp_path / "expected.npy", model.predict(X, verbose=0))
+    np.save(tmp_path / "x.npy", X)
+    (tmp_path / "usernet.py").write_text(_USER_MODULE)
+    _python(
+        """
+        import usernet
+        usernet.build().save("usernet.keras")
+        """,
+        tmp_path,
+    )
+    check = """
+        import numpy as np
+        {}
+        {}
+        model = keras.models.load_model("mlp.keras")
+        assert type(model).__name__ == "GradientTapeModel", type(model)
+        np.testing.assert_allclose(
+            model.predict(np.load("x.npy"), verbose=0), np.load("expected.npy"), rtol=1e-6
+        )
+        print("loaded")
+        """
+    # kerasweep imported before Keras, and after it
+    for first, second in (("kerasweep", "keras"), ("keras", "kerasweep")):
+        code = check.format(f"import {first}", f"import {second}")
+        assert _python(code, tmp_path).strip() == "loaded"
+    # a user's unregistered subclass: as for keras.Model, custom_objects names it
+    out = _python(
+        """
+        import keras
+        from usernet import UserNet
+        try:
+            keras.models.load_model("usernet.keras")
+        except TypeError as error:
+            print("unnamed:", "Could not locate class 'UserNet'" in str(error))
+        model = keras.models.load_model("usernet.keras", custom_objects={"UserNet": UserNet})
+        print("named:", type(model) is UserNet.Functional)
+        """,
+        tmp_path,
+    )
+    assert out.split() == ["unnamed:", "True", "named:", "True"]
 
 
 def test_non_tensorflow_backend_fails_at_construction(monkeypatch):

@@ -7,7 +7,8 @@ import weakref
 
 import tensorflow as tf
 
-from kerasweep.traced_gradients import RegisteredDuring, _registry
+from kerasweep.adapters.tensorflow_internals import gradient_registry
+from kerasweep.traced_gradients import RegisteredDuring
 
 
 @tf.custom_gradient
@@ -27,7 +28,7 @@ def _gradient_function():
 
 
 def _custom_gradients() -> set[str]:
-    return {name for name in _registry() if name.startswith("CustomGradient-")}
+    return {name for name in gradient_registry() if name.startswith("CustomGradient-")}
 
 
 def test_drops_what_was_registered_meanwhile_and_keeps_the_rest():

@@ -143,12 +143,12 @@ def test_runs_of_other_batch_sizes_share_one_traced_model_and_train_as_fresh_one
 
 
 def test_a_run_leaves_nothing_of_its_tracing_in_tensorflows_registry():
-    from kerasweep.traced_gradients import _registry
+    from kerasweep.adapters.tensorflow_internals import gradient_registry
 
     sweep_train({**FAST, "epochs": 1, "reuse_compiled": False})  # TensorFlow loaded
-    before = set(_registry())
+    before = set(gradient_registry())
     sweep_train({**FAST, "epochs": 1, "reuse_compiled": False})  # traces a new model
-    assert set(_registry()) == before  # its graphs can go with it, under any agent
+    assert set(gradient_registry()) == before  # its graphs can go with it, under any agent
 
 
 def test_one_step_per_call_trains_without_stacking():

@@ -16,22 +16,35 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import socket
 import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
-from kerasweep.local.store import resolve_db_path
+from kerasweep.local.store import DB_ENV_VAR, resolve_db_path
 
-__all__ = ["dashboard_hint", "find_dashboard", "register", "store_key"]
+__all__ = ["dashboard_hint", "find_dashboard", "masked", "register", "store_key"]
 
 _PROBE_TIMEOUT = 0.5
 
 
-def store_key(db_path: str | os.PathLike[str]) -> str:
-    """A digest naming a store (its resolved path), safe to show: no path, no secret."""
-    resolved = str(Path(db_path).expanduser().resolve())
-    return hashlib.sha256(resolved.encode("utf-8")).hexdigest()[:16]
+def masked(location: str) -> str:
+    """A store's location to show: any password in a URL replaced by ``***``.
+
+    Example:
+        >>> masked("postgresql://me:s3cret@db:5432/sweeps")
+        'postgresql://me:***@db:5432/sweeps'
+    """
+    return re.sub(r"(://[^:/@\s]*):[^@/\s]*@", r"\1:***@", location)
+
+
+def store_key(location: str | os.PathLike[str]) -> str:
+    """A digest naming a store (its resolved path, or its URL without the password), safe to
+    show: no path, no secret."""
+    text = str(location)
+    text = masked(text) if "://" in text else str(Path(text).expanduser().resolve())
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _notes_dir() -> Path:
@@ -42,12 +55,12 @@ def _notes_dir() -> Path:
     return Path(cache) / "kerasweep" / "dashboards"
 
 
-def register(db_path: str | os.PathLike[str], url: str, port: int) -> Path | None:
-    """Leave the note for a dashboard now serving ``db_path`` at ``url``; returns its path
-    (None if no note could be written: agents then print the hint instead)."""
-    note = _notes_dir() / f"{store_key(db_path)}-{port}.json"
-    record = {"url": url, "pid": os.getpid(), "host": socket.gethostname()}
-    record["store"] = store_key(db_path)
+def register(location: str | os.PathLike[str], url: str, port: int) -> Path | None:
+    """Leave the note for a dashboard now serving the store at ``location`` on ``url``;
+    returns its path (None if no note could be written: agents then print the hint)."""
+    key = store_key(location)
+    note = _notes_dir() / f"{key}-{port}.json"
+    record = {"url": url, "pid": os.getpid(), "host": socket.gethostname(), "store": key}
     try:
         note.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -79,7 +92,8 @@ def _answers(url: str, key: str) -> bool:
 
 def find_dashboard(db: str | os.PathLike[str] | None = None) -> str | None:
     """The URL of a live dashboard serving this store on this host, or None."""
-    key = store_key(resolve_db_path(db))
+    given = str(db) if db else os.environ.get(DB_ENV_VAR, "")
+    key = store_key(given if "://" in given else resolve_db_path(db))
     folder = _notes_dir()
     if not folder.is_dir():
         return None

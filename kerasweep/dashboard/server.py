@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import socket
 import sys
@@ -42,11 +41,6 @@ __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "Dashboard", "serve"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
-
-
-def _masked(location: str) -> str:
-    """A store's location to show: any password in a URL replaced by ``***``."""
-    return re.sub(r"(://[^:/@\s]*):[^@/\s]*@", r"\1:***@", location)
 
 
 class _Server(ThreadingHTTPServer):
@@ -96,10 +90,11 @@ class Dashboard:
         errors: TextIO | None = None,
     ) -> None:
         self.store = Store(db, create=False)
-        self.store_label = _masked(
-            str(getattr(self.store, "url", None) or self.store.path.resolve())
-        )
-        self.key = discovery.store_key(self.store.path)
+        # an SQLite file by its full path; a database server by its URL, password masked
+        location = self.store.location  # a resolved path, or the URL without its password
+        self.location = location.reopen() if location.kind == "sqlite" else str(location)
+        self.store_label = discovery.masked(self.location)
+        self.key = discovery.store_key(self.location)
         self.feed = Feed(self.store)
         self.store.close()
         try:
@@ -126,11 +121,17 @@ class Dashboard:
 
     def serve_forever(self) -> None:
         """Answer requests until :meth:`close` (or Ctrl-C) stops it."""
-        self._note = discovery.register(self.store.path, self.url, self.port)
+        self._announce()
         self._server.serve_forever(poll_interval=0.2)
+
+    def _announce(self) -> None:
+        """Leave the note by which agents find this dashboard (the port already listens)."""
+        if self._note is None:
+            self._note = discovery.register(self.location, self.url, self.port)
 
     def start(self) -> Dashboard:
         """Serve in a background thread; returns self."""
+        self._announce()
         self._thread = threading.Thread(target=self.serve_forever, name="kerasweep-dashboard")
         self._thread.daemon = True
         self._thread.start()

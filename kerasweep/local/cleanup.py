@@ -29,6 +29,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from kerasweep.adapters.tensorflow_internals import eager_context
 from kerasweep.traced_gradients import RegisteredDuring
 
 __all__ = ["clear_keras", "run_cleanup"]
@@ -60,9 +61,8 @@ def clear_keras() -> None:
 @contextmanager
 def _kernel_cache_kept() -> Iterator[None]:
     """Within the block, TensorFlow's eager context ignores ``clear_kernel_cache()``."""
-    eager = sys.modules.get("tensorflow.python.eager.context")
-    context = getattr(eager, "context", lambda: None)()
-    if context is None or not hasattr(context, "clear_kernel_cache"):
+    context = eager_context()
+    if context is None:
         yield
         return
     own = getattr(context, "__dict__", {}).get("clear_kernel_cache")  # set by someone else

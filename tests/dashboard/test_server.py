@@ -15,7 +15,7 @@ import time
 import pytest
 
 from kerasweep.dashboard import Dashboard
-from kerasweep.dashboard.server import _masked
+from kerasweep.dashboard.discovery import masked
 from kerasweep.local.store import StoreError
 from tests.conftest import subprocess_env
 from tests.dashboard.conftest import get, kerasweep
@@ -168,11 +168,11 @@ def test_healthz_names_the_store_without_its_path(dashboard, injected_sweep):
     assert str(injected_sweep[0]) not in json.dumps(health)
 
 
-def test_a_store_url_is_shown_with_its_password_masked():
-    assert _masked("postgresql://sweeper:s3cr3t@db.example:5432/sweeps") == (
+def test_a_store_url_is_shown_with_its_passwordmasked():
+    assert masked("postgresql://sweeper:s3cr3t@db.example:5432/sweeps") == (
         "postgresql://sweeper:***@db.example:5432/sweeps"
     )
-    assert _masked("/home/me/kerasweep.db") == "/home/me/kerasweep.db"
+    assert masked("/home/me/kerasweep.db") == "/home/me/kerasweep.db"
 
 
 def test_a_missing_store_is_refused_and_never_created(tmp_path):

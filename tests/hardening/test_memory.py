@@ -76,8 +76,8 @@ def test_twenty_runs_in_one_process_keep_memory_flat(db, reuse_compiled):
 def test_runs_that_change_the_model_free_the_earlier_ones_while_the_agent_runs(db, monkeypatch):
     # Every run traces a new model and pushes the last kept one out of a one-model pool.
     from kerasweep import train as train_module
+    from kerasweep.adapters.tensorflow_internals import gradient_registry
     from kerasweep.compiled_models import CompiledModels
-    from kerasweep.traced_gradients import _registry
 
     pool = CompiledModels(capacity=1)
     monkeypatch.setattr(train_module, "COMPILED_MODELS", pool)
@@ -88,7 +88,7 @@ def test_runs_that_change_the_model_free_the_earlier_ones_while_the_agent_runs(d
         alive_at_start.append(
             [n + 1 for n, ref in enumerate(models) if ref() is not None and id(ref()) not in kept]
         )
-        registered_at_start.append(len(_registry() or {}))
+        registered_at_start.append(len(gradient_registry() or {}))
         models.append(weakref.ref(sweep_train().model))
 
     config = {

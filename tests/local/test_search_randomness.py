@@ -76,6 +76,7 @@ def test_seed_is_stored_with_the_sweep(db):
     assert len(Store(db).sweeps()) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["random", "bayes"])
 def test_run_with_a_seed_proposes_the_same_in_two_processes(tmp_path, method):
     config_path = tmp_path / "sweep.yaml"
@@ -92,3 +93,49 @@ def test_run_with_a_seed_proposes_the_same_in_two_processes(tmp_path, method):
         sequences.append(_points(db, sweep.id))
     assert len(sequences[0]) == 6
     assert sequences[0] == sequences[1]
+
+
+SEEDING_PROGRAM = """
+import random, sys
+import numpy as np
+import wandb
+wandb.init(config={"batch_size": 0, "learning_rate": 0.0, "seed": 0})
+random.seed(wandb.config.seed)
+np.random.seed(wandb.config.seed)
+for epoch in range(3):
+    wandb.log({"epochs": epoch, "val_loss": 1.0 - epoch / 10, "draw": random.random()})
+"""
+
+
+@pytest.mark.slow
+def test_program_mode_proposes_as_function_mode_with_the_same_seed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(SEEDING_PROGRAM)
+    config = {**TUTORIAL, "program": "train.py"}
+    sweep_id = local_sweep(config, db=tmp_path / "p.db", seed=5)
+    local_agent(sweep_id, count=5, db=tmp_path / "p.db", program_output=False)
+    runs = Store(tmp_path / "p.db").snapshot(sweep_id)["runs"]
+    assert [r["state"] for r in runs] == ["finished"] * 5
+    random.seed(0)
+    first_draw = random.random()
+    assert all(r["history"][0]["draw"] == first_draw for r in runs)
+    in_function_mode = _sweep(tmp_path / "f.db", TUTORIAL, "seeding_run", 5, seed=5)
+    assert _points(tmp_path / "p.db", sweep_id) == _points(tmp_path / "f.db", in_function_mode)
+
+
+@pytest.mark.slow
+def test_several_agents_make_the_proposals_one_agent_makes(tmp_path):
+    config = {**TUTORIAL, "run_cap": 8}
+    alone = _sweep(tmp_path / "alone.db", config, "seeding_run", None, seed=9)
+    db = tmp_path / "shared.db"
+    shared = local_sweep(config, db=db, seed=9)
+    command = [sys.executable, "-m", "kerasweep", "--db", str(db), "agent", shared]
+    command += ["--function", function("seeding_run"), "--wandb-mode", "disabled"]
+    agents = [
+        subprocess.Popen(command, env=subprocess_env(), stdout=subprocess.DEVNULL) for _ in range(2)
+    ]
+    assert [agent.wait(timeout=300) for agent in agents] == [0, 0]
+    runs = Store(db).runs(shared)
+    assert len(runs) == 8
+    # proposal k is drawn from (seed, k) whichever agent makes it
+    assert _points(db, shared) == _points(tmp_path / "alone.db", alone)

@@ -1,0 +1,63 @@
+"""The feed: a page's parts with digests, rebuilt only when the store's sweep changed."""
+
+from __future__ import annotations
+
+import copy
+
+from kerasweep.dashboard.feed import Feed
+from tests.sweep_snapshots import hyperband_sweep
+
+
+class _Snapshots:
+    """A store that hands out a given snapshot and counts its reads."""
+
+    def __init__(self, snapshot: dict) -> None:
+        self.current = snapshot
+        self.reads = 0
+        self.closed = 0
+
+    def snapshot(self, sweep_id: str) -> dict:
+        self.reads += 1
+        return copy.deepcopy(self.current)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def _digests(payload) -> dict[str, str]:
+    parts = payload.parts
+    out = {f"html:{k}": v[0] for k, v in parts["html"].items()}
+    out.update({f"figure:{k}": v[0] for k, v in parts["data"]["figures"].items()})
+    return out
+
+
+def test_a_new_epoch_changes_the_version_and_only_the_parts_it_touches():
+    snap = hyperband_sweep(runs=6, epochs=8, seed=3)
+    store = _Snapshots(snap)
+    feed = Feed(store, min_interval=0)
+    before = feed.sweep("s")
+    assert feed.sweep("s").version == before.version  # same store, same version
+    running = next(r for r in snap["runs"] if r["state"] == "running")
+    running["history"].append({"val_loss": 0.01, "epochs": len(running["history"])})
+    running["epochs"] += 1
+    running["metric"] = 0.01
+    after = feed.sweep("s")
+    assert after.version != before.version
+    changed = {k for k, d in _digests(after).items() if _digests(before)[k] != d}
+    assert {"html:leaderboard", "figure:curves", "html:header"} <= changed
+    assert "html:config" not in changed and "html:engine" not in changed
+    assert store.closed == store.reads == 3  # each read's connection closed at once
+
+
+def test_pages_polled_together_read_the_store_once_per_interval():
+    store = _Snapshots(hyperband_sweep(runs=4, epochs=6))
+    feed = Feed(store, min_interval=3600)
+    versions = {feed.sweep("s").version for _ in range(20)}
+    assert len(versions) == 1 and store.reads == 1
+
+
+def test_figures_keep_what_the_user_did_across_redraws():
+    figures = Feed(_Snapshots(hyperband_sweep(runs=6, epochs=8))).sweep("s").parts["data"]
+    for _, figure in figures["figures"].values():
+        assert figure["layout"]["uirevision"] == "kerasweep"
+        assert all(trace["uirevision"] == "kerasweep" for trace in figure["data"])
