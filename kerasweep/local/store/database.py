@@ -145,12 +145,21 @@ class Database:
     # -- transactions -----------------------------------------------------------------------
 
     def transact(
-        self, work: Callable[[sa.Connection], T], *, write: bool = True, retry: bool = True
+        self,
+        work: Callable[[sa.Connection], T],
+        *,
+        write: bool = True,
+        retry: bool = True,
+        flush: bool = True,
     ) -> T:
         """``work(conn)`` in one transaction, committed when it returns.
 
         On PostgreSQL, a lost connection, a serialization failure or a deadlock retries
-        ``work`` (from the start, in a new transaction) until ``reconnect_timeout``.
+        ``work`` (from the start, in a new transaction) until ``reconnect_timeout``. With
+        ``flush=False`` (rows and heartbeats), PostgreSQL acknowledges the commit before its
+        WAL reaches the disk, as SQLite's ``synchronous = NORMAL`` does: a restarted or
+        stopped server keeps it; only a crash of the server itself can lose the last
+        fraction of a second.
 
         Raises:
             StoreUnavailableError: The server stayed away, or refused the login.
@@ -163,6 +172,8 @@ class Database:
                     if write:
                         conn.execution_options(kerasweep_write=True)
                     with conn.begin():
+                        if not flush and self.dialect == "postgresql":
+                            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                         return work(conn)
             except sa.exc.DBAPIError as err:
                 if self.dialect == "sqlite":

@@ -19,23 +19,44 @@ from kerasweep.local.store.values import dumps, metric_value, plain
 __all__ = ["append_rows", "metric_values", "run_history", "sweep_histories"]
 
 
+# built once (statements are immutable; SQLAlchemy caches their compiled SQL): rows are
+# the hottest path of a sweep
+_RUN_STATE = (
+    sa.select(runs.c.state, runs.c.agent_id)
+    .where(runs.c.id == sa.bindparam("rid"))
+    .with_for_update()
+)
+_LAST_STEP = sa.select(sa.func.max(history.c.step)).where(history.c.run_id == sa.bindparam("rid"))
+_TOUCH_RUN = (
+    runs.update().where(runs.c.id == sa.bindparam("rid")).values(heartbeat_at=sa.bindparam("now"))
+)
+
+
 def append_rows(
     conn: sa.Connection,
     run_id: str,
     rows: Sequence[Mapping[str, Any]],
     metric: str | None,
     agent_id: str | None,
+    attempt: dict[str, int] | None = None,
 ) -> bool:
-    """Append ``rows`` to a running run (of ``agent_id``, if given); False if not running."""
-    query = sa.select(runs.c.state).where(runs.c.id == run_id).with_for_update()
-    if agent_id is not None:
-        query = query.where(runs.c.agent_id == agent_id)
-    if conn.execute(query).scalar_one_or_none() != "running":
+    """Append ``rows`` to a running run (of ``agent_id``, if given); False if not running.
+
+    ``attempt`` (a dict kept across retries of one append) makes a retry after a lost
+    commit acknowledgement write nothing twice: only the run's owner appends to it, so
+    rows past the step an earlier attempt began at are that attempt's.
+    """
+    found = conn.execute(_RUN_STATE, {"rid": run_id}).one_or_none()
+    if found is None or found.state != "running":
         return False
-    last = conn.execute(
-        sa.select(sa.func.max(history.c.step)).where(history.c.run_id == run_id)
-    ).scalar_one()
+    if agent_id is not None and found.agent_id != agent_id:
+        return False
+    last = conn.execute(_LAST_STEP, {"rid": run_id}).scalar_one()
     first = 0 if last is None else last + 1
+    if attempt is not None:
+        if "first" in attempt and first >= attempt["first"] + len(rows):
+            return True  # the earlier attempt was committed
+        attempt.setdefault("first", first)
     records = []
     for offset, row in enumerate(rows):
         row = plain(dict(row))
@@ -48,7 +69,7 @@ def append_rows(
             }
         )
     conn.execute(history.insert(), records)
-    conn.execute(runs.update().where(runs.c.id == run_id).values(heartbeat_at=time.time()))
+    conn.execute(_TOUCH_RUN, {"rid": run_id, "now": time.time()})
     return True
 
 

@@ -125,6 +125,10 @@ def _runs_query() -> sa.Select:
     return sa.select(runs, retried)
 
 
+# built once: statements are immutable, and SQLAlchemy caches their compiled SQL
+_RUNS = _runs_query()
+
+
 def _record(row: sa.Row, values: list[float], history: tuple[dict, ...] | None) -> RunRecord:
     stop = None
     if row.stop_band is not None:
@@ -159,7 +163,7 @@ def load_runs(
 ) -> list[RunRecord]:
     """A sweep's runs in creation order, with their metric values (and ``histories``)."""
     values = metric_values(conn, sweep_id=sweep_id)
-    query = _runs_query().where(runs.c.sweep_id == sweep_id).order_by(runs.c.seq)
+    query = _RUNS.where(runs.c.sweep_id == sweep_id).order_by(runs.c.seq)
     return [
         _record(
             row,
@@ -172,7 +176,7 @@ def load_runs(
 
 def get_run(conn: sa.Connection, run_id: str, where: str) -> RunRecord:
     """One run by id (KeyError naming the store if unknown)."""
-    row = conn.execute(_runs_query().where(runs.c.id == run_id)).one_or_none()
+    row = conn.execute(_RUNS.where(runs.c.id == run_id)).one_or_none()
     if row is None:
         raise KeyError(f"no run {run_id!r} in {where}")
     return _record(row, metric_values(conn, run_id=run_id).get(run_id, []), None)
@@ -189,11 +193,21 @@ def claim_run(
     *,
     stale_after: float,
     where: str,
+    attempt: dict[str, str],
 ) -> RunRecord | None:
-    """Pick and start the next run of a sweep for ``agent_id`` (see the module notes)."""
+    """Pick and start the next run of a sweep for ``agent_id`` (see the module notes).
+
+    ``attempt`` (a dict kept across retries of one claim) holds the new run's id: a retry
+    after a lost commit acknowledgement finds the run the earlier attempt made and returns
+    it, rather than claiming a second one.
+    """
     sweep = lock_sweep(conn, sweep_id)
     if sweep is None:
         raise UnknownSweepError(f"no sweep {sweep_id!r} in {where}")
+    if "run_id" in attempt:
+        owner = conn.execute(sa.select(runs.c.agent_id).where(runs.c.id == attempt["run_id"]))
+        if owner.scalar_one_or_none() == agent_id:
+            return get_run(conn, attempt["run_id"], where)
     reap_stale(conn, sweep_id, stale_after)
     so_far = load_runs(conn, sweep_id)
     new = propose(sweep, so_far)
@@ -203,6 +217,7 @@ def claim_run(
         run_id = new_id()
         if conn.execute(sa.select(runs.c.seq).where(runs.c.id == run_id)).first() is None:
             break
+    attempt["run_id"] = run_id
     now = now_iso()
     conn.execute(
         runs.insert().values(
@@ -253,11 +268,14 @@ def finish_run(
         .where(runs.c.id == run_id, runs.c.agent_id == agent_id)
         .with_for_update()
     ).one_or_none()
-    if row is None or row.state not in ("running", "crashed"):
+    if row is None:
         return None
     state = RunState(outcome)
     if state is RunState.FINISHED and row.stop_band is not None:
         state = RunState.STOPPED
+    if row.state not in ("running", "crashed"):
+        # ended already: by an earlier attempt of this call whose acknowledgement was lost
+        return state if row.state == state.value and state is not RunState.CRASHED else None
     conn.execute(
         runs.update()
         .where(runs.c.id == run_id)

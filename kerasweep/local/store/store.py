@@ -160,7 +160,7 @@ class Store:
 
     def heartbeat(self, agent_id: str, run_id: str | None = None) -> bool:
         """Refresh the heartbeat of an agent and of its run; False if the run is no longer its."""
-        return self._write(lambda c: runs.heartbeat(c, agent_id, run_id))
+        return self._db.transact(lambda c: runs.heartbeat(c, agent_id, run_id), flush=False)
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -197,9 +197,16 @@ class Store:
         None when the sweep has no more runs to give); the new run is recorded as running,
         owned by ``agent_id``. No two agents can be proposed the same point.
         """
+        attempt: dict[str, str] = {}
         return self._write(
             lambda c: runs.claim_run(
-                c, sweep_id, agent_id, propose, stale_after=stale_after, where=str(self.location)
+                c,
+                sweep_id,
+                agent_id,
+                propose,
+                stale_after=stale_after,
+                where=str(self.location),
+                attempt=attempt,
             )
         )
 
@@ -218,7 +225,11 @@ class Store:
         """
         if not rows:
             return True
-        return self._write(lambda c: history.append_rows(c, run_id, rows, metric, agent_id))
+        attempt: dict[str, int] = {}
+        return self._db.transact(
+            lambda c: history.append_rows(c, run_id, rows, metric, agent_id, attempt),
+            flush=False,
+        )
 
     def record_stop(
         self,
