@@ -24,6 +24,14 @@ wandb (``wandb.init`` with the defaults, one row of ``epochs, loss, acc, val_los
 per epoch, ``wandb.finish``) and trains nothing. The tutorial's sweep wall over that one's is
 the highest end-to-end ratio this agent and wandb allow on this data set.
 
+kerasweep's runs are also split by what their start-up is spent on (**start-up split**):
+``wandb.init``; data (``load_dataset`` and the input pipelines); model (``build_mlp``, the
+optimizer, and compiling it or resetting a kept compiled model); the first execution
+(``fit``'s set-up, tracing and compiling, the first ``steps_per_execution`` steps); then
+training, and the finish (``wandb.finish`` and what the run leaves behind). The agent's own
+work between runs is the sweep's wall time less its runs'. ``--no-tutorial`` measures
+kerasweep's side (and the wandb-only sweep) alone.
+
 Before any of it, wandb starts and stops once and TensorFlow runs one op, so that the
 process's one-time costs (wandb's lazily imported modules, TensorFlow's thread pools) fall
 on neither side.
@@ -43,6 +51,7 @@ Usage::
     python benchmarks/sweep_throughput.py
     python benchmarks/sweep_throughput.py --dataset synthetic-mnist --memory-runs 0
     python benchmarks/sweep_throughput.py --wandb-mode disabled --json throughput.json
+    python benchmarks/sweep_throughput.py --dataset synthetic-mnist --no-tutorial
     python benchmarks/sweep_throughput.py --runs 0 --memory-runs 80 \\
         --memory-hidden-units 16,32,64,128
 """
@@ -50,6 +59,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import os
@@ -58,6 +68,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +82,9 @@ if str(ROOT) not in sys.path:
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+import kerasweep.data  # noqa: E402
+import kerasweep.model  # noqa: E402
+import kerasweep.train  # noqa: E402
 from benchmarks.step_time import device_name, extra_fit_callback  # noqa: E402
 from benchmarks.tutorial import tutorial_sweep_train  # noqa: E402
 from kerasweep import SWEEP_CONFIG, load_dataset  # noqa: E402
@@ -80,6 +94,9 @@ from kerasweep.train import sweep_train  # noqa: E402
 
 MEMORY_GROWTH_LIMIT_MB = 100.0
 PARTS = ("startup", "training", "finish", "total")
+#: What a kerasweep run's start-up is split into, in order (see the module docstring).
+STARTUP_PHASES = ("wandb_init", "data", "model", "first_execution")
+SPLIT_PHASES = (*STARTUP_PHASES, "training", "finish")
 
 
 @dataclass
@@ -91,6 +108,8 @@ class RunTiming:
     training: float = 0.0
     finish: float = 0.0
     state: str = "finished"
+    #: kerasweep's runs: seconds per phase of :data:`SPLIT_PHASES`.
+    split: dict[str, float] = field(default_factory=dict)
 
     @property
     def total(self) -> float:
@@ -114,10 +133,15 @@ class Side:
                 "params": run.params,
                 "state": run.state,
                 **{part: round(getattr(run, part), 3) for part in PARTS},
+                **({"split": {k: round(v, 4) for k, v in run.split.items()}} if run.split else {}),
             }
             for run in self.runs
         ]
         return {"wall_s": round(self.wall, 3), "runs": runs}
+
+    def between_runs(self) -> float:
+        """The sweep's wall time outside its runs, per run: the agent's own work."""
+        return (self.wall - sum(run.total for run in self.runs)) / max(len(self.runs), 1)
 
 
 class RunClock(keras.callbacks.Callback):
@@ -132,6 +156,49 @@ class RunClock(keras.callbacks.Callback):
 
     def on_train_end(self, logs: Any = None) -> None:
         self.marks["trained"] = time.perf_counter()
+
+
+@contextlib.contextmanager
+def timed_phases(seconds: dict[str, float]) -> Iterator[None]:
+    """While active, time what ``sweep_train`` calls for each start-up phase into ``seconds``.
+
+    ``sweep_train`` looks these functions up when it runs, so wrapping the module attributes
+    times them without changing what they do.
+    """
+    import wandb
+
+    targets = [
+        (wandb, "init", "wandb_init"),
+        (kerasweep.data, "load_dataset", "data"),
+        (kerasweep.data, "stack_batches", "data"),
+        (kerasweep.data, "validation_batches", "data"),
+        (kerasweep.data, "make_datasets", "data"),
+        (kerasweep.model, "build_mlp", "model"),
+        (kerasweep.train, "make_optimizer", "model"),
+        (kerasweep.train.COMPILED_MODELS, "take", "model"),
+    ]
+    saved = [(owner, name, owner.__dict__.get(name)) for owner, name, _ in targets]
+
+    def timing(function: Any, phase: str) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                seconds[phase] = seconds.get(phase, 0.0) + time.perf_counter() - start
+
+        return timed
+
+    for owner, name, phase in targets:
+        setattr(owner, name, timing(getattr(owner, name), phase))
+    try:
+        yield
+    finally:
+        for owner, name, original in saved:
+            if original is None:
+                delattr(owner, name)  # it was the class's
+            else:
+                setattr(owner, name, original)
 
 
 def resident_mb() -> float | None:
@@ -182,7 +249,12 @@ def sweep_config(dataset: str, epochs: int) -> dict[str, Any]:
 
 
 def run_kerasweep(
-    config: dict[str, Any], runs: int, db: Path, wandb_mode: str, label: str
+    config: dict[str, Any],
+    runs: int,
+    db: Path,
+    wandb_mode: str,
+    label: str,
+    seed: int | None = None,
 ) -> tuple[Side, list[float | None]]:
     """``runs`` runs of a local sweep by the local agent; also RSS before each run and after."""
     side = Side(label)
@@ -191,17 +263,26 @@ def run_kerasweep(
     def timed_sweep_train() -> None:
         rss.append(resident_mb())  # after the previous run was cleaned up
         marks: dict[str, float] = {"start": time.perf_counter()}
+        phases: dict[str, float] = {}
         try:
-            with extra_fit_callback(GradientTapeModel, RunClock(marks)):
+            with extra_fit_callback(GradientTapeModel, RunClock(marks)), timed_phases(phases):
                 sweep_train()
         finally:
             end = time.perf_counter()
             first = marks.get("first_step", end)
             trained = marks.get("trained", first)
-            side.runs.append(RunTiming({}, first - marks["start"], trained - first, end - trained))
+            timing = RunTiming({}, first - marks["start"], trained - first, end - trained)
+            before_fit = sum(phases.get(p, 0.0) for p in STARTUP_PHASES[:-1])
+            timing.split = {
+                **{p: phases.get(p, 0.0) for p in STARTUP_PHASES[:-1]},
+                "first_execution": timing.startup - before_fit,
+                "training": timing.training,
+                "finish": timing.finish,
+            }
+            side.runs.append(timing)
             print(f"  {label} run {len(side.runs)}/{runs}: {side.runs[-1].total:.2f} s", flush=True)
 
-    sweep_id = local_sweep(config, db=db)
+    sweep_id = local_sweep(config, db=db, seed=seed)
     start = time.perf_counter()
     local_agent(sweep_id, timed_sweep_train, count=runs, db=db, wandb_mode=wandb_mode)
     side.wall = time.perf_counter() - start
@@ -345,6 +426,36 @@ def format_report(tutorial: Side, ours: Side, alone: Side | None = None) -> str:
     return "\n".join(lines)
 
 
+def format_split(ours: Side) -> str:
+    """kerasweep's runs split by phase: the sum over the sweep and the median run."""
+    names = {
+        "wandb_init": "wandb.init",
+        "data": "data",
+        "model": "model",
+        "first_execution": "first execution",
+        "training": "training",
+        "finish": "finish",
+    }
+    lines = [
+        "kerasweep's runs by phase (s):",
+        "",
+        "| | " + " | ".join(names[p] for p in SPLIT_PHASES) + " | agent between runs | wall |",
+        "|---|" + "---:|" * (len(SPLIT_PHASES) + 2),
+    ]
+    per_run = ours.between_runs()
+    sums = [sum(run.split[p] for run in ours.runs) for p in SPLIT_PHASES]
+    medians = [statistics.median(run.split[p] for run in ours.runs) for p in SPLIT_PHASES]
+    lines.append(
+        f"| sum over {len(ours.runs)} runs | "
+        + " | ".join(f"{v:.2f}" for v in sums)
+        + f" | {per_run * len(ours.runs):.2f} | {ours.wall:.2f} |"
+    )
+    lines.append(
+        "| median run | " + " | ".join(f"{v:.3f}" for v in medians) + f" | {per_run:.3f} | |"
+    )
+    return "\n".join(lines)
+
+
 def format_memory(rss: list[float | None]) -> str:
     """RSS after each run (the value before run k+1 starts, and after the agent ends)."""
     after = rss[1:]
@@ -395,6 +506,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="offline",
         help="wandb mode of both sides (default offline: runs are written, as a user gets)",
     )
+    parser.add_argument(
+        "--sweep-seed",
+        type=int,
+        help="seed of kerasweep's search, so that two invocations run the same parameters",
+    )
+    parser.add_argument(
+        "--no-tutorial",
+        action="store_true",
+        help="skip the tutorial's sweep (kerasweep's start-up split and the wandb-only bound)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
     if args.json:
@@ -440,9 +561,13 @@ def main(argv: list[str] | None = None) -> int:
         warm_up(args.wandb_mode)
         if args.runs:
             db = workdir / "sweep.db"
-            ours, _ = run_kerasweep(config, args.runs, db, args.wandb_mode, "ours")
+            ours, _ = run_kerasweep(
+                config, args.runs, db, args.wandb_mode, "ours", seed=args.sweep_seed
+            )
             ours.name = "kerasweep local agent"
-            tutorial = run_tutorial(dataset, args.epochs, [run.params for run in ours.runs])
+            tutorial = None
+            if not args.no_tutorial:
+                tutorial = run_tutorial(dataset, args.epochs, [run.params for run in ours.runs])
             alone = run_wandb_only(config, args.runs, workdir / "alone.db", args.wandb_mode)
             print(
                 f"  wandb and the agent alone: {args.runs} runs in {alone.wall:.2f} s", flush=True
@@ -460,8 +585,16 @@ def main(argv: list[str] | None = None) -> int:
         os.chdir(ROOT)
 
     if args.runs:
+        if tutorial is not None:
+            print()
+            print(format_report(tutorial, ours, alone))
+        else:
+            print(
+                f"\nkerasweep sweep wall {ours.wall:.1f} s; "
+                f"wandb and the agent alone {alone.wall:.1f} s"
+            )
         print()
-        print(format_report(tutorial, ours, alone))
+        print(format_split(ours))
     if rss:
         print()
         print(format_memory(rss))
@@ -474,9 +607,13 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.runs:
             payload.update(
-                tutorial=tutorial.to_json(),
                 kerasweep=ours.to_json(),
                 wandb_and_agent_alone=alone.to_json(),
+                agent_between_runs_s=round(ours.between_runs(), 4),
+            )
+        if args.runs and tutorial is not None:
+            payload.update(
+                tutorial=tutorial.to_json(),
                 end_to_end_ratio=round(tutorial.wall / ours.wall, 3),
                 highest_possible_ratio=round(tutorial.wall / alone.wall, 3),
             )

@@ -9,9 +9,12 @@ Example:
     $ kerasweep best SWEEP_ID > best.yaml               # best parameters as YAML
     $ kerasweep export SWEEP_ID --format csv > runs.csv # every run, for scripts
     $ kerasweep report SWEEP_ID -o report.html
+    $ kerasweep explain sweep.yaml --seed 0              # what a config will do; runs nothing
     $ kerasweep serve                                   # live dashboard, http://127.0.0.1:8787
 
 Bad input gives one ``kerasweep: error: ...`` line and exit status 2, with nothing written.
+Anything else that goes wrong is an internal error: one line and exit status 1, with its
+traceback under ``-v``.
 Ctrl-C or SIGTERM ends an agent after marking its run crashed ("interrupted"), with the rows
 it logged kept: exit status 130 or 143.
 The store is ``--db PATH`` (an SQLite file) or ``--db postgresql://user:password@host:port/db``
@@ -27,6 +30,7 @@ import functools
 import logging
 import os
 import sys
+import traceback
 import warnings
 from collections.abc import Sequence
 from typing import NoReturn
@@ -37,7 +41,12 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 1
 
 
 class UsageError(Exception):
-    """Bad input from the command line: reported in one line, exit status 2."""
+    """Bad input from the command line: reported in one line, exit status 2.
+
+    Raised for bad input only: an argument, a config, a store path, a sweep id, an output
+    path. The errors kerasweep raises for bad input of its own kind (a sweep config that is
+    wrong, a store that is not one or lacks the sweep) become this at the command's edge.
+    """
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,7 +85,11 @@ def _devices(text: str) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``kerasweep``."""
-    db = _Parser(add_help=False)
+    verbose = _Parser(add_help=False)
+    verbose.add_argument(
+        "-v", "--verbose", action="store_true", help="show wandb, program output and tracebacks"
+    )
+    db = _Parser(add_help=False, parents=[verbose])
     db.add_argument(
         "--db",
         default=argparse.SUPPRESS,
@@ -102,9 +115,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=5,
         metavar="N",
         help="stop after N failed runs in a row (default: 5, as W&B)",
-    )
-    runs.add_argument(
-        "-v", "--verbose", action="store_true", help="show wandb, program output and tracebacks"
     )
     runs.add_argument(
         "--gpus",
@@ -161,6 +171,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("sweep_id", metavar="SWEEP_ID")
     export.add_argument("--format", choices=("json", "csv"), default="json")
     export.add_argument("-o", "--output", metavar="PATH", help="file (default: standard output)")
+    explain = commands.add_parser(
+        "explain",
+        parents=[verbose],
+        help="what a config will do (bands, first proposals, traps); runs nothing"
+    )
+    explain.add_argument("config", metavar="CONFIG", help="sweep config, YAML or JSON")
+    explain.add_argument("--seed", type=_seed, metavar="N", help="the seed `run --seed N` uses")
+    explain.add_argument(
+        "-n", type=_positive_int, default=5, metavar="K", help="proposals to show (default: 5)"
+    )
     report = commands.add_parser("report", parents=[db], help="write a sweep's HTML report")
     report.add_argument("sweep_id", metavar="SWEEP_ID")
     report.add_argument("-o", "--output", metavar="PATH", help="report file")
@@ -227,7 +247,10 @@ def _function(args: argparse.Namespace, config: dict):
     from kerasweep.local.agent import load_function
 
     if args.function:
-        return load_function(args.function)
+        try:
+            return load_function(args.function)
+        except ValueError as err:  # names the spec and what is wrong with it
+            raise UsageError(str(err)) from err
     if config.get("program"):
         from kerasweep.local.program import program_file
 
@@ -387,8 +410,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     text = export_sweep(_current_sweep(args.db, args.sweep_id), args.format)
     if args.output:
-        with open(args.output, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
+        try:
+            with open(args.output, "w", encoding="utf-8", newline="") as out:
+                out.write(text)
+        except OSError as err:
+            raise UsageError(f"cannot write {args.output}: {err.strerror}") from None
     else:
         sys.stdout.write(text)
     return EXIT_OK
@@ -403,7 +429,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
             f"kerasweep report: error: the report module is not available: {err}", file=sys.stderr
         )
         return EXIT_FAILED
-    print(report(args.sweep_id, args.output, db=args.db))
+    try:
+        written = report(args.sweep_id, args.output, db=args.db)
+    except OSError as err:  # an unwritable output path
+        raise UsageError(str(err)) from err
+    print(written)
     return EXIT_OK
 
 
@@ -411,6 +441,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from kerasweep.dashboard import serve
 
     serve(args.sweep_id, db=args.db, host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from kerasweep.sweep_config.explain import explain
+
+    print(explain(args.config, seed=args.seed, count=args.n))
     return EXIT_OK
 
 
@@ -424,19 +461,34 @@ _COMMANDS = {
     "export": _cmd_export,
     "report": _cmd_report,
     "serve": _cmd_serve,
+    "explain": _cmd_explain,
 }
 
 
-def _bad_input_types() -> tuple[type[BaseException], ...]:
+@contextlib.contextmanager
+def _input_errors_are_usage_errors():
+    """kerasweep's own bad-input errors (a sweep config, a store) become :class:`UsageError`."""
     from kerasweep.local.store import StoreError
+    from kerasweep.sweep_config import SweepConfigError
 
-    # OSError: an unreadable config, an unwritable report path, a full disk
-    types: list[type[BaseException]] = [UsageError, StoreError, ValueError, OSError]
-    return tuple(types)
+    try:
+        yield
+    except (SweepConfigError, StoreError) as err:
+        raise UsageError(str(err)) from err
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``kerasweep`` command line; returns the exit status."""
+    """Run the ``kerasweep`` command line; returns the exit status.
+
+    0 done, 1 failed (runs failed, or an internal error), 2 bad input, 130/143 interrupted.
+    Quiets TensorFlow's start-up logs for the runs (the command's own edge; importing
+    kerasweep changes nothing).
+    """
     from kerasweep._quiet import quiet_tensorflow
 
     quiet_tensorflow()
@@ -444,14 +496,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="Valid config keys have changed in V2")
     args = build_parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
-    except _bad_input_types() as err:
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        print(f"kerasweep {args.command}: error: {message}", file=sys.stderr)
+        with _input_errors_are_usage_errors():
+            return _COMMANDS[args.command](args)
+    except UsageError as err:
+        print(f"kerasweep {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("kerasweep: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as err:
+        if args.verbose:
+            traceback.print_exc()
+        hint = "" if args.verbose else " (-v shows the traceback)"
+        print(
+            f"kerasweep {args.command}: internal error: {type(err).__name__}: {_one_line(err)}"
+            f"{hint}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

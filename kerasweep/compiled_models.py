@@ -48,6 +48,10 @@ class CompiledModels:
     def __len__(self) -> int:
         return len(self._models)
 
+    def kept(self) -> list[Any]:
+        """The compiled models kept now, least recently used first."""
+        return list(self._models.values())
+
     def clear(self) -> None:
         """Forget every kept model."""
         self.dropped += len(self._models)

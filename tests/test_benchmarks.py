@@ -274,3 +274,21 @@ def test_bad_peers_options_are_one_clear_error(args, message, capsys):
         _load_peers().parse_args(args)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_sweep_throughput_splits_kerasweeps_runs_by_phase(tmp_path):
+    out = tmp_path / "split.json"
+    script = Path(ROOT) / "benchmarks" / "sweep_throughput.py"
+    env = subprocess_env(WANDB_MODE="offline", TMPDIR=str(tmp_path), KERAS_HOME=str(tmp_path))
+    args = ["--runs", "2", "--memory-runs", "0", "--epochs", "1", "--no-tutorial"]
+    proc = _run_script(script, [*args, "--json", str(out)], tmp_path, env)
+    result = json.loads(out.read_text())
+    assert "tutorial" not in result and "end_to_end_ratio" not in result
+    throughput = _load_sweep_throughput()
+    for run in result["kerasweep"]["runs"]:
+        split = run["split"]
+        assert list(split) == list(throughput.SPLIT_PHASES)
+        assert all(split[phase] > 0 for phase in ("wandb_init", "data", "model", "training"))
+        assert sum(split.values()) == pytest.approx(run["total"], abs=0.01)
+    assert result["agent_between_runs_s"] > 0
+    assert "kerasweep's runs by phase" in proc.stdout and "| median run |" in proc.stdout

@@ -245,3 +245,35 @@ def test_ctrl_c_marks_the_run_crashed_and_run_still_shows_the_leaderboard(tmp_pa
     assert "1 run: 1 crashed" in out
     rows = [line.split() for line in out.splitlines() if "(KeyboardInterrupt)" in line]
     assert len(rows) == 1 and rows[0][2] == "crashed"  # the leaderboard's row
+
+
+def test_an_internal_error_is_one_line_exit_1_and_its_traceback_under_v(
+    tmp_path, capsys, monkeypatch
+):
+    """A bug, even a ValueError or OSError, is not bad input: exit 1, not 2."""
+    from kerasweep.local.store import Store
+
+    sweep_id = _sweep(capsys, tmp_path)
+    for err in (ValueError("a bug"), OSError("another bug"), KeyError("third")):
+
+        def broken(self, *args, error=err, **kwargs):
+            raise error
+
+        monkeypatch.setattr(Store, "snapshot", broken)
+        assert main(["show", sweep_id]) == 1
+        line = capsys.readouterr().err
+        assert line.count("\n") == 1, line
+        assert line.startswith(f"kerasweep show: internal error: {type(err).__name__}: ")
+        assert "-v shows the traceback" in line
+        assert main(["show", "-v", sweep_id]) == 1
+        err_text = capsys.readouterr().err
+        assert "Traceback (most recent call last)" in err_text and "in broken" in err_text
+        assert err_text.rstrip().splitlines()[-1].startswith("kerasweep show: internal error")
+
+
+def test_v_is_accepted_by_every_command(tmp_path, capsys):
+    sweep_id = _sweep(capsys, tmp_path)
+    assert main(["ls", "-v"]) == 0
+    assert main(["show", "-v", sweep_id]) == 0
+    assert main(["show", "-v", "nope"]) == 2  # bad input stays bad input
+    assert "no sweep 'nope'" in _one_error_line(capsys, "show")

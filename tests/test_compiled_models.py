@@ -79,6 +79,7 @@ def test_least_recently_used_models_leave_first():
     assert pool.take("a", build_mlp(8, 4, 3), keras.optimizers.SGD(0.1), **COMPILE) is models["a"]
     pool.take("c", build_mlp(8, 4, 3), keras.optimizers.SGD(0.1), **COMPILE)
     assert len(pool) == 2 and pool.dropped == 1  # "b" went
+    assert pool.kept()[0] is models["a"] and models["b"] not in pool.kept()
     assert (
         pool.take("b", build_mlp(8, 4, 3), keras.optimizers.SGD(0.1), **COMPILE) is not models["b"]
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import keras
 import numpy as np
 import pytest
 
@@ -107,7 +106,7 @@ def test_mnist_unreachable_is_one_clear_error_fast(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise OSError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(keras.utils, "get_file", offline)
+    monkeypatch.setattr(data_module, "download", offline)
     start = time.monotonic()
     with pytest.raises(DatasetError) as info:
         load_dataset("mnist")
@@ -133,7 +132,7 @@ def test_mnist_from_the_keras_cache(tmp_path, monkeypatch):
     def no_download(*args, **kwargs):
         raise AssertionError("a cached MNIST must not be downloaded")
 
-    monkeypatch.setattr(keras.utils, "get_file", no_download)
+    monkeypatch.setattr(data_module, "download", no_download)
     data = load_dataset("mnist")
     assert data.x_train.shape == (10, 784) and data.x_train.dtype == np.float32
     assert data.x_train.max() <= 1.0
@@ -219,3 +218,65 @@ def test_stacked_and_validation_pipelines_skip_rewrites_and_autotuning():
         assert options.autotune.enabled is False
     val_batches = [x.numpy().ravel().tolist() for x, _ in make_datasets(data, 4)[1]]
     assert val_batches == [[0, 1, 2, 3], [4, 5, 6]]  # and the batches are the same
+
+
+def test_runs_share_one_validation_pipeline_and_host_copy_of_loaded_arrays():
+    from kerasweep.data import _host_tensors, validation_batches
+
+    data = load_dataset("digits")  # read-only arrays, shared by the runs of a process
+    first = validation_batches(data, 128)
+    assert validation_batches(data, 128) is first
+    assert validation_batches(data, 64) is not first
+    x, _ = _host_tensors(data.x_train_uint8, data.y_train)
+    assert _host_tensors(data.x_train_uint8, data.y_train)[0] is x
+    np.testing.assert_array_equal(x.numpy(), data.x_train_uint8)
+    batches = [int(x.shape[0]) for x, _ in first]
+    assert batches == [128, 128, 104] == [int(x.shape[0]) for x, _ in first]
+
+
+def test_writable_arrays_are_read_afresh_for_every_pipeline():
+    from kerasweep.data import validation_batches
+
+    data = _small()
+    first = validation_batches(data, 4)
+    data.x_test[0] = 99.0  # a caller's own arrays may change between calls
+    again = validation_batches(data, 4)
+    assert again is not first
+    assert float(next(iter(again))[0][0, 0]) == 99.0
+
+
+def test_download_has_its_own_timeout_and_checks_the_hash(tmp_path):
+    """From a local server: no process-wide socket timeout is set, a bad hash leaves nothing."""
+    import hashlib
+    import http.server
+    import socket
+    import threading
+
+    body = b"kerasweep" * 1000
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/slow":
+                time.sleep(2)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        good = hashlib.sha256(body).hexdigest()
+        path = data_module.download(f"{url}/f", tmp_path / "f.npz", sha256=good, timeout=5)
+        assert path.read_bytes() == body
+        with pytest.raises(OSError, match="SHA-256"):
+            data_module.download(f"{url}/f", tmp_path / "g.npz", sha256="0" * 64, timeout=5)
+        with pytest.raises(OSError):  # socket.timeout is an OSError
+            data_module.download(f"{url}/slow", tmp_path / "h.npz", sha256=good, timeout=0.2)
+        assert socket.getdefaulttimeout() is None
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["f.npz"]
+    finally:
+        server.shutdown()

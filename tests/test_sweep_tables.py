@@ -94,3 +94,15 @@ def test_no_password_in_what_ls_and_show_print(postgres_url, capsys, command):
     for extra in ([], ["--json"]):
         status, out, err = _run(capsys, *argv, *extra, "--db", postgres_url)
         assert status == 0 and password_of(postgres_url) not in out + err
+
+
+def test_export_to_an_unwritable_path_is_one_line_exit_2(db, capsys, tmp_path):
+    sweep_id, _ = write_sweep(db)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    status, _, err = _run(
+        capsys, "export", sweep_id, "-o", str(blocker / "x.json"), "--db", str(db)
+    )
+    assert status == 2 and err.strip() == (
+        f"kerasweep export: error: cannot write {blocker / 'x.json'}: Not a directory"
+    )

@@ -1,26 +1,12 @@
 """The local agent: the offline twin of ``wandb.agent``.
 
 For each run the agent asks W&B's engine for the next parameters given every run so far
-(claimed atomically in the store, so agents in several processes share a sweep), hands them
-to the function exactly as ``wandb.agent`` does, records every ``wandb.log`` row and applies
-hyperband after each row holding the sweep metric.
-
-The protocol ``wandb.agent`` uses, checked against wandb 0.31 offline:
-
-- the parameters are written as ``{key: {value: v}}`` YAML and ``WANDB_SWEEP_PARAM_PATH``
-  points to the file; ``wandb.init(config=defaults)`` merges them over the defaults and locks
-  those keys (offline, a later ``config.update`` of them is ignored with a warning; with
-  ``mode="disabled"`` it raises).
-- ``WANDB_RUN_ID`` becomes the run's id. ``wandb.agent`` calls ``wandb.teardown()`` before
-  each run so the next ``wandb.init`` reads these variables again; this agent makes wandb
-  forget only the settings it read, keeping its service between runs (see
-  :mod:`kerasweep.local.wandb_session`), and tears wandb down when it ends.
-- ``WANDB_SWEEP_ID`` is *not* set: with it, ``wandb.init`` ignores its ``project``,
-  ``entity`` and ``id`` arguments and records the sweep id in the run, and ``wandb sync``
-  then fails with "sweep ... not found" (404) because the sweep exists only locally. Runs
-  are labelled with the sweep instead by group (``sweep-<id>``, ``WANDB_RUN_GROUP``) and
-  name (``<sweep id>-<n>``, ``WANDB_NAME``); ``wandb.init`` arguments still win.
-  ``KERASWEEP_SWEEP_ID`` and ``KERASWEEP_RUN_ID`` name the sweep and run for the function.
+(claimed atomically in the store, so agents in several processes share a sweep), makes the
+run's handle (:class:`~kerasweep.local.run.LocalRun`) and has a runner carry it out: the
+function in this process, or the sweep's program in its own
+(:mod:`kerasweep.local.runners`), handed its parameters exactly as ``wandb.agent`` hands them
+(:mod:`kerasweep.local.wandb_protocol`). Every ``wandb.log`` row is recorded and hyperband
+is applied after each row holding the sweep metric.
 
 wandb runs offline by default (``./wandb/offline-run-*``, syncable with ``wandb sync``), or
 not at all with ``wandb_mode="disabled"``.
@@ -28,34 +14,35 @@ not at all with ``wandb_mode="disabled"``.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import os
-import shutil
-import signal
-import sys
-import tempfile
-import threading
 import time
-import traceback
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from kerasweep.local import wandb_session
+from kerasweep import train
 from kerasweep.local.cleanup import run_cleanup
 from kerasweep.local.controller import propose, searched_params
+from kerasweep.local.function_spec import load_function
+from kerasweep.local.heartbeat import Heartbeat
+from kerasweep.local.interrupts import AgentTerminated, sigterm_interrupts
 from kerasweep.local.run import LocalRun
+from kerasweep.local.runners import FunctionRunner, ProgramOptions, ProgramRunner, Runner
 from kerasweep.local.store import RunRecord, Store, SweepRecord
+from kerasweep.local.wandb_protocol import resolve_wandb_mode
 
-__all__ = ["AgentResult", "AgentTerminated", "load_function", "local_agent"]
+__all__ = [
+    "AgentOptions",
+    "AgentResult",
+    "AgentTerminated",
+    "load_function",
+    "local_agent",
+]
 
 logger = logging.getLogger("kerasweep.local")
 
-WANDB_MODES = ("offline", "disabled")
 # W&B's agents stop after this many failed runs in a row (WANDB_AGENT_MAX_INITIAL_FAILURES)
 DEFAULT_MAX_FAILURES = 5
 
@@ -76,125 +63,26 @@ class AgentResult:
     failed: int = 0
 
 
-class AgentTerminated(KeyboardInterrupt):
-    """SIGTERM reached a local agent: handled as Ctrl-C is (its run is marked, it ends)."""
+@dataclass(frozen=True)
+class AgentOptions:
+    """How many runs an agent does, and how it keeps its claim on them (see local_agent)."""
 
+    count: int | None = None
+    retry_failed: bool = False
+    max_failures: int = DEFAULT_MAX_FAILURES
+    heartbeat_interval: float = 10.0
+    stale_after: float = 60.0
 
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """Inside the block, the first SIGTERM raises :class:`AgentTerminated` in this thread.
-
-    Python's default SIGTERM ends the process on the spot: the run in progress would stay
-    ``running`` until another agent found its process gone. Applies only in the main thread
-    and when the process has not set a SIGTERM handler of its own; later SIGTERMs are
-    ignored while the run is being marked.
-    """
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
-    ):
-        yield
-        return
-    fired = False
-
-    def terminate(signum, frame) -> None:
-        nonlocal fired
-        if not fired:
-            fired = True
-            raise AgentTerminated("SIGTERM")
-
-    signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _interrupted(err: KeyboardInterrupt) -> str:
-    """The error recorded for a run that Ctrl-C or SIGTERM ended."""
-    why = "SIGTERM" if isinstance(err, AgentTerminated) else "KeyboardInterrupt"
-    return f"crashed: interrupted ({why})"
-
-
-def load_function(spec: str) -> Callable[[], Any]:
-    """The callable named by ``module:callable`` or ``path/to/file.py:callable``.
-
-    >>> load_function("os.path:basename") is os.path.basename
-    True
-    """
-    module_name, sep, attr = spec.rpartition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"function {spec!r}: expected module:callable or file.py:callable")
-    try:
-        if module_name.endswith(".py") or os.sep in module_name:
-            path = Path(module_name)
-            if not path.is_file():
-                raise ValueError(f"function {spec!r}: no file {module_name}")
-            name = f"_kerasweep_function_{path.stem}"
-            module_spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(module_spec)
-            sys.modules[name] = module
-            module_spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(module_name)
-    except ValueError:
-        raise
-    except Exception as err:
-        raise ValueError(f"function {spec!r}: cannot import {module_name}: {err}") from err
-    function = getattr(module, attr, None)
-    if not callable(function):
-        raise ValueError(f"function {spec!r}: {module_name} has no callable {attr!r}")
-    return function
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    line = text.splitlines()[0] if text else ""
-    return f"{type(err).__name__}: {line}" if line else type(err).__name__
-
-
-@contextmanager
-def _environ(values: Mapping[str, str | None]) -> Iterator[None]:
-    """Set (or, for None, unset) environment variables inside the block."""
-    saved = {key: os.environ.get(key) for key in values}
-    try:
-        _set_environ(values)
-        yield
-    finally:
-        _set_environ(saved)
-
-
-def _set_environ(values: Mapping[str, str | None]) -> None:
-    for key, value in values.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-class _Heartbeat(threading.Thread):
-    """Refreshes the agent's and its run's heartbeat every ``interval`` seconds."""
-
-    def __init__(self, store: Store, agent_id: str, interval: float) -> None:
-        super().__init__(name="kerasweep-heartbeat", daemon=True)
-        self.store, self.agent_id, self.interval = store, agent_id, interval
-        self.local_run: LocalRun | None = None
-        self._done = threading.Event()
-
-    def run(self) -> None:
-        while not self._done.wait(self.interval):
-            local_run = self.local_run
-            run_id = local_run.id if local_run is not None else None
-            try:
-                if not self.store.heartbeat(self.agent_id, run_id) and local_run is not None:
-                    local_run.request_stop()  # the run is no longer this agent's
-            except Exception:  # a busy store must not kill the heartbeat
-                logger.debug("heartbeat failed", exc_info=True)
-        self.store.close()
-
-    def stop(self) -> None:
-        self._done.set()
-        self.join(timeout=self.interval + 5)
+    def __post_init__(self) -> None:
+        count = self.count
+        if count is not None and (
+            isinstance(count, bool) or not isinstance(count, int) or count < 1
+        ):
+            raise ValueError(f"count must be a positive integer or None, not {count!r}")
+        if self.max_failures < 1:
+            raise ValueError(
+                f"max_consecutive_failures must be at least 1, not {self.max_failures!r}"
+            )
 
 
 def _status_line(
@@ -206,7 +94,7 @@ def _status_line(
     metric = sweep.metric
     best = run.best(metric)
     if metric is not None and best is not None:
-        epochs = run.epochs
+        epochs = len(run.metric_values)
         parts.append(f"{metric.name}={best:.4g} ({epochs} epoch{'s' if epochs != 1 else ''})")
     if run.state == "stopped" and run.stop:
         parts.append(
@@ -227,95 +115,60 @@ def _short(value: Any) -> str:
 
 
 class _Agent:
+    """The run loop of one :func:`local_agent` call."""
+
     def __init__(
-        self,
-        store: Store,
-        sweep: SweepRecord,
-        function: Callable[[], Any] | None,
-        *,
-        count: int | None,
-        wandb_mode: str,
-        retry_failed: bool,
-        max_failures: int,
-        heartbeat_interval: float,
-        stale_after: float,
-        stop_grace: float,
-        kill_delay: float,
-        program_output: bool,
+        self, store: Store, sweep: SweepRecord, runner: Runner, options: AgentOptions
     ) -> None:
-        self.store, self.sweep, self.function = store, sweep, function
-        self.count, self.wandb_mode = count, wandb_mode
-        self.retry_failed, self.max_failures = retry_failed, max_failures
-        self.heartbeat_interval, self.stale_after = heartbeat_interval, stale_after
-        self.stop_grace, self.kill_delay = stop_grace, kill_delay
-        self.program_output = program_output
-        self.program_mode = function is None and bool(sweep.config.get("program"))
+        self.store, self.sweep, self.runner, self.options = store, sweep, runner, options
 
     def run(self) -> AgentResult:
-        store, sweep = self.store, self.sweep
+        store, sweep, options = self.store, self.sweep, self.options
         retry_upto = None
-        if self.retry_failed:
+        if options.retry_failed:
             retry_upto = max((run.seq for run in store.runs(sweep.id)), default=0)
-        if self.program_mode:
-            from kerasweep.local.program import program_file
-
-            program = program_file(sweep.config)
-            if program is not None and not Path(program).is_file():
-                raise ValueError(
-                    f"program {program!r} of sweep {sweep.id} not found in {Path.cwd()}"
-                )
-        function = self.function
-        if function is None and not self.program_mode:
-            from kerasweep.train import sweep_train
-
-            function = sweep_train
         agent_id = store.register_agent(sweep.id)
         result = AgentResult(sweep_id=sweep.id, agent_id=agent_id)
-        heartbeat = _Heartbeat(store, agent_id, self.heartbeat_interval)
+        heartbeat = Heartbeat(store, agent_id, options.heartbeat_interval)
         heartbeat.start()
         failures_in_a_row = 0
         session = ExitStack()
         try:
-            clean_up = session.enter_context(run_cleanup())
-            if not self.program_mode:
-                session.enter_context(wandb_session.agent_session())
-            while self.count is None or len(result.run_ids) < self.count:
-                run = store.claim_run(
+            clean_up = session.enter_context(
+                run_cleanup(dropped_models=lambda: train.COMPILED_MODELS.dropped)
+            )
+            session.enter_context(self.runner.session())
+            while options.count is None or len(result.run_ids) < options.count:
+                record = store.claim_run(
                     sweep.id,
                     agent_id,
                     lambda s, runs: propose(s, runs, retry_upto=retry_upto),
-                    stale_after=self.stale_after,
+                    stale_after=options.stale_after,
                 )
-                if run is None:
+                if record is None:
                     result.reason = "exhausted"
                     if not any(r.state == "running" for r in store.runs(sweep.id)):
                         store.set_sweep_state(sweep.id, "finished")
                     break
-                result.run_ids.append(run.id)
-                local_run = LocalRun(store, sweep, run, agent_id=agent_id)
-                heartbeat.local_run = local_run
+                result.run_ids.append(record.id)
+                run = LocalRun(store, sweep, record, agent_id=agent_id)
+                heartbeat.local_run = run
                 started = time.monotonic()
                 try:
-                    if self.program_mode:
-                        state = self._run_program(local_run)
-                    else:
-                        state = self._run_function(local_run, function)
+                    state = self.runner.run(run)
                 finally:
                     heartbeat.local_run = None
                     clean_up()
+                seconds = time.monotonic() - started
                 ended = store.run(run.id)
-                logger.info(
-                    _status_line(
-                        ended, sweep, len(result.run_ids), self.count, time.monotonic() - started
-                    )
-                )
+                logger.info(_status_line(ended, sweep, len(result.run_ids), options.count, seconds))
                 if state in ("failed", "crashed"):
                     result.failed += 1
                     failures_in_a_row += 1
-                    if failures_in_a_row >= self.max_failures:
+                    if failures_in_a_row >= options.max_failures:
                         logger.error(
                             f"{failures_in_a_row} runs failed in a row: agent stops "
-                            f"(max_consecutive_failures={self.max_failures})"
+                            f"(max_consecutive_failures={options.max_failures})"
                         )
                         result.reason = "failures"
                         break
@@ -341,116 +194,18 @@ class _Agent:
         if not any(r.state == "running" for r in runs) and propose(self.sweep, runs) is None:
             self.store.set_sweep_state(self.sweep.id, "finished")
 
-    # -- one run -----------------------------------------------------------------------------
 
-    @contextmanager
-    def _params_file(self, run: LocalRun) -> Iterator[Path]:
-        """The run's ``{key: {value: v}}`` YAML, where ``wandb.agent`` puts it."""
-        import yaml
-
-        tmp = None
-        if self.wandb_mode == "disabled":
-            tmp = base = Path(tempfile.mkdtemp(prefix="kerasweep-"))
-        else:
-            base = Path(os.environ.get("WANDB_DIR") or os.getcwd())
-        path = base / "wandb" / f"sweep-{self.sweep.id}" / f"config-{run.id}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        params = {key: {"value": value} for key, value in run.params.items()}
-        path.write_text(yaml.safe_dump(params, default_flow_style=False, sort_keys=False))
-        try:
-            yield path
-        finally:
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
-
-    def _run_env(self, run: LocalRun, params_path: Path) -> dict[str, str | None]:
-        env: dict[str, str | None] = {
-            "WANDB_MODE": self.wandb_mode,
-            "WANDB_SWEEP_PARAM_PATH": str(params_path),
-            "WANDB_RUN_ID": run.id,
-            "WANDB_SWEEP_ID": None,
-            "WANDB_RUN_GROUP": f"sweep-{self.sweep.id}",
-            "WANDB_NAME": run.name,
-            "KERASWEEP_SWEEP_ID": self.sweep.id,
-            "KERASWEEP_RUN_ID": run.id,
-        }
-        if self.sweep.project:
-            env["WANDB_PROJECT"] = self.sweep.project
-        return env
-
-    def _run_function(self, run: LocalRun, function: Callable[[], Any]) -> str:
-        outcome, error = "finished", None
-        with self._params_file(run) as params_path, _environ(self._run_env(run, params_path)):
-            wandb_session.forget_settings()  # the next wandb.init reads the run's variables
-            try:
-                with run.recording():
-                    try:
-                        function()
-                    except KeyboardInterrupt as err:
-                        outcome, error = "crashed", _interrupted(err)
-                        raise
-                    except SystemExit as exit_:
-                        if exit_.code not in (None, 0):
-                            outcome, error = "failed", f"SystemExit: {exit_.code}"
-                    except Exception as err:
-                        outcome, error = "failed", _first_line(err)
-                        logger.debug("run %s raised:\n%s", run.id, traceback.format_exc())
-                    finally:
-                        wandb_session.finish_run(failed=outcome != "finished")
-            finally:
-                state = run.end(outcome, error)
-        return state
-
-    def _run_program(self, run: LocalRun) -> str:
-        from kerasweep.local.program import build_command, child_env, run_program
-
-        outcome, error = "finished", None
-        with self._params_file(run) as params_path:
-            json_path = params_path.with_suffix(".json")
-            command = build_command(
-                self.sweep.config, run.params, args_json_file=str(json_path), bridge=True
-            )
-            if "${args_json_file}" in (self.sweep.config.get("command") or []):
-                import json
-
-                json_path.write_text(json.dumps(run.params))
-            base = dict(os.environ)
-            for key, value in self._run_env(run, params_path).items():
-                if value is None:
-                    base.pop(key, None)
-                else:
-                    base[key] = value
-            env = child_env(
-                base,
-                db=self.store.location,
-                sweep_id=self.sweep.id,
-                run_id=run.id,
-                agent_id=run.agent_id,
-            )
-            logger.debug("run %s: %s", run.id, " ".join(command))
-            try:
-                result = run_program(
-                    command,
-                    env,
-                    should_stop=lambda: run.should_stop() or run.stopped_in_store(),
-                    stop_grace=self.stop_grace,
-                    kill_delay=self.kill_delay,
-                    echo=self.program_output,
-                )
-            except KeyboardInterrupt as err:
-                run.end("crashed", _interrupted(err))
-                raise
-            if result.returncode != 0 and not result.terminated:
-                outcome, error = "failed", result.error
-        return run.end(outcome, error)
-
-
-def _resolve_wandb_mode(mode: str | None) -> str:
-    if mode is None:
-        return "disabled" if os.environ.get("WANDB_MODE") == "disabled" else "offline"
-    if mode not in WANDB_MODES:
-        raise ValueError(f"wandb_mode {mode!r}: expected one of {', '.join(WANDB_MODES)}")
-    return mode
+def _runner(
+    store: Store,
+    sweep: SweepRecord,
+    function: Callable[[], Any] | None,
+    wandb_mode: str,
+    program: ProgramOptions,
+) -> Runner:
+    """The sweep's program if it has one and no function is given, else the function."""
+    if function is None and sweep.config.get("program"):
+        return ProgramRunner(sweep, store.location, wandb_mode, program)
+    return FunctionRunner(function or train.sweep_train, wandb_mode)
 
 
 def local_agent(
@@ -516,32 +271,22 @@ def local_agent(
         ...     wandb.log({"val_loss": wandb.config.lr})
         >>> local_agent(sweep_id, train, count=2)  # doctest: +SKIP
     """
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
-        raise ValueError(f"count must be a positive integer or None, not {count!r}")
-    if max_consecutive_failures < 1:
-        raise ValueError(
-            f"max_consecutive_failures must be at least 1, not {max_consecutive_failures!r}"
-        )
-    mode = _resolve_wandb_mode(wandb_mode)
-    if isinstance(function, str):
-        function = load_function(function)
-    store = Store(db, create=False)
-    agent = _Agent(
-        store,
-        store.sweep(sweep_id),
-        function,
+    options = AgentOptions(
         count=count,
-        wandb_mode=mode,
         retry_failed=retry_failed,
         max_failures=max_consecutive_failures,
         heartbeat_interval=heartbeat_interval,
         stale_after=stale_after,
-        stop_grace=stop_grace,
-        kill_delay=kill_delay,
-        program_output=program_output,
     )
+    mode = resolve_wandb_mode(wandb_mode)
+    if isinstance(function, str):
+        function = load_function(function)
+    store = Store(db, create=False)
     try:
-        with _sigterm_interrupts():
+        sweep = store.sweep(sweep_id)
+        program = ProgramOptions(stop_grace, kill_delay, echo=program_output)
+        agent = _Agent(store, sweep, _runner(store, sweep, function, mode, program), options)
+        with sigterm_interrupts():
             return agent.run()
     finally:
         store.close()

@@ -80,22 +80,24 @@ def _kernel_cache_kept() -> Iterator[None]:
             context.clear_kernel_cache = own
 
 
-def _compiled_models_dropped() -> int:
-    """How many models ``sweep_train`` kept for reuse and then let go (0 if not loaded)."""
-    train = sys.modules.get("kerasweep.train")
-    return getattr(getattr(train, "COMPILED_MODELS", None), "dropped", 0)
-
-
 @contextmanager
-def run_cleanup() -> Iterator[Callable[[], None]]:
-    """A clean-up to call after each run; what it froze is unfrozen when the block ends."""
+def run_cleanup(
+    dropped_models: Callable[[], int] = lambda: 0,
+) -> Iterator[Callable[[], None]]:
+    """A clean-up to call after each run; what it froze is unfrozen when the block ends.
+
+    Args:
+        dropped_models: How many models kept across runs have been let go so far
+            (:attr:`kerasweep.compiled_models.CompiledModels.dropped`): when it grows, the
+            next clean-up collects everything, frozen objects included.
+    """
     freeze = hasattr(gc, "freeze") and gc.get_freeze_count() == 0
     registered = RegisteredDuring()
-    dropped = [_compiled_models_dropped()]
+    dropped = [dropped_models()]
 
     def clean_up() -> None:
         registered.drop()  # what the run's tracing pinned in TensorFlow's registry
-        now_dropped = _compiled_models_dropped()
+        now_dropped = dropped_models()
         if freeze and now_dropped != dropped[0]:
             # A compiled model kept across runs was frozen with them; now it is let go,
             # only a collection over everything frees it (and the graphs it holds).

@@ -40,6 +40,8 @@ __all__ = [
     "EngineFailure",
     "dry_run",
     "filled_early_terminate",
+    "hyperband_bands",
+    "judged_at_row",
     "next_run",
     "own_randomness",
     "schema",
@@ -229,3 +231,29 @@ def filled_early_terminate(config: Mapping[str, Any]) -> dict:
     fill = _sweeps().hyperband_stopping.hyperband_baseline_validate_and_fill
     with own_randomness():
         return fill(dict(config))["early_terminate"]
+
+
+def hyperband_bands(config: Mapping[str, Any]) -> list[int]:
+    """The bands (metric rows) hyperband compares runs at, as the engine computes them.
+
+    >>> hyperband_bands({"metric": {"name": "loss"}, "parameters": {"a": {"value": 1}},
+    ...                  "early_terminate": {"type": "hyperband", "min_iter": 5}})[:3]
+    [5, 15, 45]
+    """
+    probe = sweep_run(name="probe", state="running", config={}, history=[])
+    stop_runs(config, [probe])
+    return [int(band) for band in (probe.early_terminate_info or {}).get("bands", [])]
+
+
+def judged_at_row(band: int) -> int:
+    """The metric row (1-based) at which this engine first judges a run at ``band``.
+
+    sweeps 0.3 compares the band's own row; 0.2 judges one row later.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major_minor = tuple(int(part) for part in version("sweeps").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        major_minor = (0, 3)
+    return band if major_minor >= (0, 3) else band + 1

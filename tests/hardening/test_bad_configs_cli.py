@@ -1,7 +1,7 @@
 """Bad sweep configs at the command line: one line naming file, key and value; exit 2; no store.
 
 The corpus is the one kerasweep.sweep_config is tested with (tests/sweep_config/test_load.py);
-here every case goes through ``kerasweep sweep`` and ``kerasweep run`` in-process, and a few
+here every case goes through ``kerasweep sweep``, ``run`` and ``explain`` in-process, and a few
 through a real ``python -m kerasweep`` process.
 """
 
@@ -17,13 +17,15 @@ from kerasweep.cli import main
 from tests.local.helpers import function, subprocess_env
 from tests.sweep_config.test_load import BAD_CONFIGS, Bad, _write
 
-COMMANDS = ("sweep", "run")
+COMMANDS = ("sweep", "run", "explain")
 BY_ID = {case.id: case for case in BAD_CONFIGS}
 # one of each kind of failure: file, syntax, schema, engine-only, and the huge grid
 IN_SUBPROCESS = ["missing-file", "yaml-syntax", "method-unknown", "grid-over-uniform"]
 
 
 def _argv(command: str, path, db) -> list[str]:
+    if command == "explain":  # touches no store: there is no --db to give
+        return [command, str(path), "--seed", "0"]
     argv = [command, str(path), "--db", str(db)]
     if command == "run":  # what would run must not matter: the config is refused first
         argv += ["--function", function("grid_point"), "--wandb-mode", "disabled"]
@@ -135,3 +137,12 @@ def test_astronomical_grid_is_refused_without_enumerating_it(tmp_path):
         assert "parameters: the grid has 1.0e+36 points" in result.stderr
         assert str(path) in result.stderr
     assert not (tmp_path / "k.db").exists()
+
+
+@pytest.mark.parametrize("case", BAD_CONFIGS, ids=lambda case: case.id)
+def test_explain_refuses_with_the_line_sweep_gives(case, tmp_path, capsys):
+    path = _write(case, tmp_path)
+    assert main(_argv("sweep", path, tmp_path / "k.db")) == 2
+    refused = capsys.readouterr().err.removeprefix("kerasweep sweep: ")
+    assert main(_argv("explain", path, None)) == 2
+    assert capsys.readouterr().err.removeprefix("kerasweep explain: ") == refused

@@ -2,8 +2,8 @@
 
 Each run is the real ``sweep_train`` on digits (tiny MLP, one epoch, wandb disabled).
 Resident memory is read from /proc/self/status after each run's training. With
-``reuse_compiled`` the only models left are the compiled ones kept for reuse (one per
-batch size here), and forgetting them frees them.
+``reuse_compiled`` the only model left is the compiled one kept for reuse (one for both
+batch sizes here), and forgetting it frees it.
 """
 
 from __future__ import annotations
@@ -64,9 +64,9 @@ def test_twenty_runs_in_one_process_keep_memory_flat(db, reuse_compiled):
     assert growth < MAX_GROWTH_MB, f"RSS grew {growth:.0f} MB from run 2 to run {RUNS}: {rss}"
     gc.collect()
     alive = {id(model()) for model in models if model() is not None}
-    kept = {id(model) for model in COMPILED_MODELS._models.values()}
+    kept = {id(model) for model in COMPILED_MODELS.kept()}
     if reuse_compiled:
-        assert alive == kept and len(kept) == 2  # one compiled model per batch size
+        assert alive == kept and len(kept) == 1  # one compiled model for both batch sizes
         COMPILED_MODELS.clear()
         gc.collect()
     alive = [n + 1 for n, model in enumerate(models) if model() is not None]
@@ -84,7 +84,7 @@ def test_runs_that_change_the_model_free_the_earlier_ones_while_the_agent_runs(d
     models, alive_at_start, registered_at_start = [], [], []
 
     def train():
-        kept = [id(model) for model in pool._models.values()]
+        kept = [id(model) for model in pool.kept()]
         alive_at_start.append(
             [n + 1 for n, ref in enumerate(models) if ref() is not None and id(ref()) not in kept]
         )

@@ -8,7 +8,7 @@ import weakref
 import keras
 from tensorflow.python.eager import context
 
-from kerasweep import build_mlp, train
+from kerasweep import build_mlp
 from kerasweep.compiled_models import CompiledModels
 from kerasweep.local.cleanup import clear_keras, run_cleanup
 
@@ -69,12 +69,9 @@ def test_keras_is_reset_but_compiled_kernels_stay(monkeypatch):
     assert cleared == [1]
 
 
-def test_a_compiled_model_let_go_after_being_frozen_is_freed_at_the_next_clean_up(
-    monkeypatch,
-):
+def test_a_compiled_model_let_go_after_being_frozen_is_freed_at_the_next_clean_up():
     pool = CompiledModels(capacity=1)
-    monkeypatch.setattr(train, "COMPILED_MODELS", pool)  # the pool sweep_train uses
-    with run_cleanup() as clean_up:
+    with run_cleanup(dropped_models=lambda: pool.dropped) as clean_up:
         kept = pool.take("a", build_mlp(8, 4, 3), keras.optimizers.SGD(0.1), loss="mse")
         gone = weakref.ref(kept)
         del kept
