@@ -96,7 +96,8 @@ def test_no_password_in_what_ls_and_show_print(postgres_url, capsys, command):
         assert status == 0 and password_of(postgres_url) not in out + err
 
 
-def test_export_to_an_unwritable_path_is_one_line_exit_2(db, capsys, tmp_path):
+def test_export_to_an_unwritable_path_is_one_line_exit_2(capsys, tmp_path):
+    db = tmp_path / "kerasweep.db"
     sweep_id, _ = write_sweep(db)
     blocker = tmp_path / "file"
     blocker.write_text("")
