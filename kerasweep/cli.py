@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser(
         "explain",
         parents=[verbose],
-        help="what a config will do (bands, first proposals, traps); runs nothing"
+        help="what a config will do (bands, first proposals, traps); runs nothing",
     )
     explain.add_argument("config", metavar="CONFIG", help="sweep config, YAML or JSON")
     explain.add_argument("--seed", type=_seed, metavar="N", help="the seed `run --seed N` uses")
@@ -440,7 +440,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from kerasweep.dashboard import serve
 
-    serve(args.sweep_id, db=args.db, host=args.host, port=args.port)
+    try:
+        serve(args.sweep_id, db=args.db, host=args.host, port=args.port)
+    except OSError as err:  # the port is in use, or the address is not this machine's
+        raise UsageError(str(err)) from err
     return EXIT_OK
 
 

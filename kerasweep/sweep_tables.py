@@ -102,6 +102,14 @@ def _why(run: RunRecord) -> str:
     return run.error or ""
 
 
+def _search_line(sweep: Sweep) -> str:
+    from kerasweep.sweep_config.grid import distinct_points
+
+    n = distinct_points(run.params for run in sweep.runs)
+    seed = "unseeded" if sweep.seed is None else f"seed {sweep.seed}"
+    return f"search: {seed}, {n} distinct configuration{'' if n == 1 else 's'}"
+
+
 def _columns(sweep: Sweep) -> list[str]:
     params = searched_params(sweep.config)
     if not params:
@@ -127,6 +135,7 @@ def leaderboard(sweep: Sweep) -> str:
     if isinstance(early, dict) and early.get("type") == "hyperband":
         title += "  hyperband " + " ".join(f"{k}={v}" for k, v in early.items() if k != "type")
     lines = [title, f"{len(runs)} run{'' if len(runs) == 1 else 's'}: {summary}"]
+    lines.append(_search_line(sweep))
     bands = [b for b in sweep.bands if b.threshold is not None]
     if bands:
         sign = "<=" if metric and not metric.maximize else ">="

@@ -376,7 +376,7 @@ def _python(code: str, cwd: Path) -> str:
     return proc.stdout
 
 
-_USER_MODULE = '''
+_USER_MODULE = """
 import keras
 from kerasweep.model import GradientTapeModel
 
@@ -386,7 +386,7 @@ class UserNet(GradientTapeModel):  # not registered with Keras
 def build():
     inputs = keras.Input((3,))
     return UserNet(inputs, keras.layers.Dense(2)(inputs))
-'''
+"""
 
 
 def test_saved_models_load_in_a_fresh_process(tmp_path):

@@ -197,9 +197,7 @@ def _import_root() -> str | None:
     """The directory this kerasweep was imported from, if not one of the site directories."""
     import site
 
-    import kerasweep
-
-    root = Path(kerasweep.__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]  # holds the kerasweep package
     sites = [*site.getsitepackages(), site.getusersitepackages()]
     if any(Path(p).resolve() == root for p in sites if p):
         return None

@@ -28,7 +28,7 @@ __all__ = ["SNAPSHOT_RUN_KEYS", "SNAPSHOT_SWEEP_KEYS", "Store"]
 # the keys of Store.snapshot, the shape the HTML report reads
 SNAPSHOT_SWEEP_KEYS = (
     "id", "name", "project", "config", "method", "metric", "early_terminate", "state",
-    "created_at",
+    "created_at", "seed",
 )  # fmt: skip
 SNAPSHOT_RUN_KEYS = (
     "id", "name", "state", "params", "history", "metric", "epochs", "stop", "error",

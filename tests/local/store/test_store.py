@@ -122,8 +122,9 @@ def test_snapshot_has_the_report_contract_shape(any_db):
     assert set(snap) == {"sweep", "runs", "bands"}
     assert set(snap["sweep"]) == {
         "id", "name", "project", "config", "method", "metric", "early_terminate", "state",
-        "created_at",
+        "created_at", "seed",
     }  # fmt: skip
+    assert snap["sweep"]["seed"] is None
     assert snap["sweep"]["id"] == sweep_id
     assert snap["sweep"]["name"] == "tiny" and snap["sweep"]["project"] == "proj"
     assert snap["sweep"]["config"] == CONFIG
@@ -198,3 +199,27 @@ def test_claim_is_atomic_and_names_runs_in_order(any_db):
     assert store.claim_run(sweep_id, agent, propose) is None
     assert names == [f"{sweep_id}-1", f"{sweep_id}-2"]
     assert seen == [[], [1], [1, 2]]
+
+
+def test_seed_is_stored_and_a_store_made_before_seeds_gains_the_column(db):
+    store = Store(db)
+    seeded = store.create_sweep(CONFIG, seed=2**63 - 1)
+    assert store.sweep(seeded).seed == 2**63 - 1
+    assert store.snapshot(seeded)["sweep"]["seed"] == 2**63 - 1
+    store.close()
+    old = db.with_name("old.db")
+    conn = sqlite3.connect(old)
+    conn.executescript(  # the sweeps table as version 1 first made it
+        "CREATE TABLE sweeps (id TEXT PRIMARY KEY, name TEXT, project TEXT, config TEXT NOT NULL,"
+        " state TEXT NOT NULL DEFAULT 'running', created_at TEXT NOT NULL);"
+        " PRAGMA user_version = 1;"
+    )
+    conn.execute(
+        "INSERT INTO sweeps (id, config, created_at) VALUES ('s1', ?, 'then')",
+        (json.dumps(CONFIG),),
+    )
+    conn.commit()
+    conn.close()
+    assert Store(old, create=False).sweep("s1").seed is None
+    columns = [c[1] for c in sqlite3.connect(old).execute("PRAGMA table_info(sweeps)")]
+    assert columns[-1] == "seed"
