@@ -146,6 +146,7 @@ def _migrate_1_to_2(conn: sa.Connection) -> None:
     columns = {column["name"] for column in sa.inspect(conn).get_columns("sweeps")}
     if "seed" not in columns:
         conn.exec_driver_sql("ALTER TABLE sweeps ADD COLUMN seed BIGINT")
+    metadata.create_all(conn)  # any table a damaged copy lacks (checked first, kept if there)
     conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS runs_by_retry_of ON runs (retry_of)")
 
 
