@@ -277,7 +277,7 @@ def test_an_internal_error_is_one_line_exit_1_and_its_traceback_under_v(
         def broken(self, *args, error=err, **kwargs):
             raise error
 
-        monkeypatch.setattr(Store, "snapshot", broken)
+        monkeypatch.setattr(Store, "load", broken)
         assert main(["show", sweep_id]) == 1
         line = capsys.readouterr().err
         assert line.count("\n") == 1, line

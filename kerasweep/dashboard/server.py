@@ -111,7 +111,8 @@ class Dashboard:
     ) -> None:
         self.store = Store(db, create=False)
         # an SQLite file by its full path; a database server by its URL, password masked
-        self.location = str(getattr(self.store, "url", None) or self.store.path.resolve())
+        location = self.store.location  # a resolved path, or the URL without its password
+        self.location = location.reopen() if location.kind == "sqlite" else str(location)
         self.store_label = discovery.masked(self.location)
         self.key = discovery.store_key(self.location)
         self.feed = Feed(self.store)
