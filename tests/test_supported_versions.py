@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,15 +17,15 @@ def _dependencies() -> list[Requirement]:
     return [Requirement(line) for line in re.findall(r'^\s*"([^"]+)",', block, re.M)]
 
 
-def _floor(requirement: Requirement) -> str:
+def _floor(requirement: Requirement) -> Version:
     (floor,) = [spec.version for spec in requirement.specifier if spec.operator == ">="]
-    return floor
+    return Version(floor)
 
 
-def _pins() -> dict[str, str]:
+def _pins() -> dict[str, Version]:
     lines = (ROOT / ".ci" / "floors.txt").read_text().splitlines()
     pairs = [line.split("==") for line in lines if line and not line.startswith("#")]
-    return {name.lower(): version for name, version in pairs}
+    return {name.lower(): Version(version) for name, version in pairs}
 
 
 def test_every_dependency_has_a_floor_ci_pins_and_a_ceiling():
