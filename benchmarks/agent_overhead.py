@@ -99,7 +99,7 @@ def teardown_per_run() -> Iterator[None]:
     from kerasweep.local import agent, cleanup, wandb_session
 
     @contextlib.contextmanager
-    def collect_only(**options):
+    def collect_only(**_options: Any):
         yield cleanup.clear_keras
 
     saved = (wandb_session.forget_settings, wandb_session.shared_package_list, agent.run_cleanup)

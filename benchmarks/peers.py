@@ -31,10 +31,12 @@ Every system trains the tutorial's 784-64-64-10 MLP with SGD on the same data. T
 
 Each system runs in its own Python process, one after another: its wall time runs from
 starting the interpreter to its exit, so imports, start-up and clean-up count. The report
-gives, per system: wall time, its ratio over kerasweep's, trials, epochs trained, best
-``val_loss`` (the best trial's last epoch), time outside epochs (imports, data, building,
-between trials), and the median seconds per epoch (validation included, each trial's first
-epoch left out: it holds the tracing) by batch size, with each peer's ratio over kerasweep.
+gives, per system: wall time, its ratio over kerasweep's, trials (and how many trained
+fewer than the most epochs: stopped early, or in KerasTuner's shorter brackets), epochs
+trained, best ``val_loss`` (the best trial's last epoch), time outside epochs (imports,
+data, building, between trials), and the median seconds per epoch (validation included,
+each trial's first epoch left out: it holds the tracing) by batch size, with each peer's
+ratio over kerasweep.
 
 Data: MNIST when it is in the Keras cache, else an MNIST-shaped set made from
 scikit-learn's digits (28x28 uint8 images, 60,000 / 10,000, learnable); nothing is
@@ -504,18 +506,20 @@ def format_mode(plan: Plan, outcomes: Sequence[Outcome]) -> str:
             else f"at most {plan.epochs} epochs (min_iter {plan.min_iter}, eta {plan.eta})"
         ),
         "",
-        "| system | wall (s) | / kerasweep | trials | epochs trained | best val_loss "
-        "| outside epochs (s) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| system | wall (s) | / kerasweep | trials | of them shorter | epochs trained "
+        "| best val_loss | outside epochs (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for o in outcomes:
         if o.problem is not None:
-            lines.append(f"| {o.system} | {o.problem} | | | | | |")
+            lines.append(f"| {o.system} | {o.problem} | | | | | | |")
             continue
         best = "" if o.best_val_loss is None else f"{o.best_val_loss:.4f}"
+        shorter = sum(len(t["epochs"]) < plan.epochs for t in o.trials)
         lines.append(
             f"| {o.system} | {o.wall:.1f} | {_ratio(o.wall, ours and ours.wall)} "
-            f"| {len(o.trials)} | {o.epochs_trained} | {best} | {o.outside_epochs:.1f} |"
+            f"| {len(o.trials)} | {shorter} | {o.epochs_trained} | {best} "
+            f"| {o.outside_epochs:.1f} |"
         )
     ran = [o for o in outcomes if o.problem is None]
     sizes = sorted({b for o in ran for b in o.seconds_per_epoch()})

@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "SweepConfigError": "kerasweep.sweep_config",
     "local_sweep": "kerasweep.local",
     "local_agent": "kerasweep.local",
+    "load_sweep": "kerasweep.local.results",
     "report": "kerasweep.html_report",
     "serve": "kerasweep.dashboard",
 }
@@ -84,6 +85,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from kerasweep.data import Dataset, DatasetError, load_dataset, make_datasets
     from kerasweep.html_report import report
     from kerasweep.local import local_agent, local_sweep
+    from kerasweep.local.results import load_sweep
     from kerasweep.model import GradientTapeModel, build_mlp
     from kerasweep.sweep_config import SWEEP_CONFIG, SweepConfigError, load_sweep_config
     from kerasweep.train import DEFAULT_CONFIG, sweep_train

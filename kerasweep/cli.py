@@ -7,6 +7,7 @@ Example:
     $ kerasweep ls                                      # sweeps in ./kerasweep.db
     $ kerasweep show SWEEP_ID                           # leaderboard
     $ kerasweep best SWEEP_ID > best.yaml               # best parameters as YAML
+    $ kerasweep export SWEEP_ID --format csv > runs.csv # every run, for scripts
     $ kerasweep report SWEEP_ID -o report.html
     $ kerasweep explain sweep.yaml --seed 0              # what a config will do; runs nothing
     $ kerasweep serve                                   # live dashboard, http://127.0.0.1:8787
@@ -16,8 +17,9 @@ Anything else that goes wrong is an internal error: one line and exit status 1, 
 traceback under ``-v``.
 Ctrl-C or SIGTERM ends an agent after marking its run crashed ("interrupted"), with the rows
 it logged kept: exit status 130 or 143.
-The store is ``--db PATH``, else ``$KERASWEEP_DB``, else ``./kerasweep.db``. TensorFlow is
-only loaded by the runs themselves, with its log noise off.
+The store is ``--db PATH`` (an SQLite file) or ``--db postgresql://user:password@host:port/db``
+(a server agents on many machines share), else ``$KERASWEEP_DB``, else ``./kerasweep.db``.
+TensorFlow is only loaded by the runs themselves, with its log noise off.
 """
 
 from __future__ import annotations
@@ -26,13 +28,12 @@ import argparse
 import contextlib
 import functools
 import logging
-import math
 import os
 import sys
 import traceback
 import warnings
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import NoReturn
 
 __all__ = ["main"]
 
@@ -92,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument(
         "--db",
         default=argparse.SUPPRESS,
-        metavar="PATH",
-        help="store file (default: $KERASWEEP_DB or ./kerasweep.db)",
+        metavar="PATH|URL",
+        help="store: an SQLite file or postgresql://user:password@host:port/dbname"
+        " (default: $KERASWEEP_DB or ./kerasweep.db)",
     )
     runs = _Parser(add_help=False)
     runs.add_argument("--count", type=_positive_int, help="number of runs (default: until done)")
@@ -154,15 +156,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="first run again the parameters of failed and crashed runs",
     )
     commands.add_parser("run", parents=[new, runs, db], help="create a sweep and run it")
-    commands.add_parser("ls", parents=[db], help="list the sweeps in the store")
-    show = commands.add_parser("show", parents=[db], help="a sweep's leaderboard")
+    as_json = _Parser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print JSON, for scripts")
+    commands.add_parser("ls", parents=[db, as_json], help="list the sweeps in the store")
+    show = commands.add_parser("show", parents=[db, as_json], help="a sweep's leaderboard")
     show.add_argument("sweep_id", metavar="SWEEP_ID")
-    best = commands.add_parser("best", parents=[db], help="best parameters of a sweep, as YAML")
+    best = commands.add_parser(
+        "best", parents=[db, as_json], help="best parameters of a sweep, as YAML"
+    )
     best.add_argument("sweep_id", metavar="SWEEP_ID")
+    export = commands.add_parser(
+        "export", parents=[db], help="a sweep's runs as JSON (everything) or CSV (one per run)"
+    )
+    export.add_argument("sweep_id", metavar="SWEEP_ID")
+    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument("-o", "--output", metavar="PATH", help="file (default: standard output)")
     explain = commands.add_parser(
         "explain",
         parents=[verbose],
-        help="what a config will do (bands, first proposals, traps); runs nothing"
+        help="what a config will do (bands, first proposals, traps); runs nothing",
     )
     explain.add_argument("config", metavar="CONFIG", help="sweep config, YAML or JSON")
     explain.add_argument("--seed", type=_seed, metavar="N", help="the seed `run --seed N` uses")
@@ -179,158 +191,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# -- formatting -------------------------------------------------------------------------------
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}" if math.isfinite(value) else str(value)
-    text = str(value)
-    return text if len(text) <= 24 else text[:21] + "..."
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-
-    def line(cells: Sequence[str]) -> str:
-        pairs = enumerate(zip(cells, widths, strict=True))
-        out = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in pairs]
-        return "  ".join(out).rstrip()
-
-    return "\n".join([line(header), *(line(r) for r in rows)])
-
-
-def _why(run: dict) -> str:
-    if run["state"] == "stopped" and run["stop"]:
-        stop = run["stop"]
-        return (
-            f"hyperband band {stop['band']}: {_fmt(stop['value'])} vs threshold "
-            f"{_fmt(stop['threshold'])}"
-        )
-    return run["error"] or ""
-
-
-def leaderboard(snapshot: dict) -> str:
-    """A sweep's runs as a table, best first (runs without a metric last, in order)."""
-    sweep, runs = snapshot["sweep"], snapshot["runs"]
-    metric = sweep["metric"]
-    counts: dict[str, int] = {}
-    for run in runs:
-        counts[run["state"]] = counts.get(run["state"], 0) + 1
-    summary = ", ".join(f"{n} {state}" for state, n in counts.items()) or "no runs yet"
-    title = f"sweep {sweep['id']}"
-    if sweep["name"]:
-        title += f" ({sweep['name']})"
-    title += f"  {sweep['method']}"
-    if metric:
-        title += f"  {metric['name']} ({metric['goal']})"
-    early = sweep["early_terminate"]
-    if early and early.get("type") == "hyperband":
-        title += "  hyperband " + " ".join(f"{k}={v}" for k, v in early.items() if k != "type")
-    lines = [title, f"{len(runs)} run{'' if len(runs) == 1 else 's'}: {summary}"]
-    bands = [b for b in snapshot["bands"] if b["threshold"] is not None]
-    if bands:
-        lines.append(
-            "bands: " + ", ".join(f"{b['band']} epochs <= {_fmt(b['threshold'])}" for b in bands)
-            if metric and metric["goal"] != "maximize"
-            else "bands: "
-            + ", ".join(f"{b['band']} epochs >= {_fmt(b['threshold'])}" for b in bands)
-        )
-    if not runs:
-        return "\n".join(lines)
-    from kerasweep.html_report import leaderboard as ranked_runs
-    from kerasweep.local.controller import searched_params
-
-    position = {run["id"]: i for i, run in enumerate(runs)}
-    order = [position[row["id"]] for row in ranked_runs(snapshot)]
-
-    params = searched_params(sweep["config"])
-    if not params:
-        for run in runs:
-            params += [k for k in run["params"] if k not in params]
-    header = [
-        "#",
-        "run",
-        "state",
-        *params,
-        metric["name"] if metric else "metric",
-        "epochs run" if "epochs" in params else "epochs",
-        "why stopped",
-    ]
-    rows = []
-    for i in order:
-        run = runs[i]
-        rows.append(
-            [
-                str(i + 1),
-                run["id"],
-                run["state"],
-                *(_fmt(run["params"].get(p)) for p in params),
-                _fmt(run["metric"]),
-                str(run["epochs"]),
-                _why(run),
-            ]
-        )
-    right = {0, *range(3, 3 + len(params) + 2)}
-    lines += ["", _table(header, rows, right)]
-    return "\n".join(lines)
-
-
-def _sweeps_table(store) -> str:
-    from kerasweep.local.store import best_metric
-
-    rows = []
-    for sweep in store.sweeps():
-        runs = store.runs(sweep.id)
-        metric = sweep.metric
-        values = [v for r in runs if (v := best_metric(r, metric)) is not None]
-        best = None
-        if values:
-            best = max(values) if metric["goal"] == "maximize" else min(values)
-        rows.append(
-            [
-                sweep.id,
-                _fmt(sweep.name),
-                sweep.method,
-                f"{metric['name']} ({metric['goal'][:3]})" if metric else "-",
-                sweep.state,
-                str(len(runs)),
-                _fmt(best),
-                sweep.created_at[:19].replace("T", " "),
-            ]
-        )
-    if not rows:
-        return f"no sweeps in {store.path}"
-    header = ["id", "name", "method", "metric", "state", "runs", "best", "created (UTC)"]
-    return _table(header, rows, {5, 6})
-
-
-def best_params_yaml(snapshot: dict) -> str:
-    """The best finished or stopped run's parameters as YAML, with a comment naming it."""
-    import yaml
-
-    sweep = snapshot["sweep"]
-    metric = sweep["metric"]
-    if metric is None:
-        raise UsageError(f"sweep {sweep['id']} has no metric, so no best run")
-    done = [
-        r
-        for r in snapshot["runs"]
-        if r["state"] in ("finished", "stopped") and r["metric"] is not None
-    ]
-    if not done:
-        raise LookupError(f"no finished run of sweep {sweep['id']} has logged {metric['name']} yet")
-    pick = max if metric["goal"] == "maximize" else min
-    run = pick(done, key=lambda r: r["metric"])
-    head = (
-        f"# best of sweep {sweep['id']}: run {run['id']} ({run['state']}), "
-        f"{metric['name']}={run['metric']:.6g} after {run['epochs']} epochs\n"
-    )
-    return head + yaml.safe_dump(run["params"], default_flow_style=False, sort_keys=False)
-
-
 # -- commands ---------------------------------------------------------------------------------
 
 
@@ -340,20 +200,20 @@ def _open_store(db: str | None, create: bool = False):
     return Store(db, create=create)
 
 
-def _current_snapshot(db: str | None, sweep_id: str) -> dict:
+def _current_sweep(db: str | None, sweep_id: str):
     """The sweep as it stands, its runs whose agent died shown as crashed."""
     store = _open_store(db)
     store.sweep(sweep_id)
     store.reap_stale(sweep_id)
-    return store.snapshot(sweep_id)
+    return store.load(sweep_id)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     sweep_id = _create_sweep(args)
-    from kerasweep.local.store import resolve_db_path
+    from kerasweep.local.store import redact, resolve_db
 
-    db = f" --db {args.db}" if args.db else ""
-    print(f"Created sweep with ID: {sweep_id} (in {resolve_db_path(args.db)})")
+    db = f" --db {redact(args.db)}" if args.db else ""
+    print(f"Created sweep with ID: {sweep_id} (in {resolve_db(args.db)})")
     print(f"Run sweep agent with: kerasweep{db} agent {sweep_id}")
     return EXIT_OK
 
@@ -505,34 +365,63 @@ def _cmd_run(args: argparse.Namespace) -> int:
     sweep_id = _create_sweep(args)
     print(f"Created sweep with ID: {sweep_id}")
     status = _agent(args, sweep_id, function)
+    from kerasweep.sweep_tables import leaderboard
+
     print()
-    print(leaderboard(_open_store(args.db).snapshot(sweep_id)))
+    print(leaderboard(_open_store(args.db).load(sweep_id)))
     _write_report_if_available(sweep_id, args.db)
     return status
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
-    print(_sweeps_table(_open_store(args.db)))
+    from kerasweep.local.results import sweep_summaries
+    from kerasweep.sweep_tables import sweeps_json, sweeps_table
+
+    store = _open_store(args.db)
+    summaries = sweep_summaries(store)
+    print(sweeps_json(summaries) if args.json else sweeps_table(summaries, str(store.location)))
     return EXIT_OK
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    print(leaderboard(_current_snapshot(args.db, args.sweep_id)))
+    from kerasweep.sweep_tables import leaderboard, leaderboard_json
+
+    sweep = _current_sweep(args.db, args.sweep_id)
+    print(leaderboard_json(sweep) if args.json else leaderboard(sweep))
     return EXIT_OK
 
 
 def _cmd_best(args: argparse.Namespace) -> int:
-    snapshot = _current_snapshot(args.db, args.sweep_id)
+    from kerasweep.sweep_tables import NoBestRunError, best_json, best_params_yaml
+
+    sweep = _current_sweep(args.db, args.sweep_id)
+    if sweep.metric is None:
+        raise UsageError(f"sweep {sweep.id} has no metric, so no best run")
     try:
-        sys.stdout.write(best_params_yaml(snapshot))
-    except LookupError as err:
+        sys.stdout.write(best_json(sweep) + "\n" if args.json else best_params_yaml(sweep))
+    except NoBestRunError as err:
         print(f"kerasweep best: {err}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from kerasweep.local.results import export_sweep
+
+    text = export_sweep(_current_sweep(args.db, args.sweep_id), args.format)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8", newline="") as out:
+                out.write(text)
+        except OSError as err:
+            raise UsageError(f"cannot write {args.output}: {err.strerror}") from None
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
-    _current_snapshot(args.db, args.sweep_id)
+    _current_sweep(args.db, args.sweep_id)
     try:
         from kerasweep.html_report import report
     except ImportError as err:
@@ -553,7 +442,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         serve(args.sweep_id, db=args.db, host=args.host, port=args.port)
-    except OSError as err:  # the address cannot be listened on: a port in use, say
+    except OSError as err:  # the port is in use, or the address is not this machine's
         raise UsageError(str(err)) from err
     return EXIT_OK
 
@@ -572,6 +461,7 @@ _COMMANDS = {
     "ls": _cmd_ls,
     "show": _cmd_show,
     "best": _cmd_best,
+    "export": _cmd_export,
     "report": _cmd_report,
     "serve": _cmd_serve,
     "explain": _cmd_explain,

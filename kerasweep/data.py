@@ -155,9 +155,7 @@ def _load_mnist() -> Dataset:
     path = cached
     if not cached.exists():
         try:
-            path = download(
-                MNIST_ORIGIN, cached, sha256=MNIST_SHA256, timeout=_DOWNLOAD_TIMEOUT_S
-            )
+            path = download(MNIST_ORIGIN, cached, sha256=MNIST_SHA256, timeout=_DOWNLOAD_TIMEOUT_S)
         except Exception as exc:  # any network, DNS or HTTP failure
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DatasetError(

@@ -247,6 +247,24 @@ def test_ctrl_c_marks_the_run_crashed_and_run_still_shows_the_leaderboard(tmp_pa
     assert len(rows) == 1 and rows[0][2] == "crashed"  # the leaderboard's row
 
 
+def test_show_and_the_report_name_the_seed_and_the_distinct_configurations(tmp_path, capsys):
+    from kerasweep.local.store import Store
+
+    config = {**GRID, "method": "random", "parameters": {"a": {"values": [1, 2]}}}
+    for seed, shown in ((None, "unseeded"), (5, "seed 5")):
+        argv = ["run", _config(tmp_path, config), "--count", "6", "--wandb-mode", "disabled"]
+        argv += ["--function", function("grid_point")]
+        assert main(argv + ([] if seed is None else ["--seed", str(seed)])) == 0
+        sweep = Store("kerasweep.db").sweeps()[-1]
+        distinct = len({r.params["a"] for r in Store("kerasweep.db").runs(sweep.id)})
+        line = f"search: {shown}, {distinct} distinct configuration{'' if distinct == 1 else 's'}"
+        assert line in capsys.readouterr().out.splitlines()  # the leaderboard after the runs
+        assert main(["show", sweep.id]) == 0
+        assert capsys.readouterr().out.splitlines()[2] == line
+        page = (tmp_path / f"report-{sweep.id}.html").read_text()
+        assert f"{shown} · {distinct} distinct configuration" in page
+
+
 def test_an_internal_error_is_one_line_exit_1_and_its_traceback_under_v(
     tmp_path, capsys, monkeypatch
 ):
@@ -259,7 +277,7 @@ def test_an_internal_error_is_one_line_exit_1_and_its_traceback_under_v(
         def broken(self, *args, error=err, **kwargs):
             raise error
 
-        monkeypatch.setattr(Store, "snapshot", broken)
+        monkeypatch.setattr(Store, "load", broken)
         assert main(["show", sweep_id]) == 1
         line = capsys.readouterr().err
         assert line.count("\n") == 1, line

@@ -667,3 +667,14 @@ def test_report_of_a_real_digits_sweep_in_headless_chromium(tmp_path):
     assert INJECTION not in dom
     assert sum(escaped in row for row in _leaderboard_rows(dom)) == 2
     assert f">{escaped}</text>" in parcoords  # the category's tick label
+
+
+@pytest.mark.parametrize("seed, shown", [(None, "unseeded"), (7, "seed 7")])
+def test_report_shows_the_seed_and_the_distinct_configurations(seed, shown):
+    params = [{"a": 1, "b": "x"}, {"a": 2, "b": "x"}, {"b": "x", "a": 1.0}, {"a": 3, "b": "y"}]
+    snap = simple_sweep("random", params, [0.4, 0.3, 0.2, 0.1])
+    snap["sweep"]["seed"] = seed
+    page = render_report(snap)
+    assert f"{shown} · 3 distinct configurations" in page
+    assert "<dt>Seed</dt><dd>" + ("unseeded" if seed is None else "7") + "</dd>" in page
+    assert "<dt>Distinct configurations</dt><dd>3 of 4 runs</dd>" in page

@@ -7,7 +7,7 @@ kerasweep needs each of those; this module is the only place that touches them, 
 release that changes one breaks here, where ``tests/adapters/test_keras_internals.py``
 checks every name and behaviour below.
 
-Tested on keras 3.6.0 (with tensorflow 2.18.0) and keras 3.15.1 (tensorflow 2.21.0).
+Tested on keras 3.8.0 (with tensorflow 2.18.0) and keras 3.15.1 (tensorflow 2.21.0).
 
 Example:
     >>> import keras
@@ -21,6 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# Under tf.distribute Keras divides compiled losses by the replica count (so that summed
+# gradients average) and multiplies the reported loss back.
+from keras.src.losses.loss import unscale_loss_for_distribution
+
 # The class of functional models (``keras.Model(inputs, outputs)`` returns one); not exported.
 from keras.src.models.functional import Functional
 
@@ -33,11 +37,6 @@ from keras.src.models.model import functional_init_arguments
 # register_keras_serializable's registry: class -> "package>name" (keras.saving exposes
 # only the lookup, get_registered_name, not a way to give a second class the same name).
 from keras.src.saving.object_registration import GLOBAL_CUSTOM_NAMES
-
-try:  # keras >= 3.7: compiled losses are divided by the replica count under tf.distribute
-    from keras.src.losses.loss import unscale_loss_for_distribution as _unscale
-except ImportError:  # keras 3.6: compiled losses are not scaled, so there is nothing to undo
-    _unscale = None
 
 __all__ = [
     "BackendTrainer",
@@ -53,10 +52,6 @@ __all__ = [
     "symbolic_build",
     "unscale_loss_for_distribution",
 ]
-
-#: Whether this Keras divides the compiled loss by the number of replicas (keras >= 3.7).
-LOSS_SCALED_FOR_DISTRIBUTION: bool = _unscale is not None
-
 
 def is_functional_call(args: tuple, kwargs: dict) -> bool:
     """True if ``Model(*args, **kwargs)`` asks for a functional model (Keras' own rule)."""
@@ -90,15 +85,6 @@ def compute_loss(model: Any, x: Any, y: Any, y_pred: Any, sample_weight: Any, tr
     return model._compute_loss(
         x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
     )
-
-
-def unscale_loss_for_distribution(loss: Any) -> Any:
-    """The loss as reported for the global batch: undoes Keras' per-replica scaling.
-
-    Keras >= 3.7 divides compiled losses by the number of replicas (so that summed
-    gradients average) and multiplies the reported value back; Keras 3.6 does neither.
-    """
-    return loss if _unscale is None else _unscale(loss)
 
 
 def loss_tracker(model: Any) -> Any:

@@ -40,7 +40,9 @@ def _live_data(parts: Mapping[str, Any], url: str, version: str) -> dict[str, An
 
 def _topbar(back: bool) -> str:
     link = '<a href="/">&larr; All sweeps</a>' if back else "<span></span>"
-    return f'<div class="topbar">{link}<span id="kw-live" class="live">live</span></div>\n'
+    return (
+        f'<div class="topbar">{link}<span id="kw-live" class="live wait">connecting</span></div>\n'
+    )
 
 
 def _footer(store: str) -> str:

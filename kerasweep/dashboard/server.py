@@ -54,7 +54,27 @@ class _Server(ThreadingHTTPServer):
         self.dashboard = dashboard
         self.loopback_only = is_loopback(address[0])
         self._errors = errors
+        self._open: set[socket.socket] = set()  # connections being served (kept alive)
+        self._open_lock = threading.Lock()
         super().__init__(address, Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """End the kept-alive connections too (after :meth:`shutdown` no new ones come)."""
+        with self._open_lock:
+            open_now = list(self._open)
+        for request in open_now:
+            with contextlib.suppress(OSError):
+                request.shutdown(socket.SHUT_RDWR)
 
     def report(self, line: str) -> None:
         print(f"kerasweep serve: {line}", file=self._errors, flush=True)
@@ -91,7 +111,8 @@ class Dashboard:
     ) -> None:
         self.store = Store(db, create=False)
         # an SQLite file by its full path; a database server by its URL, password masked
-        self.location = str(getattr(self.store, "url", None) or self.store.path.resolve())
+        location = self.store.location  # a resolved path, or the URL without its password
+        self.location = location.reopen() if location.kind == "sqlite" else str(location)
         self.store_label = discovery.masked(self.location)
         self.key = discovery.store_key(self.location)
         self.feed = Feed(self.store)
@@ -137,12 +158,14 @@ class Dashboard:
         return self
 
     def close(self) -> None:
-        """Stop serving, free the port and remove this dashboard's note."""
+        """Stop serving, end open connections, free the port and remove this dashboard's
+        note."""
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join()
             self._thread = None
         self._server.server_close()
+        self._server.drop_connections()
         if self._note is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self._note)

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from kerasweep.html_report.format import esc, fmt, parse_time
 from kerasweep.html_report.sections import state_badge, state_chips
-from kerasweep.local.store import best_metric
+from kerasweep.local.results import sweep_summaries
 
 __all__ = ["sweep_href", "sweep_list_html", "sweep_rows"]
 
@@ -28,31 +28,13 @@ def sweep_rows(store: Any) -> list[dict[str, Any]]:
     ``metric`` (``{"name", "goal"}`` or None), ``runs`` (count by state), ``best`` (the best
     finite metric value of any run, or None) and ``created_at``."""
     rows = []
-    for sweep in store.sweeps():
-        metric = sweep.metric
-        counts: dict[str, int] = {}
-        values = []
-        for run in store.runs(sweep.id):
-            counts[run.state] = counts.get(run.state, 0) + 1
-            value = best_metric(run, metric)
-            if value is not None:
-                values.append(value)
-        best = None
-        if values and metric is not None:
-            best = max(values) if metric["goal"] == "maximize" else min(values)
-        rows.append(
-            {
-                "id": sweep.id,
-                "name": sweep.name or sweep.config.get("name"),
-                "state": sweep.state,
-                "method": sweep.method,
-                "metric": metric,
-                "runs": counts,
-                "best": best,
-                "created_at": sweep.created_at,
-            }
-        )
+    for summary in sweep_summaries(store):
+        row = summary.to_dict()
+        rows.append({key: row[key] for key in _ROW_KEYS})
     return rows
+
+
+_ROW_KEYS = ("id", "name", "state", "method", "metric", "runs", "best", "created_at")
 
 
 def sweep_list_html(rows: list[dict[str, Any]]) -> str:

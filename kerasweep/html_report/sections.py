@@ -94,7 +94,8 @@ def header_html(sweep: SweepView) -> str:
       <div class="chips">{chips}</div></div>
     <div class="card best">{best_card}</div>
     <div class="card"><div class="label">Search</div><div class="big">{esc(method)}</div>
-      <div class="muted">{engine_line}</div></div>
+      <div class="muted">{engine_line}</div>
+      <div class="muted">{esc(sweep.search_summary())}</div></div>
     <div class="card"><div class="label">Epochs trained</div><div class="big">{epochs}</div>
       <div class="muted">{fmt_duration(sum(seconds)) if seconds else "—"} of run time</div></div>
   </div>
@@ -245,6 +246,10 @@ def config_yaml(config: Mapping[str, Any]) -> str:
 def engine_html(sweep: SweepView) -> str:
     info = sweep.sweep
     rows = [("Method", str(info.get("method") or sweep.config.get("method") or "?"))]
+    rows.append(("Seed", "unseeded" if sweep.seed is None else str(sweep.seed)))
+    rows.append(
+        ("Distinct configurations", f"{sweep.distinct_configurations()} of {len(sweep.runs)} runs")
+    )
     if sweep.metric:
         rows.append(("Metric", f"{sweep.metric} ({sweep.goal})"))
     else:

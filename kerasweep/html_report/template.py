@@ -115,6 +115,7 @@ footer { color: var(--faint); font-size: 12px; margin-top: 22px; text-align: cen
 .live { color: var(--muted); }
 .live::before { content: ""; display: inline-block; width: 8px; height: 8px; margin-right: 6px;
   border-radius: 50%; background: var(--finished); vertical-align: 0; }
+.live.wait::before { background: var(--pending); }
 .live.bad { color: var(--failed); }
 .live.bad::before { background: var(--failed); }
 table.sweeps td { vertical-align: middle; }

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kerasweep.html_report.format import NO_METRIC, SCALE, finite, fmt, run_seconds, scale_color
+from kerasweep.sweep_config.grid import distinct_points
 
 _LOG_DISTRIBUTIONS = {
     "log_uniform",
@@ -50,6 +51,21 @@ class SweepView:
             self.goal = "maximize" if metric.get("goal") == "maximize" else "minimize"
         self.values: list[float | None] = [finite(r.get("metric")) for r in self.runs]
         self.params = param_columns(self.runs, self.config)
+
+    @property
+    def seed(self) -> int | None:
+        """The search's seed, or None for an unseeded sweep."""
+        return self.sweep.get("seed")
+
+    def distinct_configurations(self) -> int:
+        """How many distinct parameter sets the runs tried (a retry repeats its run's)."""
+        return distinct_points(r.get("params") or {} for r in self.runs)
+
+    def search_summary(self) -> str:
+        """``seed 0 · 9 distinct configurations`` (or ``unseeded · ...``)."""
+        seed = "unseeded" if self.seed is None else f"seed {self.seed}"
+        n = self.distinct_configurations()
+        return f"{seed} · {n} distinct configuration{'' if n == 1 else 's'}"
 
     @property
     def sign(self) -> float:

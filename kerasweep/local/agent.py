@@ -30,7 +30,7 @@ from kerasweep.local.heartbeat import Heartbeat
 from kerasweep.local.interrupts import AgentTerminated, sigterm_interrupts
 from kerasweep.local.run import LocalRun
 from kerasweep.local.runners import FunctionRunner, ProgramOptions, ProgramRunner, Runner
-from kerasweep.local.store import RunRecord, Store, SweepRecord, best_metric
+from kerasweep.local.store import RunRecord, Store, SweepRecord
 from kerasweep.local.wandb_protocol import resolve_wandb_mode
 
 __all__ = [
@@ -92,14 +92,14 @@ def _status_line(
     total = f"/{count}" if count else ""
     parts = [f"[{index}{total}]", run.id, f"{run.state:<8}"]
     metric = sweep.metric
-    best = best_metric(run, metric)
+    best = run.best(metric)
     if metric is not None and best is not None:
         epochs = len(run.metric_values)
-        parts.append(f"{metric['name']}={best:.4g} ({epochs} epoch{'s' if epochs != 1 else ''})")
+        parts.append(f"{metric.name}={best:.4g} ({epochs} epoch{'s' if epochs != 1 else ''})")
     if run.state == "stopped" and run.stop:
         parts.append(
-            f"stopped at band {run.stop['band']}: {run.stop['value']:.4g} vs threshold "
-            f"{run.stop['threshold']:.4g}"
+            f"stopped at band {run.stop.band}: {run.stop.value:.4g} vs threshold "
+            f"{run.stop.threshold:.4g}"
         )
     if run.error:
         parts.append(run.error)
@@ -204,7 +204,7 @@ def _runner(
 ) -> Runner:
     """The sweep's program if it has one and no function is given, else the function."""
     if function is None and sweep.config.get("program"):
-        return ProgramRunner(sweep, store.path, wandb_mode, program)
+        return ProgramRunner(sweep, store.location, wandb_mode, program)
     return FunctionRunner(function or train.sweep_train, wandb_mode)
 
 

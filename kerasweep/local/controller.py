@@ -27,11 +27,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from kerasweep.local.records import RunState, StopReason
 from kerasweep.local.store import NewRun, RunRecord, SweepRecord, plain
 from kerasweep.sweep_config import engine
+from kerasweep.sweep_config.metric import Metric
 
 __all__ = [
     "ENGINE_STATES",
@@ -47,39 +48,14 @@ __all__ = [
 ]
 
 # store state -> the RunState the engine sees
-ENGINE_STATES = {
-    "pending": "pending",
-    "running": "running",
-    "finished": "finished",
-    "stopped": "finished",
-    "failed": "failed",
-    "crashed": "crashed",
-}
+ENGINE_STATES = {state.value: state.engine_state for state in RunState}
 
-
-@dataclass(frozen=True)
-class StopDecision:
-    """Why hyperband stops a run: at ``band``, its ``value`` is worse than ``threshold``.
-
-    ``epoch`` counts the metric rows the run had logged when stopped (hyperband iterations).
-    Values are in the metric's own units (not negated for ``maximize``).
-    """
-
-    band: int
-    threshold: float
-    value: float
-    epoch: int
+# hyperband's decision is what the store keeps as the run's stop reason
+StopDecision = StopReason
 
 
 def _config(sweep: SweepRecord | Mapping[str, Any]) -> dict:
     return dict(sweep.config if isinstance(sweep, SweepRecord) else sweep)
-
-
-def _metric(config: Mapping[str, Any]) -> tuple[str, str] | None:
-    metric = config.get("metric")
-    if not isinstance(metric, Mapping) or "name" not in metric:
-        return None
-    return str(metric["name"]), str(metric.get("goal", "minimize"))
 
 
 def engine_runs(
@@ -89,16 +65,16 @@ def engine_runs(
 
     With ``for_search``, failed runs that have been retried are left out.
     """
-    metric = _metric(config)
+    metric = Metric.from_config(config)
     out = []
     for run in runs:
         if for_search and run.retried and run.state in ("failed", "crashed"):
             continue
-        history = [] if metric is None else [{metric[0]: v} for v in run.metric_values]
+        history = [] if metric is None else [{metric.name: v} for v in run.metric_values]
         out.append(
             engine.sweep_run(
                 name=run.id,
-                state=ENGINE_STATES[run.state],
+                state=RunState(run.state).engine_state,
                 config={key: {"value": value} for key, value in run.params.items()},
                 history=history,
             )
@@ -122,16 +98,10 @@ def searched_params(config: Mapping[str, Any]) -> list[str]:
 
 def target_reached(config: Mapping[str, Any], runs: Sequence[RunRecord]) -> bool:
     """True once a run has reached ``metric.target`` (the sweep is then finished, as on W&B)."""
-    metric = config.get("metric")
-    if not isinstance(metric, Mapping) or metric.get("target") is None:
+    metric = Metric.from_config(config)
+    if metric is None or metric.target is None:
         return False
-    target = float(metric["target"])
-    maximize = metric.get("goal") == "maximize"
-    for run in runs:
-        for value in run.metric_values:
-            if (value >= target) if maximize else (value <= target):
-                return True
-    return False
+    return any(metric.reached(value) for run in runs for value in run.metric_values)
 
 
 def propose(
@@ -184,7 +154,7 @@ def hyperband_applies(config: Mapping[str, Any]) -> bool:
     return (
         isinstance(early, Mapping)
         and early.get("type") == "hyperband"
-        and _metric(config) is not None
+        and Metric.from_config(config) is not None
     )
 
 
@@ -212,8 +182,8 @@ def hyperband_decision(
     config = _config(config)
     if not hyperband_applies(config):
         return None, []
-    name, goal = _metric(config)
-    sign = -1.0 if goal == "maximize" else 1.0
+    metric = Metric.from_config(config)
+    name, sign = metric.name, metric.sign
     candidates = engine_runs(config, runs)
     target = next((r for r in candidates if r.name == run_id), None)
     if target is None:

@@ -173,16 +173,19 @@ def _interpreter_starts_program(template: Sequence[str]) -> bool:
 
 
 def child_env(
-    base: Mapping[str, str], *, db: os.PathLike | str, sweep_id: str, run_id: str, agent_id: str
+    base: Mapping[str, str], *, db: Any, sweep_id: str, run_id: str, agent_id: str
 ) -> dict[str, str]:
     """The environment of a program run: ``base`` plus what the bridge reads.
 
-    When this kerasweep is not installed where the interpreter finds it by itself (a source
-    checkout), the directory it was imported from goes on ``PYTHONPATH`` so that the bridge
-    imports the same copy.
+    ``db`` is the store (a path, URL or ``StoreLocation``), passed on to be reopened from
+    the program's working directory. When this kerasweep is not installed where the
+    interpreter finds it by itself (a source checkout), the directory it was imported from
+    goes on ``PYTHONPATH`` so that the bridge imports the same copy.
     """
+    from kerasweep.local.store.location import resolve_db
+
     env = dict(base)
-    values = (str(Path(db).resolve()), sweep_id, run_id, agent_id)
+    values = (resolve_db(db).reopen(), sweep_id, run_id, agent_id)
     env.update(zip(CHILD_ENV_VARS, values, strict=True))
     root = _import_root()
     if root is not None:

@@ -54,7 +54,7 @@ class RunRecorder:
         self.sweep = sweep
         self.run_id = run_id
         self.agent_id = agent_id
-        self.metric = sweep.metric["name"] if sweep.metric else None
+        self.metric = sweep.metric.name if sweep.metric else None
         self.hyperband = hyperband_applies(sweep.config)
         self.buffer_limit = buffer_limit
         self.stop: StopDecision | None = None

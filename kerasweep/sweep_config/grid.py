@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kerasweep.sweep_config.parameters import Leaf
 
-__all__ = ["MAX_GRID_SIZE", "grid_key", "leaf_points", "points"]
+__all__ = ["MAX_GRID_SIZE", "distinct_points", "grid_key", "leaf_points", "points"]
 
 MAX_GRID_SIZE = 100_000
 """Largest grid (number of distinct points) a ``method: grid`` config may span.
@@ -62,3 +62,14 @@ def grid_key(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # the engine hashes 3.0 and 3 alike
     return json.dumps(value, sort_keys=True)
+
+
+def distinct_points(param_sets: Iterable[Mapping[str, Any]]) -> int:
+    """How many distinct configurations these parameter sets are, as the engine tells points.
+
+    >>> distinct_points([{"a": 1, "b": "x"}, {"b": "x", "a": 1.0}, {"a": 2, "b": "x"}])
+    2
+    """
+    return len(
+        {tuple(sorted((name, grid_key(v)) for name, v in params.items())) for params in param_sets}
+    )

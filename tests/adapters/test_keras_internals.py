@@ -99,13 +99,11 @@ def test_compute_loss_calls_an_override_that_predates_the_training_argument():
     assert float(keras_internals.compute_loss(model, x, None, model(x), None, False)) == 7.0
 
 
-def test_loss_scaling_for_distribution_is_known_for_this_keras():
+def test_keras_reports_the_loss_unscaled_for_distribution_as_the_adapter_does():
     from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
 
-    reports_unscaled = "unscale_loss_for_distribution" in inspect.getsource(
-        TensorFlowTrainer.train_step
-    )
-    assert reports_unscaled is keras_internals.LOSS_SCALED_FOR_DISTRIBUTION
+    source = inspect.getsource(TensorFlowTrainer.train_step)
+    assert "unscale_loss_for_distribution" in source
     loss = keras.ops.convert_to_tensor(2.0)
     assert float(keras_internals.unscale_loss_for_distribution(loss)) == 2.0  # one replica
 

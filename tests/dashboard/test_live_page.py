@@ -48,6 +48,16 @@ STOP_MARKS = """(function () {
   return marks.length ? marks[0].x.length : 0;
 })()"""
 
+RENDERED = "document.documentElement.getAttribute('data-rendered') === 'true'"
+# what a failure message shows of the page: its address, script state and requests
+PAGE_STATE = """JSON.stringify({url: location.href,
+  rendered: document.documentElement.getAttribute("data-rendered"),
+  updates: document.documentElement.getAttribute("data-updates"),
+  live: (document.getElementById("kw-live") || {}).textContent,
+  requests: performance.getEntriesByType("resource").map(function (e) {
+    return [e.name, Math.round(e.startTime), Math.round(e.duration), e.responseStatus];
+  })})"""
+
 
 def _start(args: list[str], cwd: Path, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
@@ -88,7 +98,7 @@ def test_the_page_follows_a_running_agent_without_a_reload(tmp_path):
         assert agent.stdout.readline().strip() == f"Dashboard: {url}"
 
         browser.goto(url)
-        browser.wait_for("document.documentElement.getAttribute('data-rendered') === 'true'")
+        browser.wait_for(RENDERED)
         first = f"{sweep_id}-1"
         rows = browser.wait_for(f"(function(r){{return r && r.length && r}})({BOARD})")
         browser.wait_for(f"{BOARD}[0][2] === 1")
@@ -126,10 +136,20 @@ def test_the_page_follows_a_running_agent_without_a_reload(tmp_path):
             f"(function (t) {{ return t.indexOf('finished') >= 0 && t; }})({listed})"
         )
         assert sweep_id in text
+        polled = "document.getElementById('kw-live').textContent.indexOf('live · checked') === 0"
+        browser.wait_for(f"{RENDERED} && {polled}")  # its script runs and has polled
+        # the dashboard goes away: the page says so and keeps what it showed
+        server.terminate()
+        assert server.wait(timeout=30) == 0
+        status = "document.getElementById('kw-live')"
+        browser.wait_for(f"{status}.className === 'live bad'", timeout=30)
+        assert browser.evaluate(f"{status}.textContent").startswith("not reachable, retrying")
+        assert sweep_id in browser.evaluate(listed)
     except Exception as err:
         try:
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             browser.screenshot(shot)
+            shot = f"{shot}\npage: {browser.evaluate(PAGE_STATE)}"
         except Exception as shot_err:  # the browser itself broke
             shot = f"no screenshot: {shot_err!r}"
         output = ""

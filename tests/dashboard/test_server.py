@@ -215,6 +215,30 @@ def test_serve_prints_the_sweep_address_and_stops_on_sigterm(injected_sweep, tmp
     assert proc.returncode == 0 and err == ""
 
 
+def test_kerasweep_serve_from_python_serves_until_sigterm(injected_sweep, tmp_path):
+    code = (
+        "import sys, kerasweep;"
+        f"kerasweep.serve(db={str(injected_sweep[0])!r}, port=0);"
+        "print('served', file=sys.stderr)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = _url(proc)
+        assert get(url, "/api/sweeps")[0] == 200
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and err == "served\n"
+    assert not list(tmp_path.glob("kerasweep/*.json"))  # its note went with it
+
+
 def test_serve_on_all_addresses_warns_who_can_read(injected_sweep, tmp_path):
     proc = _serve("--db", str(injected_sweep[0]), "--host", "0.0.0.0", "--port", "0", cwd=tmp_path)
     try:

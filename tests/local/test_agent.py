@@ -8,6 +8,7 @@ import sys
 import types
 
 import pytest
+import sqlalchemy
 
 from kerasweep.local import current_run, local_agent, local_sweep, stop_requested
 from kerasweep.local.store import Store
@@ -84,8 +85,9 @@ def test_bayes_proposes_from_the_runs_so_far(db):
     assert len({r.params["x"] for r in runs}) == 6
     assert all(0.0 <= r.params["x"] <= 1.0 and 0 <= r.params["y"] <= 4 for r in runs)
     # each later proposal was a Gaussian-process suggestion from the finished runs
-    conn = Store(db)._conn()
-    infos = [json.loads(i) for (i,) in conn.execute("SELECT search_info FROM runs ORDER BY seq")]
+    with Store(db).engine.connect() as conn:
+        query = sqlalchemy.text("SELECT search_info FROM runs ORDER BY seq")
+        infos = [json.loads(i) for (i,) in conn.execute(query)]
     assert all("expected_improvement" in info for info in infos[1:])
 
 

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import sqlalchemy
+
 from kerasweep.local import local_agent, local_sweep
 from kerasweep.local.store import Store
 from tests.local.helpers import function, subprocess_env
@@ -47,8 +49,9 @@ def test_three_agent_processes_share_a_grid_without_repeats(db, tmp_path):
     # every run was recorded by the agent process that ran it
     pids = {r.agent_id: {row["pid"] for row in Store(db).history(r.id)} for r in runs}
     assert all(len(p) == 1 for p in pids.values())
-    conn = Store(db)._conn()
-    assert conn.execute("SELECT COUNT(*) FROM agents WHERE ended_at IS NOT NULL").fetchone()[0] == 3
+    with Store(db).engine.connect() as conn:
+        query = sqlalchemy.text("SELECT COUNT(*) FROM agents WHERE ended_at IS NOT NULL")
+        assert conn.execute(query).scalar_one() == 3
 
 
 def test_killed_agent_run_is_crashed_and_the_sweep_resumes(db, tmp_path):

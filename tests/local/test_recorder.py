@@ -72,7 +72,7 @@ def test_hyperband_judges_after_each_metric_row_and_records_its_stop(db):
     judged.log({"val_loss": 1.9})
     assert judged.stop is not None and judged.stop.band == 2
     assert judged.stop.value == 1.9 and judged.stop.threshold == 0.5
-    assert store.run(second.id).stop["band"] == 2
+    assert store.run(second.id).stop.band == 2
 
 
 def test_a_run_no_longer_owned_is_lost_and_not_written(db):

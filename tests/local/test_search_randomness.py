@@ -139,3 +139,33 @@ def test_several_agents_make_the_proposals_one_agent_makes(tmp_path):
     assert len(runs) == 8
     # proposal k is drawn from (seed, k) whichever agent makes it
     assert _points(db, shared) == _points(tmp_path / "alone.db", alone)
+
+
+@pytest.mark.slow
+def test_the_reported_sweep_under_sweep_train_tries_many_configurations(tmp_path):
+    """The report's case: the tutorial's random sweep, seed: {value: 0}, `kerasweep run`."""
+    config = {**TUTORIAL, "early_terminate": SWEEP_CONFIG["early_terminate"], "run_cap": 12}
+    config["parameters"] = {
+        **TUTORIAL["parameters"], "dataset": {"value": "digits"}, "epochs": {"value": 1},
+    }  # fmt: skip
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(config))
+    db = tmp_path / "k.db"
+    command = [sys.executable, "-m", "kerasweep", "--db", str(db), "run", str(path)]
+    subprocess.run(
+        [*command, "--seed", "0", "--wandb-mode", "disabled"],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        check=True,
+        capture_output=True,
+    )
+    (sweep,) = Store(db).sweeps()
+    runs = Store(db).snapshot(sweep.id)["runs"]
+    assert len(runs) == 12 and all(r["state"] == "finished" for r in runs)
+    assert len(set(_points(db, sweep.id))) >= 8  # it was 2 when the runs' seeding stuck it
+    metric_by_point: dict[tuple, set] = {}
+    for run in runs:
+        point = (run["params"]["batch_size"], run["params"]["learning_rate"])
+        metric_by_point.setdefault(point, set()).add(run["metric"])
+    assert all(len(metrics) == 1 for metrics in metric_by_point.values())  # runs reproduce
+    assert len(metric_by_point) < 12  # so that some point ran twice and was compared

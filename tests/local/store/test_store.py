@@ -12,8 +12,10 @@ import sys
 import time
 
 import pytest
+import sqlalchemy
 
 from kerasweep.local.store import (
+    SCHEMA_VERSION,
     NewRun,
     Store,
     StoreError,
@@ -31,6 +33,12 @@ CONFIG = {
 }
 
 
+def _sql(store, statement, **values):
+    """Change the store's tables directly (what a test cannot do through the store)."""
+    with store.engine.begin() as conn:
+        conn.execute(sqlalchemy.text(statement), values)
+
+
 def _claim(store, sweep_id, agent_id, params, **kwargs):
     return store.claim_run(sweep_id, agent_id, lambda sweep, runs: NewRun(params), **kwargs)
 
@@ -40,7 +48,7 @@ def test_new_store_file_is_private_wal_and_versioned(db):
     assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"sweeps", "agents", "runs", "history", "bands"} <= tables
     store.close()
@@ -80,8 +88,8 @@ def test_db_path_argument_then_env_then_default(monkeypatch, tmp_path):
     assert resolve_db_path(None).name == "kerasweep.db"
 
 
-def test_unknown_sweep(db):
-    store = Store(db)
+def test_unknown_sweep(any_db):
+    store = Store(any_db)
     with pytest.raises(UnknownSweepError, match="no sweep 'nope'"):
         store.sweep("nope")
 
@@ -93,8 +101,8 @@ def test_plain_converts_numpy_and_drops_objects():
     assert type(value["i"]) is int and type(value["f"]) is float
 
 
-def test_snapshot_has_the_report_contract_shape(db):
-    store = Store(db)
+def test_snapshot_has_the_report_contract_shape(any_db):
+    store = Store(any_db)
     sweep_id = store.create_sweep(CONFIG, project="proj")
     agent = store.register_agent(sweep_id)
     first = _claim(store, sweep_id, agent, {"a": 1})
@@ -114,8 +122,9 @@ def test_snapshot_has_the_report_contract_shape(db):
     assert set(snap) == {"sweep", "runs", "bands"}
     assert set(snap["sweep"]) == {
         "id", "name", "project", "config", "method", "metric", "early_terminate", "state",
-        "created_at",
+        "created_at", "seed",
     }  # fmt: skip
+    assert snap["sweep"]["seed"] is None
     assert snap["sweep"]["id"] == sweep_id
     assert snap["sweep"]["name"] == "tiny" and snap["sweep"]["project"] == "proj"
     assert snap["sweep"]["config"] == CONFIG
@@ -136,8 +145,8 @@ def test_snapshot_has_the_report_contract_shape(db):
     json.dumps(snap)  # plain data
 
 
-def test_rows_and_end_only_from_the_owner_of_a_running_run(db):
-    store = Store(db)
+def test_rows_and_end_only_from_the_owner_of_a_running_run(any_db):
+    store = Store(any_db)
     sweep_id = store.create_sweep(CONFIG)
     owner, other = store.register_agent(sweep_id), store.register_agent(sweep_id)
     run = _claim(store, sweep_id, owner, {"a": 1})
@@ -148,38 +157,36 @@ def test_rows_and_end_only_from_the_owner_of_a_running_run(db):
     assert store.history(run.id) == []
 
 
-def test_run_of_a_dead_agent_process_is_reaped_as_crashed(db):
-    store = Store(db)
+def test_run_of_a_dead_agent_process_is_reaped_as_crashed(any_db):
+    store = Store(any_db)
     sweep_id = store.create_sweep(CONFIG)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     agent = store.register_agent(sweep_id)
     run = _claim(store, sweep_id, agent, {"a": 1})
-    store._conn().execute("UPDATE agents SET pid=? WHERE id=?", (dead.pid, agent))
+    _sql(store, "UPDATE agents SET pid=:pid WHERE id=:id", pid=dead.pid, id=agent)
     assert store.reap_stale(sweep_id, stale_after=3600) == [run.id]
     crashed = store.run(run.id)
     assert crashed.state == "crashed" and f"process {dead.pid}" in crashed.error
 
 
-def test_run_with_stale_heartbeat_is_reaped_and_fresh_one_kept(db):
-    store = Store(db)
+def test_run_with_stale_heartbeat_is_reaped_and_fresh_one_kept(any_db):
+    store = Store(any_db)
     sweep_id = store.create_sweep(CONFIG)
     agent = store.register_agent(sweep_id)
     # an agent on another host: only its heartbeat tells whether it lives
-    store._conn().execute("UPDATE agents SET host='elsewhere' WHERE id=?", (agent,))
+    _sql(store, "UPDATE agents SET host='elsewhere' WHERE id=:id", id=agent)
     stale = _claim(store, sweep_id, agent, {"a": 1})
     fresh = _claim(store, sweep_id, agent, {"a": 2})
-    store._conn().execute(
-        "UPDATE runs SET heartbeat_at=? WHERE id=?", (time.time() - 120, stale.id)
-    )
+    _sql(store, "UPDATE runs SET heartbeat_at=:t WHERE id=:id", t=time.time() - 120, id=stale.id)
     assert store.reap_stale(sweep_id, stale_after=60) == [stale.id]
     assert "no heartbeat" in store.run(stale.id).error
     assert store.run(fresh.id).state == "running"
     assert store.heartbeat(agent, fresh.id) and not store.heartbeat(agent, stale.id)
 
 
-def test_claim_is_atomic_and_names_runs_in_order(db):
-    store = Store(db)
+def test_claim_is_atomic_and_names_runs_in_order(any_db):
+    store = Store(any_db)
     sweep_id = store.create_sweep(CONFIG)
     agent = store.register_agent(sweep_id)
     seen = []
@@ -192,3 +199,27 @@ def test_claim_is_atomic_and_names_runs_in_order(db):
     assert store.claim_run(sweep_id, agent, propose) is None
     assert names == [f"{sweep_id}-1", f"{sweep_id}-2"]
     assert seen == [[], [1], [1, 2]]
+
+
+def test_seed_is_stored_and_a_store_made_before_seeds_gains_the_column(db):
+    store = Store(db)
+    seeded = store.create_sweep(CONFIG, seed=2**63 - 1)
+    assert store.sweep(seeded).seed == 2**63 - 1
+    assert store.snapshot(seeded)["sweep"]["seed"] == 2**63 - 1
+    store.close()
+    old = db.with_name("old.db")
+    conn = sqlite3.connect(old)
+    conn.executescript(  # the sweeps table as version 1 first made it
+        "CREATE TABLE sweeps (id TEXT PRIMARY KEY, name TEXT, project TEXT, config TEXT NOT NULL,"
+        " state TEXT NOT NULL DEFAULT 'running', created_at TEXT NOT NULL);"
+        " PRAGMA user_version = 1;"
+    )
+    conn.execute(
+        "INSERT INTO sweeps (id, config, created_at) VALUES ('s1', ?, 'then')",
+        (json.dumps(CONFIG),),
+    )
+    conn.commit()
+    conn.close()
+    assert Store(old, create=False).sweep("s1").seed is None
+    columns = [c[1] for c in sqlite3.connect(old).execute("PRAGMA table_info(sweeps)")]
+    assert columns[-1] == "seed"

@@ -1,0 +1,259 @@
+"""Connections and transactions to a store, the same for SQLite and PostgreSQL.
+
+Every store operation is one function of a connection run by :meth:`Database.transact`:
+
+- SQLite: a write transaction is ``BEGIN IMMEDIATE`` (a writer waits for the others up to
+  the busy timeout), the file is in WAL mode (readers never block writers) and is created
+  with mode 0600 (it holds configs and metrics, nothing to share with other users).
+- PostgreSQL (psycopg 3): transactions are READ COMMITTED; operations that must see a
+  stable sweep lock its row first (``SELECT ... FOR UPDATE``). A lost connection is
+  replaced (``pool_pre_ping``) and the operation retried for up to ``reconnect_timeout``
+  seconds; then it fails with one line naming the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from kerasweep.local.store.errors import StoreError, StoreUnavailableError
+from kerasweep.local.store.location import POSTGRES_EXTRA, StoreLocation, redact
+from kerasweep.local.store.schema import SCHEMA_VERSION, ensure_schema, read_version
+
+__all__ = ["Database"]
+
+logger = logging.getLogger("kerasweep.local")
+
+T = TypeVar("T")
+_CONNECT_TIMEOUT = 10  # seconds for one connection attempt to a server
+_SCHEMA_LOCK = 0x6B657261  # advisory lock taken while a PostgreSQL schema is made/migrated
+
+
+class Database:
+    """An open store: its engine and the transactions its operations run in.
+
+    Args:
+        location: Where the store is.
+        create: Make the file or tables if missing. With False, a missing store raises
+            :class:`StoreError` and nothing is written.
+        busy_timeout: SQLite: seconds a writer waits for another writer.
+        reconnect_timeout: PostgreSQL: seconds an operation keeps retrying while the
+            server is away.
+    """
+
+    def __init__(
+        self,
+        location: StoreLocation,
+        *,
+        create: bool = True,
+        busy_timeout: float = 60.0,
+        reconnect_timeout: float = 60.0,
+    ) -> None:
+        self.location = location
+        self.busy_timeout = float(busy_timeout)
+        self.reconnect_timeout = float(reconnect_timeout)
+        if location.kind == "sqlite":
+            self.engine = self._sqlite_engine(create)
+        else:
+            self.engine = self._postgres_engine()
+        try:
+            self._open_schema(create)
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # -- engines ----------------------------------------------------------------------------
+
+    def _sqlite_engine(self, create: bool) -> sa.Engine:
+        path = self.location.path
+        if not path.exists():
+            if not create:
+                raise StoreError(f"no kerasweep store at {path}")
+            _create_private_file(path)
+        elif path.is_dir():
+            raise StoreError(f"{path} is a directory, not a kerasweep store")
+        elif not create:
+            _require_sqlite_store(path)
+        engine = sa.create_engine(
+            sa.URL.create("sqlite", database=str(path)),
+            connect_args={"timeout": self.busy_timeout, "check_same_thread": False},
+        )
+        busy_ms = int(self.busy_timeout * 1000)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, record) -> None:
+            dbapi_conn.isolation_level = None  # transactions are begun below, not by sqlite3
+            for pragma in (
+                f"busy_timeout = {busy_ms}",
+                "journal_mode = WAL",
+                "synchronous = NORMAL",
+                "foreign_keys = ON",
+            ):
+                dbapi_conn.execute(f"PRAGMA {pragma}")
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn) -> None:
+            write = conn.get_execution_options().get("kerasweep_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+
+    def _postgres_engine(self) -> sa.Engine:
+        try:
+            import psycopg  # noqa: F401  (the driver SQLAlchemy's dialect loads)
+        except ImportError:
+            raise StoreError(f"a PostgreSQL store needs psycopg: {POSTGRES_EXTRA}") from None
+        return sa.create_engine(
+            self.location.url,
+            pool_pre_ping=True,
+            pool_size=2,
+            max_overflow=4,
+            connect_args={"connect_timeout": _CONNECT_TIMEOUT},
+            hide_parameters=True,
+        )
+
+    def _open_schema(self, create: bool) -> None:
+        try:
+            version = self.transact(read_version, write=False, retry=False)
+        except sa.exc.DatabaseError as err:
+            raise StoreError(f"cannot open store {self.location}: {_reason(err)}") from None
+        if version == SCHEMA_VERSION:
+            return
+        if version == 0 and not create:
+            raise StoreError(f"no kerasweep store at {self.location}")
+
+        def migrate(conn: sa.Connection) -> None:
+            if self.dialect == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+            ensure_schema(conn, str(self.location))
+
+        if version:
+            logger.info("kerasweep: migrating %s from schema %d", self.location, version)
+        self.transact(migrate, retry=False)
+
+    # -- transactions -----------------------------------------------------------------------
+
+    def transact(
+        self,
+        work: Callable[[sa.Connection], T],
+        *,
+        write: bool = True,
+        retry: bool = True,
+        flush: bool = True,
+    ) -> T:
+        """``work(conn)`` in one transaction, committed when it returns.
+
+        On PostgreSQL, a lost connection, a serialization failure or a deadlock retries
+        ``work`` (from the start, in a new transaction) until ``reconnect_timeout``. With
+        ``flush=False`` (rows and heartbeats), PostgreSQL acknowledges the commit before its
+        WAL reaches the disk, as SQLite's ``synchronous = NORMAL`` does: a restarted or
+        stopped server keeps it; only a crash of the server itself can lose the last
+        fraction of a second.
+
+        Raises:
+            StoreUnavailableError: The server stayed away, or refused the login.
+        """
+        deadline = time.monotonic() + self.reconnect_timeout
+        delay = 0.1
+        while True:
+            try:
+                with self.engine.connect() as conn:
+                    if write:
+                        conn.execution_options(kerasweep_write=True)
+                    with conn.begin():
+                        if not flush and self.dialect == "postgresql":
+                            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                        return work(conn)
+            except sa.exc.DBAPIError as err:
+                if self.dialect == "sqlite":
+                    if "database is locked" in str(err.orig):
+                        raise StoreError(f"store {self.location}: {_reason(err)}") from None
+                    raise
+                unavailable = _unavailable(err, self.location)
+                if unavailable is None:
+                    raise
+                left = deadline - time.monotonic()
+                if not retry or _refused_login(err) or left <= 0:
+                    raise unavailable from None
+                logger.debug("store %s: %s; retrying", self.location, _reason(err))
+                time.sleep(min(delay, left))
+                delay = min(2 * delay, 2.0)
+
+    def close(self) -> None:
+        """Close every pooled connection of this store."""
+        self.engine.dispose()
+
+
+def _reason(err: BaseException) -> str:
+    """The first line of a database error, as the driver says it, without passwords."""
+    cause = getattr(err, "orig", None) or err
+    text = str(cause).strip()
+    return redact(text.splitlines()[0] if text else type(cause).__name__)
+
+
+def _refused_login(err: sa.exc.DBAPIError) -> bool:
+    text = str(err.orig)
+    return "password authentication failed" in text or "no password supplied" in text
+
+
+def _unavailable(err: sa.exc.DBAPIError, location: StoreLocation) -> StoreError | None:
+    """The one-line error for a PostgreSQL failure worth retrying, or None for others."""
+    if not isinstance(err, sa.exc.OperationalError) and not err.connection_invalidated:
+        return None
+    url = location.url
+    if _refused_login(err):
+        return StoreUnavailableError(
+            f"the PostgreSQL server at {location.server} refused the login of user "
+            f"{url.username!r} to database {url.database!r} (wrong user or password?)"
+        )
+    text = str(err.orig)
+    if f'database "{url.database}" does not exist' in text:
+        return StoreUnavailableError(
+            f"the PostgreSQL server at {location.server} has no database {url.database!r}: "
+            f"create it (createdb {url.database}) or name another in the URL"
+        )
+    code = getattr(err.orig, "sqlstate", None) or ""
+    if code.startswith("40"):  # serialization failure, deadlock: retry quietly
+        return StoreUnavailableError(f"store {location}: {_reason(err)}")
+    # psycopg: 'connection failed: connection to server at "h", port p failed: <why>'
+    why = _reason(err).rsplit(" failed: ", 1)[-1]
+    return StoreUnavailableError(f"cannot reach the PostgreSQL server at {location.server}: {why}")
+
+
+def _create_private_file(path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError as err:
+        raise StoreError(f"cannot create store {path}: {err.strerror}") from None
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def _require_sqlite_store(path) -> None:
+    """Refuse, without writing a byte, a file that is not already a kerasweep store."""
+    if path.stat().st_size == 0:
+        raise StoreError(f"{path} is an empty file, not a kerasweep store")
+    try:
+        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            version = probe.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            probe.close()
+    except sqlite3.DatabaseError as err:
+        raise StoreError(f"cannot open store {path}: {err}") from None
+    if version == 0:
+        raise StoreError(f"{path} is not a kerasweep store")

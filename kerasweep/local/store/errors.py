@@ -1,0 +1,34 @@
+"""The errors a store raises: each says in one line what is wrong, never with a password."""
+
+from __future__ import annotations
+
+__all__ = [
+    "StoreError",
+    "StoreLocationError",
+    "StoreUnavailableError",
+    "StoreVersionError",
+    "UnknownSweepError",
+]
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or is not a kerasweep store."""
+
+
+class StoreLocationError(StoreError, ValueError):
+    """A ``--db`` value that is neither a path nor a PostgreSQL URL."""
+
+
+class StoreVersionError(StoreError):
+    """The store's schema is newer than this kerasweep reads."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database server cannot be reached, refused the login, or stayed away too long."""
+
+
+class UnknownSweepError(StoreError, KeyError):
+    """No sweep with this id in the store."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
