@@ -226,8 +226,24 @@ def _create_sweep(args: argparse.Namespace) -> str:
     )
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is when a record is emitted, not when it was made.
+
+    ``main`` may run more than once in a process (tests, notebooks) with stdout replaced in
+    between; a handler holding the first stdout would write to a closed stream.
+    """
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ assigns it
+        pass
+
+
 def _setup_run_output(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("kerasweep")
     logger.handlers[:] = [handler]
