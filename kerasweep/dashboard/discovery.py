@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from kerasweep.local.store import DB_ENV_VAR, resolve_db_path
+from kerasweep.local.store.runs import pid_alive
 
 __all__ = ["dashboard_hint", "find_dashboard", "masked", "register", "store_key"]
 
@@ -71,16 +72,6 @@ def register(location: str | os.PathLike[str], url: str, port: int) -> Path | No
     return note
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _answers(url: str, key: str) -> bool:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
     try:
@@ -107,7 +98,7 @@ def find_dashboard(db: str | os.PathLike[str] | None = None) -> str | None:
         pid, url = record.get("pid"), record.get("url")
         if not isinstance(pid, int) or not isinstance(url, str):
             continue
-        if not _alive(pid):
+        if not pid_alive(pid):
             with contextlib.suppress(OSError):
                 note.unlink()  # its dashboard is gone
             continue

@@ -75,7 +75,8 @@ def heartbeat(conn: sa.Connection, agent_id: str, run_id: str | None) -> bool:
     return updated.rowcount == 1
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` of this host exists and is not a zombie."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -101,7 +102,7 @@ def reap_stale(conn: sa.Connection, sweep_id: str, stale_after: float) -> list[s
     for row in conn.execute(query).all():
         if row.ended_at is not None:
             why = "its agent ended without finishing it"
-        elif row.host == host and row.pid is not None and not _pid_alive(row.pid):
+        elif row.host == host and row.pid is not None and not pid_alive(row.pid):
             why = f"its agent (process {row.pid}) is gone"
         elif row.heartbeat_at is None or now - row.heartbeat_at > stale_after:
             why = f"no heartbeat from its agent for more than {stale_after:g} s"
