@@ -121,11 +121,13 @@ def installed(tmp_path_factory) -> Path:
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True, capture_output=True, text=True,
     ).stdout.strip()  # fmt: skip
-    # the dependencies: the test venv's packages (kerasweep itself is not among them)
+    # the dependencies: the test venv's packages. kerasweep may be among them (CI installs
+    # it there): --ignore-installed puts the wheel in this venv, whose own site-packages
+    # comes before the shared one, and leaves the test venv's copy alone.
     Path(purelib, "shared.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-         str(wheel)],
+         "--ignore-installed", str(wheel)],
         check=True,
     )  # fmt: skip
     return env_dir
