@@ -24,7 +24,7 @@ import keras
 import wandb
 from wandb.integration.keras import WandbMetricsLogger
 
-from kerasweep.adapters import wandb_internals
+from kerasweep.adapters import keras_internals, wandb_internals
 
 __all__ = ["DivergenceGuard", "ExecutionAwareMetricsLogger", "SweepMetricsLogger"]
 
@@ -115,10 +115,11 @@ class ExecutionAwareMetricsLogger(WandbMetricsLogger):
     """``WandbMetricsLogger`` that logs every ``log_freq`` steps under ``steps_per_execution``.
 
     With ``steps_per_execution=k`` Keras calls ``on_train_batch_end`` once per k steps, with
-    the index of the last step; the stock logger then logs only when that index happens to be
-    a multiple of ``log_freq``, and counts executions as steps. This one logs whenever a
-    multiple of ``log_freq`` steps has been passed and keeps the true step count, so
-    ``batch/*`` rows keep their spacing whatever ``steps_per_execution`` is.
+    the index of the first or the last of them (the Keras release decides which); the stock
+    logger then logs only when that index happens to be a multiple of ``log_freq``, and
+    counts executions as steps. This one logs whenever a multiple of ``log_freq`` steps has
+    been passed and keeps the true step count, so ``batch/*`` rows keep their spacing
+    whatever ``steps_per_execution`` and the Keras release are.
 
     Example:
         >>> # model.fit(..., callbacks=[ExecutionAwareMetricsLogger(log_freq=20)])
@@ -128,7 +129,8 @@ class ExecutionAwareMetricsLogger(WandbMetricsLogger):
         self._steps_in_epoch = 0
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        done = int(batch) + 1
+        steps_per_execution = getattr(self.model, "steps_per_execution", None) or 1
+        done = keras_internals.steps_done_at_train_batch_end(batch, steps_per_execution)
         # Keras reports a partial last execution as if it were full: clamp to the epoch.
         steps = (self.params or {}).get("steps")
         if steps:

@@ -1,11 +1,12 @@
-"""Every private Keras API that kerasweep relies on, and nothing else.
+"""Every private Keras API that kerasweep relies on, and what differs across Keras releases.
 
 Keras' public API has no way to build a ``keras.Model`` subclass functionally without
 rewriting its class hierarchy (keras-team/keras#17270), to name the class of functional
 models, or to reach the loss tracker and the compiled metrics from a custom ``train_step``.
 kerasweep needs each of those; this module is the only place that touches them, so a Keras
 release that changes one breaks here, where ``tests/adapters/test_keras_internals.py``
-checks every name and behaviour below.
+checks every name and behaviour below. Public behaviour that changed between supported
+releases is here too, decided once (:func:`steps_done_at_train_batch_end`).
 
 Tested on keras 3.8.0 (with tensorflow 2.18.0) and keras 3.15.1 (tensorflow 2.21.0).
 
@@ -20,6 +21,8 @@ Example:
 from __future__ import annotations
 
 from typing import Any
+
+import keras
 
 # Under tf.distribute Keras divides compiled losses by the replica count (so that summed
 # gradients average) and multiplies the reported loss back.
@@ -49,9 +52,44 @@ __all__ = [
     "is_functional_call",
     "loss_tracker",
     "share_registered_name",
+    "steps_done_at_train_batch_end",
     "symbolic_build",
     "unscale_loss_for_distribution",
 ]
+
+
+def _release(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+#: (major, minor) of the installed Keras.
+KERAS_RELEASE = _release(keras.__version__)
+
+# Under ``steps_per_execution=k`` fit calls ``on_train_batch_end`` once per compiled call. The
+# index it passes is the call's first step (0, k, 2k, ...) in keras 3.8 to 3.10 and its last
+# step (k-1, 2k-1, ...) from keras 3.11 on (keras/src/backend/tensorflow/trainer.py of
+# each release: ``on_train_batch_end(step, ...)`` became ``on_train_batch_end(end_step, ...)``).
+_BATCH_END_IS_LAST_STEP_SINCE = (3, 11)
+
+
+def steps_done_at_train_batch_end(
+    batch: int, steps_per_execution: int, *, release: tuple[int, int] = KERAS_RELEASE
+) -> int:
+    """How many steps of the epoch have run when fit calls ``on_train_batch_end(batch)``.
+
+    A partial last call is counted as full, as Keras counts it: clamp to the epoch's steps.
+
+    Example:
+        >>> steps_done_at_train_batch_end(3, 4, release=(3, 15))
+        4
+        >>> steps_done_at_train_batch_end(0, 4, release=(3, 8))
+        4
+    """
+    if release >= _BATCH_END_IS_LAST_STEP_SINCE:
+        return int(batch) + 1
+    return int(batch) + max(int(steps_per_execution), 1)
+
 
 def is_functional_call(args: tuple, kwargs: dict) -> bool:
     """True if ``Model(*args, **kwargs)`` asks for a functional model (Keras' own rule)."""

@@ -172,3 +172,35 @@ def test_compiled_metrics_by_output_lists_plain_and_weighted_metrics():
         metric.update_state(y_true, y_pred, sample_weight=np.ones(4))
     results = model.get_metrics_result()
     assert any("accuracy" in key for key in results) and any("mae" in key for key in results)
+
+
+class _BatchEnds(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.ends = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.ends.append(batch)
+
+
+def test_steps_done_at_train_batch_end_matches_what_this_keras_reports():
+    # 7 steps an epoch, 3 per compiled call: calls end after steps 3, 6 and 7 (counted as 9)
+    model = keras.Model(*_graph())
+    model.compile("sgd", LOSS, steps_per_execution=3)
+    ends = _BatchEnds()
+    model.fit(np.zeros((28, 3)), np.zeros(28), batch_size=4, verbose=0, callbacks=[ends])
+    done = [keras_internals.steps_done_at_train_batch_end(b, 3) for b in ends.ends]
+    assert done == [3, 6, 9], f"keras {keras.__version__} reported {ends.ends}"
+
+
+@pytest.mark.parametrize(
+    ("release", "reported"),
+    [((3, 8), [0, 3, 6]), ((3, 10), [0, 3, 6]), ((3, 11), [2, 5, 8]), ((4, 0), [2, 5, 8])],
+)
+def test_steps_done_at_train_batch_end_reads_each_releases_index(release, reported):
+    done = [keras_internals.steps_done_at_train_batch_end(b, 3, release=release) for b in reported]
+    assert done == [3, 6, 9]
+    assert keras_internals.steps_done_at_train_batch_end(4, 1, release=release) == 5
+
+
+def test_keras_release_is_the_installed_keras():
+    assert keras.__version__.startswith("{}.{}.".format(*keras_internals.KERAS_RELEASE))
