@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
-from kerasweep.local.store import DB_ENV_VAR, resolve_db_path
+from kerasweep.local.store import DB_ENV_VAR, redact, resolve_db_path
 from kerasweep.local.store.runs import pid_alive
 
 __all__ = ["dashboard_hint", "find_dashboard", "masked", "register", "store_key"]
@@ -113,5 +113,5 @@ def dashboard_hint(sweep_id: str, db: str | os.PathLike[str] | None = None) -> s
     url = find_dashboard(db)
     if url is not None:
         return f"Dashboard: {url.rstrip('/')}/sweeps/{quote(str(sweep_id), safe='')}"
-    where = f" --db {db}" if db else ""
+    where = f" --db {redact(str(db))}" if db else ""  # a URL's password stays off screen
     return f"Watch it live: kerasweep serve {sweep_id}{where}  (then open http://127.0.0.1:8787)"

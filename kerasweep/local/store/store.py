@@ -74,6 +74,12 @@ class Store:
         """The SQLite file (None for a PostgreSQL store)."""
         return self.location.path
 
+    @property
+    def away_for(self) -> float | None:
+        """PostgreSQL: seconds the server has been unreachable beyond a whole reconnect
+        window (None while it answers)."""
+        return self._db.away_for
+
     def close(self) -> None:
         """Close the store's connections (it reconnects if used again)."""
         self._db.close()
