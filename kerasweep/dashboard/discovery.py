@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import socket
 import urllib.request
 from pathlib import Path
@@ -25,26 +24,16 @@ from urllib.parse import quote
 from kerasweep.local.store import DB_ENV_VAR, redact, resolve_db_path
 from kerasweep.local.store.runs import pid_alive
 
-__all__ = ["dashboard_hint", "find_dashboard", "masked", "register", "store_key"]
+__all__ = ["dashboard_hint", "find_dashboard", "register", "store_key"]
 
 _PROBE_TIMEOUT = 0.5
-
-
-def masked(location: str) -> str:
-    """A store's location to show: any password in a URL replaced by ``***``.
-
-    Example:
-        >>> masked("postgresql://me:s3cret@db:5432/sweeps")
-        'postgresql://me:***@db:5432/sweeps'
-    """
-    return re.sub(r"(://[^:/@\s]*):[^@/\s]*@", r"\1:***@", location)
 
 
 def store_key(location: str | os.PathLike[str]) -> str:
     """A digest naming a store (its resolved path, or its URL without the password), safe to
     show: no path, no secret."""
     text = str(location)
-    text = masked(text) if "://" in text else str(Path(text).expanduser().resolve())
+    text = redact(text) if "://" in text else str(Path(text).expanduser().resolve())
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

@@ -65,18 +65,7 @@ def sweep_page(parts: Mapping[str, Any], *, version: str, api_url: str, store: s
     )
 
 
-_LIST_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="kerasweep">
-<title>{title}</title>
-<style>{css}</style>
-</head>
-<body>
-<main>
-{topbar}<header class="top">
+_LIST = """{topbar}<header class="top">
   <div class="eyebrow">kerasweep · live dashboard</div>
   <h1>Sweeps</h1>
   <div class="sub">{store}</div>
@@ -84,27 +73,20 @@ _LIST_PAGE = """<!DOCTYPE html>
 <section class="panel" id="sweep-list">
   <div data-part="sweeps">{sweeps}</div>
 </section>
-<footer>{footer}</footer>
-</main>
-<div id="kw-tip"></div>
-<script type="application/json" id="kw-data">{data_json}</script>
-<script src="{script}"></script>
-</body>
-</html>
 """
 
 
 def list_page(parts: Mapping[str, Any], *, version: str, api_url: str, store: str) -> str:
     """The list of sweeps, polling ``api_url`` for changes."""
-    return _LIST_PAGE.format(
+    body = _LIST.format(
+        topbar=_topbar(back=False), store=esc(store), sweeps=parts["html"]["sweeps"][1]
+    )
+    return template.document(
         title=esc(parts["title"]),
-        css=template.CSS,
-        topbar=_topbar(back=False),
-        store=esc(store),
-        sweeps=parts["html"]["sweeps"][1],
-        footer=_footer(store),
+        body=body,
         data_json=script_json(_live_data(parts, api_url, version)),
-        script=SCRIPT_PATH,
+        scripts=f'<script src="{SCRIPT_PATH}"></script>',
+        footer=_footer(store),
     )
 
 
