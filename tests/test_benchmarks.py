@@ -145,6 +145,7 @@ def test_memory_growth_is_counted_from_the_second_run():
     assert "met" in throughput.format_memory([500.0, 700.0, 705.0, 720.0])
 
 
+@pytest.mark.slow
 def test_agent_overhead_runs_both_ways_and_writes_medians(tmp_path):
     out = tmp_path / "overhead.json"
     script = Path(ROOT) / "benchmarks" / "agent_overhead.py"
@@ -159,6 +160,7 @@ def test_agent_overhead_runs_both_ways_and_writes_medians(tmp_path):
     assert "| **total** |" in proc.stdout
 
 
+@pytest.mark.slow
 def test_sweep_throughput_runs_all_three_sweeps_and_writes_them(tmp_path):
     out = tmp_path / "throughput.json"
     script = Path(ROOT) / "benchmarks" / "sweep_throughput.py"
@@ -180,6 +182,7 @@ def test_sweep_throughput_runs_all_three_sweeps_and_writes_them(tmp_path):
     assert "the most any training code could reach here" in proc.stdout
 
 
+@pytest.mark.slow
 def test_memory_check_alone_writes_its_widths_and_memory(tmp_path):
     out = tmp_path / "memory.json"
     script = Path(ROOT) / "benchmarks" / "sweep_throughput.py"
@@ -202,6 +205,7 @@ def _load_peers():
     return module
 
 
+@pytest.mark.slow
 def test_peers_tiny_run_reports_every_system_in_both_modes(tmp_path):
     peers = _load_peers()
     out = tmp_path / "peers.json"
@@ -276,6 +280,7 @@ def test_bad_peers_options_are_one_clear_error(args, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_sweep_throughput_splits_kerasweeps_runs_by_phase(tmp_path):
     out = tmp_path / "split.json"
     script = Path(ROOT) / "benchmarks" / "sweep_throughput.py"

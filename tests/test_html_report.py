@@ -562,6 +562,7 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @needs_chromium
 def test_report_draws_in_headless_chromium_and_runs_no_injected_script(tmp_path):
@@ -609,6 +610,7 @@ REAL_SWEEP = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @needs_chromium
 def test_report_of_a_real_digits_sweep_in_headless_chromium(tmp_path):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import kerasweep
 from tests.conftest import ROOT, subprocess_env
 
@@ -66,6 +68,7 @@ def state():
 """
 
 
+@pytest.mark.slow
 def test_importing_every_module_changes_no_global_state():
     """Warning filters, logging, socket timeout, environment, signals, hooks, random state."""
     code = STATE + (

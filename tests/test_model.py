@@ -158,6 +158,7 @@ def test_mixed_float16_scales_the_loss_like_builtin():
         keras.mixed_precision.set_global_policy("float32")
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_matches_builtin(tmp_path):
     """Two logical CPU replicas: same reported loss and weights as keras.Model (subprocess,
     since logical devices must be configured before TensorFlow starts)."""
@@ -305,6 +306,7 @@ _CONSTRUCTIONS = {
 }
 
 
+@pytest.mark.slow
 def test_every_construction_style_works_in_any_order_and_leaves_the_classes_alone():
     classes = (GradientTapeModel, TwoLayerNet, WithParam, GraphNet)
     bases = {cls: cls.__bases__ for cls in classes}
@@ -389,6 +391,7 @@ def build():
 """
 
 
+@pytest.mark.slow
 def test_saved_models_load_in_a_fresh_process(tmp_path):
     model = _trained(build_mlp(D, (8,), C))
     model.save(tmp_path / "mlp.keras")

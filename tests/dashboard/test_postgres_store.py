@@ -57,6 +57,7 @@ def _wait_for(what: str, check, timeout: float = 120):
     return found
 
 
+@pytest.mark.slow
 def test_the_dashboard_follows_an_agent_read_only_and_shows_no_password(stores, tmp_path):
     url, reader = stores
     (sweep,) = Store(url).sweeps()

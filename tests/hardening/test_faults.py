@@ -74,6 +74,7 @@ def _wait_for_text(path: Path, proc, timeout: float = 120) -> str:
     return path.read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("sig", "mode"),
     [(signal.SIGINT, "function"), (signal.SIGTERM, "function"), (signal.SIGTERM, "program")],
@@ -122,6 +123,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
 def test_kill_9_of_a_program_mode_agent_ends_its_program_too(any_db, tmp_path, monkeypatch):
     flag = tmp_path / "hang"
@@ -151,6 +153,7 @@ def test_kill_9_of_a_program_mode_agent_ends_its_program_too(any_db, tmp_path, m
     assert_sound(any_db, sweep_id)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_training_then_stale_heartbeat_and_a_new_agent_finishes(any_db, tmp_path):
     """Real sweep_train on digits, killed between epochs, as if its agent ran elsewhere."""
     config = {
@@ -204,6 +207,7 @@ def test_kill_9_mid_training_then_stale_heartbeat_and_a_new_agent_finishes(any_d
     assert_sound(any_db, sweep_id)
 
 
+@pytest.mark.slow
 def test_kill_9_in_a_burst_of_writes_leaves_every_row_whole(any_db, tmp_path):
     """Killed while committing a row after row: no torn or duplicated row, store writable."""
     config = {**GRID, "parameters": {"a": {"values": [0, 1]}}}
@@ -228,6 +232,7 @@ def test_kill_9_in_a_burst_of_writes_leaves_every_row_whole(any_db, tmp_path):
     assert_sound(any_db, sweep_id)
 
 
+@pytest.mark.slow
 def test_four_agents_share_a_grid_while_one_is_killed(any_db, tmp_path):
     values_a, values_b = [0, 1, 2, 3, 4], ["p", "q", "r", "s"]
     config = {

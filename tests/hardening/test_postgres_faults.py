@@ -99,6 +99,7 @@ def _expected(a: int, rows: int) -> list[float]:
     return [a + 1.0 / (i + 1) for i in range(rows)]
 
 
+@pytest.mark.slow
 def test_a_server_restarted_mid_sweep_is_ridden_out(postgres_cluster, url, tmp_path):
     sweep_id = local_sweep(GRID, db=url)
     agent = _agent(sweep_id, url, tmp_path)
@@ -119,6 +120,7 @@ def test_a_server_restarted_mid_sweep_is_ridden_out(postgres_cluster, url, tmp_p
     assert_sound(url, sweep_id)
 
 
+@pytest.mark.slow
 def test_a_server_gone_for_good_ends_the_agent_in_one_line_keeping_its_rows(
     postgres_cluster, url, tmp_path, monkeypatch
 ):
@@ -199,6 +201,7 @@ def test_a_server_unreachable_at_start_is_one_line_naming_it_for_every_command(
     _each_command_fails_in_one_line(db, tmp_path, capsys, expected)
 
 
+@pytest.mark.slow
 def test_wrong_credentials_are_one_line_and_no_password_is_shown_or_kept(
     url, tmp_path, monkeypatch, capsys
 ):

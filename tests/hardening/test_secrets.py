@@ -54,6 +54,7 @@ def _leaks(root: Path, text: str) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_secrets_in_the_environment_reach_no_file_and_no_output(tmp_path, monkeypatch, capfd):
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import sqlalchemy
 
 from kerasweep.local import local_agent, local_sweep
@@ -33,6 +34,7 @@ def _agent_process(sweep_id, db, name, env):
     )
 
 
+@pytest.mark.slow
 def test_three_agent_processes_share_a_grid_without_repeats(any_db, tmp_path):
     values_a, values_b = [0, 1, 2, 3], ["p", "q", "r"]
     config = {
@@ -57,6 +59,7 @@ def test_three_agent_processes_share_a_grid_without_repeats(any_db, tmp_path):
         assert conn.execute(query).scalar_one() == 3
 
 
+@pytest.mark.slow
 def test_killed_agent_run_is_crashed_and_the_sweep_resumes(any_db, tmp_path):
     config = {
         "method": "grid",
@@ -94,6 +97,7 @@ def test_killed_agent_run_is_crashed_and_the_sweep_resumes(any_db, tmp_path):
     assert runs[-1].params == runs[0].params and runs[-1].state == "finished"
 
 
+@pytest.mark.slow
 def test_run_cap_is_exact_with_four_agent_processes(any_db):
     """W&B's agents overshoot run_cap (wandb #8549); these stop at exactly run_cap runs."""
     config = {
@@ -115,6 +119,7 @@ def test_run_cap_is_exact_with_four_agent_processes(any_db):
     assert Store(any_db).sweep(sweep_id).state == "finished"
 
 
+@pytest.mark.slow
 def test_hyperband_judges_a_run_by_the_rows_other_agent_processes_logged(any_db, tmp_path):
     """One agent's run waits after its first epoch while two other agents finish theirs; then
     it logs its second epoch and is stopped at band 2 by their rows, as the engine says."""
