@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from kerasweep.html_report import leaderboard, parameter_importance, render_report, report
+from kerasweep.local.records import Sweep
 from kerasweep.local.store import Store, StoreError, UnknownSweepError
 from tests.chromium import find_chromium, rendered_dom, with_alert_probe
 from tests.local.helpers import subprocess_env
@@ -463,8 +464,8 @@ class _FakeStore:
     def __init__(self, db=None, *, create=True):
         self.opened.append((db, create))
 
-    def snapshot(self, sweep_id):
-        return self.snapshots[sweep_id]
+    def load(self, sweep_id):
+        return Sweep.from_dict(self.snapshots[sweep_id])
 
     def close(self):
         type(self).closed += 1
