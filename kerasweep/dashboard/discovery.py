@@ -98,9 +98,14 @@ def find_dashboard(db: str | os.PathLike[str] | None = None) -> str | None:
 
 def dashboard_hint(sweep_id: str, db: str | os.PathLike[str] | None = None) -> str:
     """One line for an agent's terminal: where the dashboard of this sweep is, or how to start
-    one."""
+    one.
+
+    The store is ``db``, else ``$KERASWEEP_DB`` (named in the line: the agents ``--gpus``
+    starts get it that way, not the shell the line is read in), a URL's password masked.
+    """
     url = find_dashboard(db)
     if url is not None:
         return f"Dashboard: {url.rstrip('/')}/sweeps/{quote(str(sweep_id), safe='')}"
-    where = f" --db {redact(str(db))}" if db else ""  # a URL's password stays off screen
+    shown = db or os.environ.get(DB_ENV_VAR)
+    where = f" --db {redact(str(shown))}" if shown else ""
     return f"Watch it live: kerasweep serve {sweep_id}{where}  (then open http://127.0.0.1:8787)"

@@ -66,7 +66,7 @@ def test_the_dashboard_follows_an_agent_read_only_and_shows_no_password(stores, 
     agent = subprocess.Popen(
         [sys.executable, "-m", "kerasweep", "agent", sweep.id, "--db", url,
          "--function", function("crafted_paced"), "--wandb-mode", "disabled"],
-        env=subprocess_env(TEST_GATE=str(gate)),
+        env=subprocess_env(TEST_GATE=str(gate)), cwd=tmp_path,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     errors = io.StringIO()

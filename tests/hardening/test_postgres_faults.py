@@ -31,6 +31,7 @@ GRID = {
 }
 CONFIG_YAML = "method: grid\nparameters:\n  a:\n    values: [1, 2]\n"
 ROWS = 30
+PACED_PROGRAM = Path(__file__).with_name("paced_program.py")
 
 
 @pytest.fixture
@@ -55,11 +56,15 @@ def _no_agent_left_behind():
             proc.communicate()
 
 
-def _agent(sweep_id: str, url: str, out: Path, *options: str) -> subprocess.Popen:
-    """``kerasweep agent`` running tests' paced_rows: ROWS rows, 0.1 s apart, per run."""
+def _agent(
+    sweep_id: str, url: str, out: Path, *options: str, program: bool = False
+) -> subprocess.Popen:
+    """``kerasweep agent`` running the tests' paced_rows (or, for a sweep with a program,
+    paced_program.py): ROWS rows, 0.1 s apart, per run."""
+    function = [] if program else ["--function", spec("paced_rows")]
     command = [
-        sys.executable, "-m", "kerasweep", "agent", sweep_id, "--db", url,
-        "--function", spec("paced_rows"), "--wandb-mode", "disabled", *options,
+        sys.executable, "-m", "kerasweep", "agent", sweep_id, "--db", url, *function,
+        "--wandb-mode", "disabled", *options,
     ]  # fmt: skip
     env = subprocess_env(TEST_OUT=str(out), TEST_ROWS=str(ROWS), TEST_PACE="0.1")
     proc = subprocess.Popen(
@@ -75,7 +80,7 @@ def _progress(out: Path, proc: subprocess.Popen, rows: int) -> tuple[str, int]:
     deadline = time.monotonic() + 120
     while True:
         if path.exists():
-            run_id, logged = path.read_text().split()
+            run_id, logged = path.read_text().split()[:2]
             if int(logged) >= rows:
                 return run_id, int(logged)
         if proc.poll() is not None:
@@ -88,6 +93,15 @@ def _own_lines(text: str) -> list[str]:
     """``text``'s lines less TensorFlow's C++ start-up log (the test function imports it)."""
     tf_log = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl|To enable the)")
     return [line for line in text.strip().splitlines() if not tf_log.match(line)]
+
+
+def _alive(pid: int) -> bool:
+    """True while process ``pid`` runs (a zombie runs nothing)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def _metric_values(url: str, run_id: str) -> list[float]:
@@ -121,11 +135,14 @@ def test_a_server_restarted_mid_sweep_is_ridden_out(postgres_cluster, url, tmp_p
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("mode", ["function", "program"])
 def test_a_server_gone_for_good_ends_the_agent_in_one_line_keeping_its_rows(
-    postgres_cluster, url, tmp_path, monkeypatch
+    mode, postgres_cluster, url, tmp_path, monkeypatch
 ):
-    sweep_id = local_sweep(GRID, db=url)
-    agent = _agent(sweep_id, url, tmp_path, "--reconnect-timeout", "3")
+    program = mode == "program"
+    config = {**GRID, "program": str(PACED_PROGRAM)} if program else GRID
+    sweep_id = local_sweep(config, db=url)
+    agent = _agent(sweep_id, url, tmp_path, "--reconnect-timeout", "3", program=program)
     run_id, logged_before = _progress(tmp_path, agent, 10)
     postgres_cluster.stop("fast")
     out, err = agent.communicate(timeout=120)  # it gives up soon after its 3 s window
@@ -139,14 +156,17 @@ def test_a_server_gone_for_good_ends_the_agent_in_one_line_keeping_its_rows(
     assert f"its run {run_id} " in line and "marked crashed once the server is back" in line
     assert password_of(url) not in out + err
     unwritten = re.search(r"\((\d+) rows? not written\)", line)
-    _, logged = (tmp_path / "paced").read_text().split()
+    _, logged, *pid = (tmp_path / "paced").read_text().split()
+    if program:  # the program ended with its agent, not left training on
+        assert not _alive(int(pid[0]))
 
     postgres_cluster.start()
     (run,) = Store(url).runs(sweep_id)  # it took no other run
     written = _metric_values(url, run_id)
     assert len(written) >= logged_before  # each row logged before the outage is in the store
     assert written == _expected(0, len(written))  # in order, none missing or repeated
-    assert len(written) + (int(unwritten.group(1)) if unwritten else 0) == int(logged)
+    if not program:  # the agent knows what its run could not write (a program keeps its own)
+        assert len(written) + (int(unwritten.group(1)) if unwritten else 0) == int(logged)
 
     assert run.state == "running"  # until a command looks: the agent's process is gone
     assert main(["show", sweep_id, "--db", url]) == 0
@@ -154,7 +174,10 @@ def test_a_server_gone_for_good_ends_the_agent_in_one_line_keeping_its_rows(
     assert crashed.state == "crashed" and "is gone" in crashed.error
     monkeypatch.setenv("TEST_OUT", str(tmp_path))
     monkeypatch.setenv("TEST_PACE", "0")
-    result = local_agent(sweep_id, spec("paced_rows"), db=url, wandb_mode="disabled")
+    result = local_agent(
+        sweep_id, None if program else spec("paced_rows"), db=url, wandb_mode="disabled",
+        program_output=False,
+    )  # fmt: skip
     assert result.reason == "exhausted"  # a new agent finishes the sweep
     assert [r.state for r in Store(url).runs(sweep_id)] == ["crashed", "finished"]
     assert_sound(url, sweep_id)
