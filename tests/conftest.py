@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -37,6 +39,21 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
     env.update(extra)
     return env
+
+
+def fresh_python(
+    *args: str, cwd: str | os.PathLike[str] = ROOT, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess:
+    """A new interpreter that imports this checkout's kerasweep, run to its end, its output
+    captured as text: ``fresh_python("-c", code)`` or ``fresh_python(str(script))``."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=subprocess_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 # -- PostgreSQL (tests/postgres.py): a fresh database per test, on $KERASWEEP_TEST_POSTGRES_URL

@@ -52,17 +52,25 @@ def _footer(store: str) -> str:
     )
 
 
+def _live_page(
+    parts: Mapping[str, Any], body: str, scripts: str, *, version: str, api_url: str, store: str
+) -> str:
+    """A page that polls ``api_url`` for new versions of its ``parts``."""
+    return template.document(
+        title=esc(parts["title"]),
+        body=body,
+        data_json=script_json(_live_data(parts, api_url, version)),
+        scripts=scripts,
+        footer=_footer(store),
+    )
+
+
 def sweep_page(parts: Mapping[str, Any], *, version: str, api_url: str, store: str) -> str:
     """A sweep's page: the report's views, polling ``api_url`` for changes."""
     html = {name: part[1] for name, part in parts["html"].items()}
-    return template.page(
-        title=esc(parts["title"]),
-        parts=html,
-        data_json=script_json(_live_data(parts, api_url, version)),
-        scripts=f'<script src="{PLOTLY_PATH}"></script>\n<script src="{SCRIPT_PATH}"></script>',
-        footer=_footer(store),
-        above=_topbar(back=True),
-    )
+    body = template.report_body(html, above=_topbar(back=True))
+    scripts = f'<script src="{PLOTLY_PATH}"></script>\n<script src="{SCRIPT_PATH}"></script>'
+    return _live_page(parts, body, scripts, version=version, api_url=api_url, store=store)
 
 
 _LIST = """{topbar}<header class="top">
@@ -81,13 +89,8 @@ def list_page(parts: Mapping[str, Any], *, version: str, api_url: str, store: st
     body = _LIST.format(
         topbar=_topbar(back=False), store=esc(store), sweeps=parts["html"]["sweeps"][1]
     )
-    return template.document(
-        title=esc(parts["title"]),
-        body=body,
-        data_json=script_json(_live_data(parts, api_url, version)),
-        scripts=f'<script src="{SCRIPT_PATH}"></script>',
-        footer=_footer(store),
-    )
+    scripts = f'<script src="{SCRIPT_PATH}"></script>'
+    return _live_page(parts, body, scripts, version=version, api_url=api_url, store=store)
 
 
 _ERROR_PAGE = """<!DOCTYPE html>

@@ -414,6 +414,12 @@ def document(*, title: str, body: str, data_json: str, scripts: str, footer: str
     )
 
 
+def report_body(parts: Mapping[str, str], *, above: str = "") -> str:
+    """The report's sections, each of :data:`PARTS` in its ``data-part`` element, after
+    ``above``."""
+    return _REPORT.format(above=above, **{name: parts[name] for name in PARTS})
+
+
 def page(
     *,
     title: str,
@@ -433,5 +439,5 @@ def page(
         scripts: the ``<script>`` elements that load plotly and :data:`SCRIPT`.
         footer: the footer's markup. above: markup before the header (a live page's links).
     """
-    body = _REPORT.format(above=above, **{name: parts[name] for name in PARTS})
+    body = report_body(parts, above=above)
     return document(title=title, body=body, data_json=data_json, scripts=scripts, footer=footer)
