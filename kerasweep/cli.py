@@ -12,7 +12,10 @@ Example:
     $ kerasweep explain sweep.yaml --seed 0              # what a config will do; runs nothing
     $ kerasweep serve                                   # live dashboard, http://127.0.0.1:8787
 
-Bad input gives one ``kerasweep: error: ...`` line and exit status 2, with nothing written.
+Bad input gives one ``kerasweep: error: ...`` line and exit status 2, with nothing written;
+so does a store that cannot be opened (a server unreachable at start, a refused login).
+A PostgreSQL server that goes away mid-sweep is waited for (``--reconnect-timeout``); if it
+stays away the agent ends with one line and exit status 1, keeping what was written.
 Anything else that goes wrong is an internal error: one line and exit status 1, with its
 traceback under ``-v``.
 Ctrl-C or SIGTERM ends an agent after marking its run crashed ("interrupted"), with the rows
@@ -61,6 +64,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, not {text!r}")
     return value
 
 
@@ -122,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="IDS",
         help="one agent process per device, e.g. 0,1,2,3 (its CUDA_VISIBLE_DEVICES); "
         "--count is per agent",
+    )
+    runs.add_argument(
+        "--reconnect-timeout",
+        type=_positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="PostgreSQL: how long to wait for a server that went away before the agent "
+        "ends (exit 1) (default: 60)",
     )
     runs.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)
     new = _Parser(add_help=False)
@@ -304,6 +325,7 @@ def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
             retry_failed=getattr(args, "retry_failed", False),
             max_consecutive_failures=args.max_failures,
             program_output=args.verbose,
+            reconnect_timeout=args.reconnect_timeout,
         )
     except AgentTerminated:
         print("Agent terminated (SIGTERM): its run is marked crashed.")
@@ -343,6 +365,7 @@ def _agents_per_device(args: argparse.Namespace, sweep_id: str) -> int:
     from kerasweep.local.store import DB_ENV_VAR
 
     options = [sweep_id, "--max-failures", str(args.max_failures), "--no-report"]
+    options += ["--reconnect-timeout", str(args.reconnect_timeout)]
     options += ["--count", str(args.count)] if args.count else []
     options += ["--function", args.function] if args.function else []
     options += ["--wandb-mode", args.wandb_mode] if args.wandb_mode else []
@@ -487,13 +510,26 @@ _COMMANDS = {
 @contextlib.contextmanager
 def _input_errors_are_usage_errors():
     """kerasweep's own bad-input errors (a sweep config, a store) become :class:`UsageError`."""
-    from kerasweep.local.store import StoreError
+    from kerasweep.local.store import StoreError, StoreLostError
     from kerasweep.sweep_config import SweepConfigError
 
     try:
         yield
+    except StoreLostError:  # the server went away mid-sweep: not bad input
+        raise
     except (SweepConfigError, StoreError) as err:
         raise UsageError(str(err)) from err
+
+
+def _hide_store_password() -> None:
+    """Take a ``--db`` URL's password out of ``sys.argv`` once it is parsed.
+
+    wandb records ``sys.argv`` in each run's metadata (uploaded by ``wandb sync``).
+    """
+    if any("://" in arg for arg in sys.argv):
+        from kerasweep.local.store import redact
+
+        sys.argv[:] = [redact(arg) for arg in sys.argv]
 
 
 def _one_line(err: BaseException) -> str:
@@ -509,17 +545,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     kerasweep changes nothing).
     """
     from kerasweep._quiet import quiet_tensorflow
+    from kerasweep.local.store.errors import StoreLostError
 
     quiet_tensorflow()
     # pydantic's notice about the sweeps package's v1-style model config
     warnings.filterwarnings("ignore", message="Valid config keys have changed in V2")
     args = build_parser().parse_args(argv)
+    _hide_store_password()
     try:
         with _input_errors_are_usage_errors():
             return _COMMANDS[args.command](args)
     except UsageError as err:
         print(f"kerasweep {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
+    except StoreLostError as err:  # what was written is kept; the agent's run reaped later
+        print(f"kerasweep {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("kerasweep: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

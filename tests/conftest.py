@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -39,6 +41,21 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def fresh_python(
+    *args: str, cwd: str | os.PathLike[str] = ROOT, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess:
+    """A new interpreter that imports this checkout's kerasweep, run to its end, its output
+    captured as text: ``fresh_python("-c", code)`` or ``fresh_python(str(script))``."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=subprocess_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 # -- PostgreSQL (tests/postgres.py): a fresh database per test, on $KERASWEEP_TEST_POSTGRES_URL
 
 
@@ -50,8 +67,41 @@ def pytest_collection_modifyitems(items):
     for item in items:
         callspec = getattr(item, "callspec", None)
         store = callspec.params.get("any_db") if callspec else None
-        if store == "postgresql" or "postgres_url" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if store == "postgresql" or "postgres_url" in names or "postgres_cluster" in names:
             item.add_marker("postgres")
+
+
+@pytest.fixture(scope="module")
+def _module_cluster():
+    import tempfile
+    from pathlib import Path
+
+    from tests.postgres import Cluster, require_binaries
+
+    bindir = require_binaries()
+    # under /tmp itself: pytest's own tmp dirs are closed to the server's user when run as root
+    cluster = Cluster(Path(tempfile.mkdtemp(prefix="kerasweep-pg-")), bindir=bindir)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
+def postgres_cluster(_module_cluster):
+    """A PostgreSQL server of the test module's own, to stop and restart (tests/postgres.py's
+    :class:`~tests.postgres.Cluster`); running when each test starts and after it ends.
+
+    Needs PostgreSQL's binaries, not $KERASWEEP_TEST_POSTGRES_URL; skips without them (fails
+    under CI).
+    """
+    if not _module_cluster.running():
+        _module_cluster.start()
+    yield _module_cluster
+    if not _module_cluster.running():
+        _module_cluster.start()
 
 
 @pytest.fixture

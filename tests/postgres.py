@@ -55,6 +55,19 @@ def require_server() -> str:
     return url
 
 
+def require_binaries() -> Path:
+    """PostgreSQL's server binaries, for a test that starts its own :class:`Cluster`; skips
+    without them (fails under CI)."""
+    bindir = find_bindir()
+    if bindir is None:
+        _skip_or_fail("this test starts its own PostgreSQL server: apt-get install postgresql")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _skip_or_fail("PostgreSQL tests need psycopg: pip install 'kerasweep[postgres]'")
+    return bindir
+
+
 def _skip_or_fail(reason: str) -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"{reason} (CI=true: these tests must not skip)", pytrace=False)

@@ -39,6 +39,19 @@ def _run_script(script: Path, args: list[str], cwd: Path, env: dict[str, str]):
     return proc
 
 
+@functools.cache
+def _benchmark(name: str):
+    """``benchmarks/<name>.py`` as a module, registered under its name as the script's own
+    dataclasses look it up (``sweep_throughput`` imports ``step_time``'s helpers)."""
+    if name == "sweep_throughput":
+        _benchmark("step_time")
+    spec = importlib.util.spec_from_file_location(name, Path(ROOT) / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def _check_entry(entry: object, batch_size: int) -> None:
     assert isinstance(entry, dict)
     assert set(entry) == {"device", "batch_size", "ms_per_step"}
@@ -48,15 +61,6 @@ def _check_entry(entry: object, batch_size: int) -> None:
     assert set(times) == LOOP_KEYS
     for key, value in times.items():
         assert isinstance(value, float) and math.isfinite(value) and value > 0, (key, value)
-
-
-@functools.cache
-def _load_step_time():
-    spec = importlib.util.spec_from_file_location("step_time", STEP_TIME)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["step_time"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.slow
@@ -69,7 +73,7 @@ def test_quick_run_writes_one_positive_time_per_loop(tmp_path):
 
 
 def test_several_batch_sizes_give_a_list_in_order():
-    step_time = _load_step_time()
+    step_time = _benchmark("step_time")
     results = []
     for batch_size in (32, 128):
         result = step_time.Result("CPU: test", batch_size)
@@ -84,26 +88,15 @@ def test_several_batch_sizes_give_a_list_in_order():
 
 
 def test_bad_batch_sizes_are_one_clear_error():
-    step_time = _load_step_time()
+    step_time = _benchmark("step_time")
     with pytest.raises(SystemExit):
         step_time.parse_args(["--batch-sizes", "64,x"])
-
-
-@functools.cache
-def _load_sweep_throughput():
-    _load_step_time()  # sweep_throughput imports its helpers
-    path = Path(ROOT) / "benchmarks" / "sweep_throughput.py"
-    spec = importlib.util.spec_from_file_location("sweep_throughput", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sweep_throughput"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_throughput_sweep_is_the_tutorials_with_data_and_epochs_fixed():
     from kerasweep import SWEEP_CONFIG, load_sweep_config
 
-    throughput = _load_sweep_throughput()
+    throughput = _benchmark("sweep_throughput")
     config = throughput.sweep_config("digits", 2)
     assert load_sweep_config(config) == config
     for name in ("batch_size", "learning_rate"):
@@ -123,7 +116,7 @@ def test_throughput_sweep_is_the_tutorials_with_data_and_epochs_fixed():
     ],
 )
 def test_bad_throughput_options_are_one_clear_error(args, message, capsys):
-    throughput = _load_sweep_throughput()
+    throughput = _benchmark("sweep_throughput")
     with pytest.raises(SystemExit) as exit_info:
         throughput.parse_args(args)
     assert exit_info.value.code == 2
@@ -131,13 +124,13 @@ def test_bad_throughput_options_are_one_clear_error(args, message, capsys):
 
 
 def test_memory_check_alone_can_vary_the_width():
-    throughput = _load_sweep_throughput()
+    throughput = _benchmark("sweep_throughput")
     args = throughput.parse_args(["--runs", "0", "--memory-hidden-units", "16,32"])
     assert (args.runs, args.memory_hidden_units) == (0, [16, 32])
 
 
 def test_memory_growth_is_counted_from_the_second_run():
-    throughput = _load_sweep_throughput()
+    throughput = _benchmark("sweep_throughput")
     # before run 1, then after runs 1, 2, 3
     text = throughput.format_memory([500.0, 700.0, 705.0, 830.0])
     assert "700 705 830" in text
@@ -145,6 +138,7 @@ def test_memory_growth_is_counted_from_the_second_run():
     assert "met" in throughput.format_memory([500.0, 700.0, 705.0, 720.0])
 
 
+@pytest.mark.slow
 def test_agent_overhead_runs_both_ways_and_writes_medians(tmp_path):
     out = tmp_path / "overhead.json"
     script = Path(ROOT) / "benchmarks" / "agent_overhead.py"
@@ -159,6 +153,7 @@ def test_agent_overhead_runs_both_ways_and_writes_medians(tmp_path):
     assert "| **total** |" in proc.stdout
 
 
+@pytest.mark.slow
 def test_sweep_throughput_runs_all_three_sweeps_and_writes_them(tmp_path):
     out = tmp_path / "throughput.json"
     script = Path(ROOT) / "benchmarks" / "sweep_throughput.py"
@@ -180,6 +175,7 @@ def test_sweep_throughput_runs_all_three_sweeps_and_writes_them(tmp_path):
     assert "the most any training code could reach here" in proc.stdout
 
 
+@pytest.mark.slow
 def test_memory_check_alone_writes_its_widths_and_memory(tmp_path):
     out = tmp_path / "memory.json"
     script = Path(ROOT) / "benchmarks" / "sweep_throughput.py"
@@ -192,18 +188,9 @@ def test_memory_check_alone_writes_its_widths_and_memory(tmp_path):
     assert "growth from run 2 to run 3" in proc.stdout
 
 
-@functools.cache
-def _load_peers():
-    path = Path(ROOT) / "benchmarks" / "peers.py"
-    spec = importlib.util.spec_from_file_location("peers", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["peers"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
+@pytest.mark.slow
 def test_peers_tiny_run_reports_every_system_in_both_modes(tmp_path):
-    peers = _load_peers()
+    peers = _benchmark("peers")
     out = tmp_path / "peers.json"
     env = subprocess_env(TMPDIR=str(tmp_path), KERAS_HOME=str(tmp_path))  # MNIST not cached
     proc = _run_script(Path(peers.__file__), ["--tiny", "--json", str(out)], tmp_path, env)
@@ -235,7 +222,7 @@ def test_peers_tiny_run_reports_every_system_in_both_modes(tmp_path):
 
 
 def test_peers_missing_packages_are_reported_not_run(tmp_path, monkeypatch):
-    peers = _load_peers()
+    peers = _benchmark("peers")
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util,
@@ -253,7 +240,7 @@ def test_peers_missing_packages_are_reported_not_run(tmp_path, monkeypatch):
 def test_peers_mnist_shaped_digits_are_learnable():
     from sklearn.neighbors import NearestCentroid
 
-    arrays = _load_peers().mnist_shaped_from_digits(3000, 600)
+    arrays = _benchmark("peers").mnist_shaped_from_digits(3000, 600)
     assert arrays["x_train"].shape == (3000, 28, 28) and arrays["x_train"].dtype.name == "uint8"
     x_train = arrays["x_train"].reshape(3000, -1) / 255
     x_test = arrays["x_test"].reshape(600, -1) / 255
@@ -271,11 +258,12 @@ def test_peers_mnist_shaped_digits_are_learnable():
 )
 def test_bad_peers_options_are_one_clear_error(args, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        _load_peers().parse_args(args)
+        _benchmark("peers").parse_args(args)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_sweep_throughput_splits_kerasweeps_runs_by_phase(tmp_path):
     out = tmp_path / "split.json"
     script = Path(ROOT) / "benchmarks" / "sweep_throughput.py"
@@ -284,7 +272,7 @@ def test_sweep_throughput_splits_kerasweeps_runs_by_phase(tmp_path):
     proc = _run_script(script, [*args, "--json", str(out)], tmp_path, env)
     result = json.loads(out.read_text())
     assert "tutorial" not in result and "end_to_end_ratio" not in result
-    throughput = _load_sweep_throughput()
+    throughput = _benchmark("sweep_throughput")
     for run in result["kerasweep"]["runs"]:
         split = run["split"]
         assert list(split) == list(throughput.SPLIT_PHASES)

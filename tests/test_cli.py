@@ -184,6 +184,7 @@ def test_read_commands_do_not_import_tensorflow_or_wandb(tmp_path, capsys):
     assert result.stdout.splitlines()[-1] == "[]"
 
 
+@pytest.mark.slow
 def test_run_on_digits_end_to_end(tmp_path):
     """The quickstart's command on a tiny digits sweep: status lines, leaderboard, no noise."""
     config = {

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from kerasweep.html_report import leaderboard, parameter_importance, render_report, report
+from kerasweep.local.records import Sweep
 from kerasweep.local.store import Store, StoreError, UnknownSweepError
 from tests.chromium import find_chromium, rendered_dom, with_alert_probe
 from tests.local.helpers import subprocess_env
@@ -463,8 +464,8 @@ class _FakeStore:
     def __init__(self, db=None, *, create=True):
         self.opened.append((db, create))
 
-    def snapshot(self, sweep_id):
-        return self.snapshots[sweep_id]
+    def load(self, sweep_id):
+        return Sweep.from_dict(self.snapshots[sweep_id])
 
     def close(self):
         type(self).closed += 1
@@ -561,6 +562,7 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @needs_chromium
 def test_report_draws_in_headless_chromium_and_runs_no_injected_script(tmp_path):
@@ -608,6 +610,7 @@ REAL_SWEEP = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @needs_chromium
 def test_report_of_a_real_digits_sweep_in_headless_chromium(tmp_path):

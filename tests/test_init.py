@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import pytest
 
 import kerasweep
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import fresh_python
 
 
 def test_every_public_name_resolves():
@@ -14,18 +13,6 @@ def test_every_public_name_resolves():
         assert getattr(kerasweep, name) is not None, name
     assert callable(kerasweep.report) and callable(kerasweep.sweep_train)
     assert kerasweep.SWEEP_CONFIG["metric"] == {"name": "val_loss", "goal": "minimize"}
-
-
-def _fresh_python(code: str) -> subprocess.CompletedProcess:
-    """``code`` run by a new interpreter that imports this checkout's kerasweep."""
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_import_is_light_and_names_are_not_shadowed_by_submodules():
@@ -36,7 +23,7 @@ def test_import_is_light_and_names_are_not_shadowed_by_submodules():
         "assert callable(kerasweep.report) and callable(kerasweep.local_agent);"
         "print('ok')"
     )
-    proc = _fresh_python(code)
+    proc = fresh_python("-c", code)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "ok"
 
@@ -66,6 +53,7 @@ def state():
 """
 
 
+@pytest.mark.slow
 def test_importing_every_module_changes_no_global_state():
     """Warning filters, logging, socket timeout, environment, signals, hooks, random state."""
     code = STATE + (
@@ -86,6 +74,6 @@ def test_importing_every_module_changes_no_global_state():
         "assert 'kerasweep.cli' in names and 'kerasweep.local.agent' in names\n"
         "print('ok', len(names))\n"
     )
-    proc = _fresh_python(code)
+    proc = fresh_python("-c", code)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith("ok")

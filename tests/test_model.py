@@ -5,8 +5,6 @@ from __future__ import annotations
 import copy
 import itertools
 import pickle
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import tensorflow as tf
 from benchmarks.tutorial import tutorial_test_step, tutorial_train_step
 from kerasweep import GradientTapeModel, build_mlp
 from kerasweep.adapters.keras_internals import Functional
-from tests.conftest import subprocess_env
+from tests.conftest import fresh_python
 
 N, D, C = 96, 6, 3
 RNG = np.random.default_rng(0)
@@ -158,6 +156,7 @@ def test_mixed_float16_scales_the_loss_like_builtin():
         keras.mixed_precision.set_global_policy("float32")
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_matches_builtin(tmp_path):
     """Two logical CPU replicas: same reported loss and weights as keras.Model (subprocess,
     since logical devices must be configured before TensorFlow starts)."""
@@ -194,15 +193,7 @@ def test_mirrored_strategy_matches_builtin(tmp_path):
     )
     path = tmp_path / "mirrored.py"
     path.write_text(script)
-    root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run(
-        [sys.executable, str(path)],
-        cwd=root,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = fresh_python(str(path))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "OK" in proc.stdout
 
@@ -305,6 +296,7 @@ _CONSTRUCTIONS = {
 }
 
 
+@pytest.mark.slow
 def test_every_construction_style_works_in_any_order_and_leaves_the_classes_alone():
     classes = (GradientTapeModel, TwoLayerNet, WithParam, GraphNet)
     bases = {cls: cls.__bases__ for cls in classes}
@@ -364,14 +356,7 @@ def test_pickle_and_deepcopy_round_trip_like_keras_model(copy_with, build):
 
 
 def _python(code: str, cwd: Path) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=cwd,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = fresh_python("-c", textwrap.dedent(code), cwd=cwd)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -389,6 +374,7 @@ def build():
 """
 
 
+@pytest.mark.slow
 def test_saved_models_load_in_a_fresh_process(tmp_path):
     model = _trained(build_mlp(D, (8,), C))
     model.save(tmp_path / "mlp.keras")

@@ -181,6 +181,7 @@ def test_parse_args_reads_wandb_agent_arguments():
         parse_args(["batch_size"])
 
 
+@pytest.mark.slow
 def test_program_mode_runs_and_rejects_bad_input():
     env = subprocess_env(WANDB_MODE="disabled")
     ok = subprocess.run(

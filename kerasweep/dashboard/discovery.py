@@ -16,35 +16,24 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import socket
 import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
-from kerasweep.local.store import DB_ENV_VAR, resolve_db_path
+from kerasweep.local.store import DB_ENV_VAR, redact, resolve_db_path
 from kerasweep.local.store.runs import pid_alive
 
-__all__ = ["dashboard_hint", "find_dashboard", "masked", "register", "store_key"]
+__all__ = ["dashboard_hint", "find_dashboard", "register", "store_key"]
 
 _PROBE_TIMEOUT = 0.5
-
-
-def masked(location: str) -> str:
-    """A store's location to show: any password in a URL replaced by ``***``.
-
-    Example:
-        >>> masked("postgresql://me:s3cret@db:5432/sweeps")
-        'postgresql://me:***@db:5432/sweeps'
-    """
-    return re.sub(r"(://[^:/@\s]*):[^@/\s]*@", r"\1:***@", location)
 
 
 def store_key(location: str | os.PathLike[str]) -> str:
     """A digest naming a store (its resolved path, or its URL without the password), safe to
     show: no path, no secret."""
     text = str(location)
-    text = masked(text) if "://" in text else str(Path(text).expanduser().resolve())
+    text = redact(text) if "://" in text else str(Path(text).expanduser().resolve())
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -109,9 +98,14 @@ def find_dashboard(db: str | os.PathLike[str] | None = None) -> str | None:
 
 def dashboard_hint(sweep_id: str, db: str | os.PathLike[str] | None = None) -> str:
     """One line for an agent's terminal: where the dashboard of this sweep is, or how to start
-    one."""
+    one.
+
+    The store is ``db``, else ``$KERASWEEP_DB`` (named in the line: the agents ``--gpus``
+    starts get it that way, not the shell the line is read in), a URL's password masked.
+    """
     url = find_dashboard(db)
     if url is not None:
         return f"Dashboard: {url.rstrip('/')}/sweeps/{quote(str(sweep_id), safe='')}"
-    where = f" --db {db}" if db else ""
+    shown = db or os.environ.get(DB_ENV_VAR)
+    where = f" --db {redact(str(shown))}" if shown else ""
     return f"Watch it live: kerasweep serve {sweep_id}{where}  (then open http://127.0.0.1:8787)"

@@ -2,10 +2,10 @@
 
 A :class:`Feed` reads the store only through its public read methods, in short read
 transactions (one per request, none held between requests), so it is safe beside running
-agents. A sweep's payload is rebuilt only when its snapshot changed (the version is a digest of
-the snapshot), and the store is read at most once per ``min_interval`` seconds for any number
-of open pages. Each part of a payload carries its own digest, so that a page redraws only the
-parts that changed.
+agents. A sweep's payload is rebuilt only when the sweep changed (the version is a digest of
+its records, :meth:`Sweep.to_dict`), and the store is read at most once per ``min_interval``
+seconds for any number of open pages. Each part of a payload carries its own digest, so that
+a page redraws only the parts that changed.
 
 Example:
     >>> feed = Feed(Store("kerasweep.db", create=False))  # doctest: +SKIP
@@ -28,6 +28,7 @@ from typing import Any
 from kerasweep.dashboard.sweep_list import sweep_list_html, sweep_rows
 from kerasweep.html_report.format import script_json
 from kerasweep.html_report.page import report_parts
+from kerasweep.local.records import Sweep
 
 __all__ = ["Feed", "Payload", "digest"]
 
@@ -69,9 +70,9 @@ def _keep_view_state(figure: dict | None) -> dict | None:
     return {**figure, "data": data, "layout": layout}
 
 
-def sweep_parts(snapshot: Mapping[str, Any]) -> dict:
+def sweep_parts(sweep: Sweep) -> dict:
     """A sweep page's parts, with digests (see :func:`_with_digests`)."""
-    parts = report_parts(snapshot)
+    parts = report_parts(sweep)
     data = dict(parts.data)
     data["figures"] = {k: _keep_view_state(f) for k, f in data["figures"].items()}
     return _with_digests(f"{parts.title} · kerasweep", parts.html, data)
@@ -82,7 +83,7 @@ class Feed:
 
     Args:
         store: an open store; only its read methods are called (``sweeps``, ``runs``,
-            ``snapshot``), each request's connection is closed after it (``close``).
+            ``load``), each request's connection is closed after it (``close``).
         min_interval: seconds during which a page's cached payload is served without
             reading the store again.
     """
@@ -97,16 +98,22 @@ class Feed:
 
     def sweeps(self) -> Payload:
         """The list of sweeps (raises the store's errors)."""
-        return self._cached("", self._read_sweep_list)
+        return self._cached("", lambda: sweep_rows(self.store), lambda rows: rows, _list_parts)
 
     def sweep(self, sweep_id: str) -> Payload:
         """One sweep's page; raises the store's ``UnknownSweepError`` for an unknown id."""
-        return self._cached(f"sweep:{sweep_id}", lambda: self.store.snapshot(sweep_id))
+        key = f"sweep:{sweep_id}"
+        return self._cached(key, lambda: self.store.load(sweep_id), Sweep.to_dict, sweep_parts)
 
-    def _read_sweep_list(self) -> list[dict]:
-        return sweep_rows(self.store)
-
-    def _cached(self, key: str, read: Callable[[], Any]) -> Payload:
+    def _cached(
+        self,
+        key: str,
+        read: Callable[[], Any],
+        data: Callable[[Any], Any],
+        parts_of: Callable[[Any], dict],
+    ) -> Payload:
+        """The payload of page ``key``: ``read()`` from the store, versioned by the digest of
+        its ``data``, its parts made by ``parts_of`` when that version is new."""
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:  # one reader per page at a time; the others get its result
@@ -118,11 +125,11 @@ class Feed:
                 source = read()
             finally:
                 self.store.close()  # this thread's connection: nothing stays open
-            version = digest(source)
+            version = digest(data(source))
             if hit is not None and hit[1].version == version:
                 payload = hit[1]
             else:
-                parts = sweep_parts(source) if key else _list_parts(source)
+                parts = parts_of(source)
                 payload = Payload(version, parts, script_json(parts).encode("utf-8"))
             with self._guard:
                 self._cache[key] = (now, payload)

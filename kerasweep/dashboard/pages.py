@@ -52,31 +52,28 @@ def _footer(store: str) -> str:
     )
 
 
-def sweep_page(parts: Mapping[str, Any], *, version: str, api_url: str, store: str) -> str:
-    """A sweep's page: the report's views, polling ``api_url`` for changes."""
-    html = {name: part[1] for name, part in parts["html"].items()}
-    return template.page(
+def _live_page(
+    parts: Mapping[str, Any], body: str, scripts: str, *, version: str, api_url: str, store: str
+) -> str:
+    """A page that polls ``api_url`` for new versions of its ``parts``."""
+    return template.document(
         title=esc(parts["title"]),
-        parts=html,
+        body=body,
         data_json=script_json(_live_data(parts, api_url, version)),
-        scripts=f'<script src="{PLOTLY_PATH}"></script>\n<script src="{SCRIPT_PATH}"></script>',
+        scripts=scripts,
         footer=_footer(store),
-        above=_topbar(back=True),
     )
 
 
-_LIST_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="kerasweep">
-<title>{title}</title>
-<style>{css}</style>
-</head>
-<body>
-<main>
-{topbar}<header class="top">
+def sweep_page(parts: Mapping[str, Any], *, version: str, api_url: str, store: str) -> str:
+    """A sweep's page: the report's views, polling ``api_url`` for changes."""
+    html = {name: part[1] for name, part in parts["html"].items()}
+    body = template.report_body(html, above=_topbar(back=True))
+    scripts = f'<script src="{PLOTLY_PATH}"></script>\n<script src="{SCRIPT_PATH}"></script>'
+    return _live_page(parts, body, scripts, version=version, api_url=api_url, store=store)
+
+
+_LIST = """{topbar}<header class="top">
   <div class="eyebrow">kerasweep · live dashboard</div>
   <h1>Sweeps</h1>
   <div class="sub">{store}</div>
@@ -84,28 +81,16 @@ _LIST_PAGE = """<!DOCTYPE html>
 <section class="panel" id="sweep-list">
   <div data-part="sweeps">{sweeps}</div>
 </section>
-<footer>{footer}</footer>
-</main>
-<div id="kw-tip"></div>
-<script type="application/json" id="kw-data">{data_json}</script>
-<script src="{script}"></script>
-</body>
-</html>
 """
 
 
 def list_page(parts: Mapping[str, Any], *, version: str, api_url: str, store: str) -> str:
     """The list of sweeps, polling ``api_url`` for changes."""
-    return _LIST_PAGE.format(
-        title=esc(parts["title"]),
-        css=template.CSS,
-        topbar=_topbar(back=False),
-        store=esc(store),
-        sweeps=parts["html"]["sweeps"][1],
-        footer=_footer(store),
-        data_json=script_json(_live_data(parts, api_url, version)),
-        script=SCRIPT_PATH,
+    body = _LIST.format(
+        topbar=_topbar(back=False), store=esc(store), sweeps=parts["html"]["sweeps"][1]
     )
+    scripts = f'<script src="{SCRIPT_PATH}"></script>'
+    return _live_page(parts, body, scripts, version=version, api_url=api_url, store=store)
 
 
 _ERROR_PAGE = """<!DOCTYPE html>

@@ -35,7 +35,7 @@ from kerasweep.dashboard import discovery
 from kerasweep.dashboard.feed import Feed
 from kerasweep.dashboard.handler import DISCONNECTS, Handler, is_loopback
 from kerasweep.dashboard.sweep_list import sweep_href
-from kerasweep.local.store import Store
+from kerasweep.local.store import Store, redact
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "Dashboard", "serve"]
 
@@ -113,7 +113,7 @@ class Dashboard:
         # an SQLite file by its full path; a database server by its URL, password masked
         location = self.store.location  # a resolved path, or the URL without its password
         self.location = location.reopen() if location.kind == "sqlite" else str(location)
-        self.store_label = discovery.masked(self.location)
+        self.store_label = redact(self.location)
         self.key = discovery.store_key(self.location)
         self.feed = Feed(self.store)
         self.store.close()

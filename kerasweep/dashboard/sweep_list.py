@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from kerasweep.html_report.format import esc, fmt, parse_time
+from kerasweep.html_report.format import esc, fmt
 from kerasweep.html_report.sections import state_badge, state_chips
+from kerasweep.local.records import parse_time
 from kerasweep.local.results import sweep_summaries
 
 __all__ = ["sweep_href", "sweep_list_html", "sweep_rows"]

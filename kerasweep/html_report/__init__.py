@@ -23,7 +23,7 @@ Safety: every string that comes from a config or a run reaches the page either H
 whose ``<``, ``>`` and ``&`` are written as ``\\u003c``, ``\\u003e``, ``\\u0026``, so no value can
 close a ``<script>`` element or start markup.
 
-Modules, one job each: :mod:`.view` (the snapshot read once), :mod:`.importance`,
+Modules, one job each: :mod:`.view` (the sweep read once), :mod:`.importance`,
 :mod:`.figures` (plotly dicts), :mod:`.sections` (HTML parts), :mod:`.template` (skeleton,
 style, script), :mod:`.page` (:func:`render_report`), :mod:`.output` (:func:`report`).
 """

@@ -4,7 +4,7 @@ Plain dicts, not ``plotly.graph_objects``: its validation is slow for hundreds o
 the page draws them with ``Plotly.newPlot`` (or ``Plotly.react`` when live) anyway.
 
 Example:
-    >>> figure, runs, note = curves_figure(SweepView(snapshot))  # doctest: +SKIP
+    >>> figure, runs, note = curves_figure(SweepView(load_sweep("k3x9q2ab")))  # doctest: +SKIP
     >>> figure["layout"]["xaxis"]["title"]["text"]  # doctest: +SKIP
     'epoch'
 """
@@ -12,11 +12,11 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 from kerasweep.html_report.format import SCALE, esc, finite, fmt, plural, short
-from kerasweep.html_report.view import SweepView, category_key, why_stopped
+from kerasweep.html_report.view import SweepView, category_key, run_name, why_stopped
+from kerasweep.local.records import RunState
 
 FONT = {
     "family": '-apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue", '
@@ -134,8 +134,8 @@ def _run_traces(sweep: SweepView, series: list[list[float | None]], order: list[
         params = "<br>".join(" · ".join(pairs[k : k + 3]) for k in range(0, len(pairs), 3))
         trace = {
             "y": [None if v is None else short(v) for v in series[i]],
-            "name": esc(run.get("name") or run.get("id") or f"run {i}"),
-            "meta": [esc(run.get("state") or ""), params],
+            "name": esc(run_name(run) or f"run {i}"),
+            "meta": [esc(run.state.value), params],
             "line": {"color": sweep.color_of(sweep.values[i], rng)},
         }
         if sum(v is not None for v in series[i]) == 1:  # a line of one point draws nothing
@@ -164,18 +164,18 @@ def _stop_markers(
     stopped, failed = [], []
     for i in shown:
         run, s = sweep.runs[i], series[i]
-        name = esc(run.get("name") or run.get("id") or f"run {i}")
+        name = esc(run_name(run) or f"run {i}")
         last = max(k for k, v in enumerate(s) if v is not None)
-        why = esc(why_stopped(run, sweep.metric, sweep.goal))
-        stop = run.get("stop")
-        if isinstance(stop, Mapping) and stop:
+        why = esc(why_stopped(run, sweep.goal))
+        stop = run.stop
+        if stop is not None:
             # marked on the run's line where it stopped; the hover says what was judged
-            epoch = stop.get("epoch")
+            epoch = stop.epoch
             x = epoch if isinstance(epoch, int) and 1 <= epoch <= len(s) else last + 1
             y = s[x - 1] if s[x - 1] is not None else s[last]
             stopped.append((x, y, f"{name}<br>{why}"))
-        elif run.get("state") in ("failed", "crashed"):
-            failed.append((last + 1, s[last], f"{name}<br>{why or esc(run.get('state'))}"))
+        elif run.state in (RunState.FAILED, RunState.CRASHED):
+            failed.append((last + 1, s[last], f"{name}<br>{why or esc(run.state.value)}"))
     traces = []
     if stopped:
         marker = {"symbol": "circle-open", "size": 9, "color": "#c05621", "line": {"width": 2}}
@@ -197,10 +197,10 @@ def _band_overlays(
     shapes, annotations, points = [], [], []
     worse = "above" if sweep.goal == "minimize" else "below"
     for band in sweep.bands:
-        b = band.get("band")
+        b = band.band
         if not isinstance(b, int) or isinstance(b, bool):
             continue
-        if b > longest and finite(band.get("threshold")) is None:
+        if b > longest and finite(band.threshold) is None:
             continue
         line = {"color": "#9aa5b1", "width": 1, "dash": "dot"}
         shapes.append(
@@ -230,7 +230,7 @@ def _band_overlays(
                 "font": {"size": 10, "color": "#7b8794"},
             }
         )
-        threshold = finite(band.get("threshold"))
+        threshold = finite(band.threshold)
         if threshold is not None:
             text = (
                 f"band {b} threshold: {esc(sweep.metric)} {fmt(threshold)}<br>"

@@ -10,8 +10,6 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any
 
 # Best end first: dark blue for the best runs, orange for the worst (readable on white).
@@ -76,23 +74,6 @@ def scale_color(t: float) -> str:
     f = t - i
     rgb = [round(int(a[k : k + 2], 16) * (1 - f) + int(b[k : k + 2], 16) * f) for k in (1, 3, 5)]
     return "#" + "".join(f"{c:02x}" for c in rgb)
-
-
-def parse_time(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
-
-
-def run_seconds(run: Mapping[str, Any]) -> float | None:
-    start, end = parse_time(run.get("started_at")), parse_time(run.get("ended_at"))
-    if start is None or end is None:
-        return None
-    return max((end - start).total_seconds(), 0.0)
 
 
 def clip(text: str, limit: int) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kerasweep.html_report.view import SweepView, category_key
+from kerasweep.local.records import Sweep
 
 _MIN_RUNS_FOR_IMPORTANCE = 3
 
@@ -68,7 +69,7 @@ def importance_table(sweep: SweepView) -> tuple[list[dict[str, Any]], list[str],
     return out, constant, None
 
 
-def parameter_importance(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
+def parameter_importance(sweep: Sweep | Mapping[str, Any]) -> list[dict[str, Any]]:
     """Parameter importance as W&B's sweep dashboard defines it.
 
     ``correlation`` is the linear (Pearson) correlation of a parameter with the metric over
@@ -80,10 +81,11 @@ def parameter_importance(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
     Parameters constant over those runs are left out.
 
     Args:
-        snapshot: a sweep snapshot, as ``kerasweep.local.store.Store.snapshot`` returns.
+        sweep: a :class:`~kerasweep.local.records.Sweep` (``kerasweep.load_sweep``), or
+            the same as plain data (``Store.snapshot``, ``kerasweep export --format json``).
 
     Returns:
         Rows ``{"feature", "parameter", "importance", "correlation"}``, most important
         first; empty with fewer than 3 runs with a finite metric, or nothing to vary.
     """
-    return importance_table(SweepView(snapshot))[0]
+    return importance_table(SweepView(sweep))[0]

@@ -45,14 +45,14 @@ def report(
 
     store = Store(db, create=False)  # a report never creates a store
     try:
-        snapshot = store.snapshot(sweep_id)
+        sweep = store.load(sweep_id)
     finally:
         store.close()
     name = f"report-{sweep_id}.html"
     out = pathlib.Path(path) if path is not None else pathlib.Path(name)
     if out.is_dir() or str(path).endswith(("/", os.sep)):
         out = out / name
-    page = render_report(snapshot)
+    page = render_report(sweep)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out

@@ -1,7 +1,7 @@
 """The report as one self-contained HTML page (plotly's JavaScript inlined once).
 
 Example:
-    >>> html = render_report(store.snapshot("k3x9q2ab"))  # doctest: +SKIP
+    >>> html = render_report(kerasweep.load_sweep("k3x9q2ab"))  # doctest: +SKIP
     >>> html.startswith("<!DOCTYPE html>")  # doctest: +SKIP
     True
 """
@@ -23,7 +23,8 @@ from kerasweep.html_report.sections import (
     importance_html,
     leaderboard_html,
 )
-from kerasweep.html_report.view import SweepView
+from kerasweep.html_report.view import SweepView, run_name
+from kerasweep.local.records import Sweep
 
 
 @dataclass(frozen=True)
@@ -41,62 +42,61 @@ class ReportParts:
     data: dict[str, Any]
 
 
-def report_parts(snapshot: Mapping[str, Any]) -> ReportParts:
-    """The report's parts for a sweep snapshot (see :class:`ReportParts`).
+def report_parts(sweep: Sweep | Mapping[str, Any]) -> ReportParts:
+    """The report's parts for a sweep (see :class:`ReportParts`).
 
     Example:
-        >>> parts = report_parts(store.snapshot("k3x9q2ab"))  # doctest: +SKIP
+        >>> parts = report_parts(kerasweep.load_sweep("k3x9q2ab"))  # doctest: +SKIP
         >>> sorted(parts.data["figures"])  # doctest: +SKIP
         ['curves', 'parcoords']
     """
-    sweep = SweepView(snapshot)
-    parcoords, pc_runs, pc_note = parcoords_figure(sweep)
-    curves, curve_runs, curves_note = curves_figure(sweep)
+    view = SweepView(sweep)
+    parcoords, pc_runs, pc_note = parcoords_figure(view)
+    curves, curve_runs, curves_note = curves_figure(view)
     trace_of = {run_i: k for k, run_i in enumerate(curve_runs)}
     runs_info = []
-    for i, run in enumerate(sweep.runs):
+    for i, run in enumerate(view.runs):
         runs_info.append(
             {
-                "name": str(run.get("name") or run.get("id") or ""),
-                "id": str(run.get("id") or ""),
-                "state": str(run.get("state") or ""),
-                "metric": fmt(sweep.values[i]),
-                "params": [[p.name, fmt(p.values[i])] for p in sweep.params if p.present(i)],
+                "name": run_name(run),
+                "id": run.id,
+                "state": run.state.value,
+                "metric": fmt(view.values[i]),
+                "params": [[p.name, fmt(p.values[i])] for p in view.params if p.present(i)],
             }
         )
     data = {
-        "metric": sweep.metric,
+        "metric": view.metric,
         "runs": runs_info,
         "figures": {"parcoords": parcoords, "curves": curves},
         "parcoordsRuns": pc_runs,
         "curveRuns": curve_runs,
     }
-    info = sweep.sweep
-    title = info.get("name") or sweep.config.get("name") or info.get("id") or "sweep"
     html = {
-        "header": header_html(sweep),
+        "header": header_html(view),
         "parcoords_note": esc(pc_note) if pc_note else "",
         "curves_note": esc(curves_note) if curves_note else "",
-        "importance": importance_html(sweep),
-        "leaderboard": leaderboard_html(sweep, trace_of),
-        "engine": engine_html(sweep),
-        "config": f'<pre class="config">{esc(config_yaml(sweep.config))}</pre>',
+        "importance": importance_html(view),
+        "leaderboard": leaderboard_html(view, trace_of),
+        "engine": engine_html(view),
+        "config": f'<pre class="config">{esc(config_yaml(view.config))}</pre>',
     }
-    return ReportParts(title=str(title), html=html, data=data)
+    return ReportParts(title=view.title, html=html, data=data)
 
 
-def render_report(snapshot: Mapping[str, Any]) -> str:
+def render_report(sweep: Sweep | Mapping[str, Any]) -> str:
     """The sweep report as one self-contained HTML page (plotly's JavaScript inlined once).
 
     Args:
-        snapshot: a sweep snapshot, as ``kerasweep.local.store.Store.snapshot`` returns.
+        sweep: a :class:`~kerasweep.local.records.Sweep` (``kerasweep.load_sweep``), or
+            the same as plain data (``Store.snapshot``, ``kerasweep export --format json``).
 
     Returns:
         The page's HTML text; it needs no network and no server to display.
     """
     from plotly.offline import get_plotlyjs
 
-    parts = report_parts(snapshot)
+    parts = report_parts(sweep)
     generated = esc(datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     return template.page(
         title=esc(f"{parts.title} · kerasweep sweep report"),

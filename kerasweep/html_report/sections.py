@@ -3,7 +3,7 @@
 Each function returns markup built from escaped text only.
 
 Example:
-    >>> "<table" in leaderboard_html(SweepView(snapshot), {})  # doctest: +SKIP
+    >>> "<table" in leaderboard_html(SweepView(load_sweep("k3x9q2ab")), {})  # doctest: +SKIP
     True
 """
 
@@ -19,11 +19,10 @@ from kerasweep.html_report.format import (
     finite,
     fmt,
     fmt_duration,
-    parse_time,
-    run_seconds,
 )
 from kerasweep.html_report.importance import importance_table
-from kerasweep.html_report.view import MISSING, SweepView, why_stopped
+from kerasweep.html_report.view import MISSING, SweepView, run_name, why_stopped
+from kerasweep.local.records import parse_time
 
 STATE_ORDER = ("finished", "stopped", "running", "pending", "failed", "crashed")
 
@@ -42,18 +41,16 @@ def state_chips(counts: Mapping[str, int]) -> str:
 
 def header_html(sweep: SweepView) -> str:
     info = sweep.sweep
-    title = info.get("name") or sweep.config.get("name") or info.get("id") or "sweep"
     counts: dict[str, int] = {}
     for run in sweep.runs:
-        key = str(run.get("state") or "unknown")
-        counts[key] = counts.get(key, 0) + 1
+        counts[run.state.value] = counts.get(run.state.value, 0) + 1
     chips = state_chips(counts)
-    sub = [f'<span class="mono">{esc(info.get("id") or "")}</span>']
-    if info.get("project"):
-        sub.append(f"project {esc(info['project'])}")
-    if info.get("state"):
-        sub.append(f"sweep {esc(info['state'])}")
-    created = parse_time(info.get("created_at"))
+    sub = [f'<span class="mono">{esc(info.id)}</span>']
+    if info.project:
+        sub.append(f"project {esc(info.project)}")
+    if info.state:
+        sub.append(f"sweep {esc(info.state)}")
+    created = parse_time(info.created_at)
     if created:
         sub.append(f"created {created.strftime('%Y-%m-%d %H:%M %Z').strip()}")
     best = sweep.best()
@@ -62,8 +59,8 @@ def header_html(sweep: SweepView) -> str:
         best_card = (
             f'<div class="label">Best {esc(sweep.metric)} ({esc(sweep.goal)})</div>'
             f'<div class="big">{esc(fmt(sweep.values[best]))}</div>'
-            f'<div class="muted">{esc(run.get("name") or run.get("id"))}'
-            f" · {esc(fmt(run.get('epochs')))} epochs</div>"
+            f'<div class="muted">{esc(run_name(run))}'
+            f" · {esc(fmt(run.epochs))} epochs</div>"
         )
     elif sweep.metric:
         best_card = (
@@ -73,21 +70,21 @@ def header_html(sweep: SweepView) -> str:
     else:
         best_card = '<div class="label">Metric</div><div class="big">—</div>'
         best_card += '<div class="muted">the sweep config names none</div>'
-    method = str(info.get("method") or sweep.config.get("method") or "?")
-    early = info.get("early_terminate") or sweep.config.get("early_terminate")
+    method = sweep.method
+    early = sweep.early_terminate
     engine_line = "no early termination"
-    if isinstance(early, Mapping) and early:
+    if early:
         engine_line = (
             esc(early.get("type") or "early termination")
             + " "
             + ", ".join(f"{esc(k)} {esc(fmt(v))}" for k, v in early.items() if k != "type")
         )
-    epochs = sum(int(r.get("epochs") or 0) for r in sweep.runs)
-    seconds = [d for d in (run_seconds(r) for r in sweep.runs) if d is not None]
+    epochs = sum(run.epochs for run in sweep.runs)
+    seconds = [run.seconds for run in sweep.runs if run.seconds is not None]
     return f"""
 <header class="top">
   <div class="eyebrow">kerasweep · sweep report</div>
-  <h1>{esc(title)}</h1>
+  <h1>{esc(sweep.title)}</h1>
   <div class="sub">{" · ".join(sub)}</div>
   <div class="cards">
     <div class="card"><div class="label">Runs</div><div class="big">{len(sweep.runs)}</div>
@@ -178,22 +175,21 @@ def leaderboard_html(sweep: SweepView, trace_of: dict[int, int]) -> str:
     for rank, i in enumerate(sweep.ranked(), start=1):
         run = sweep.runs[i]
         value = sweep.values[i]
-        name = str(run.get("name") or run.get("id") or "")
-        rid = str(run.get("id") or "")
+        name, rid = run_name(run), run.id
         who = f'<span class="run-name">{esc(name)}</span>'
         if rid and rid != name:
             who += f' <span class="run-id mono">{esc(rid)}</span>'
         cells = [
             f'<td class="num" data-v="{rank}">{rank if value is not None else ""}</td>',
             f"<td>{who}</td>",
-            f"<td>{state_badge(run.get('state'))}</td>",
+            f"<td>{state_badge(run.state.value)}</td>",
         ]
         if metric:
             cells.append(
                 f'<td class="num metric" data-v="{_sort_key(value)}">{esc(fmt(value))}</td>'
             )
-        epochs, seconds = run.get("epochs"), run_seconds(run)
-        why = why_stopped(run, sweep.metric, sweep.goal)
+        epochs, seconds = run.epochs, run.seconds
+        why = why_stopped(run, sweep.goal)
         cells += [
             f'<td class="num" data-v="{_sort_key(epochs)}">{esc(fmt(epochs))}</td>',
             f'<td class="num" data-v="{_sort_key(seconds)}">{fmt_duration(seconds)}</td>',
@@ -245,7 +241,7 @@ def config_yaml(config: Mapping[str, Any]) -> str:
 
 def engine_html(sweep: SweepView) -> str:
     info = sweep.sweep
-    rows = [("Method", str(info.get("method") or sweep.config.get("method") or "?"))]
+    rows = [("Method", sweep.method)]
     rows.append(("Seed", "unseeded" if sweep.seed is None else str(sweep.seed)))
     rows.append(
         ("Distinct configurations", f"{sweep.distinct_configurations()} of {len(sweep.runs)} runs")
@@ -254,27 +250,23 @@ def engine_html(sweep: SweepView) -> str:
         rows.append(("Metric", f"{sweep.metric} ({sweep.goal})"))
     else:
         rows.append(("Metric", "none"))
-    early = info.get("early_terminate") or sweep.config.get("early_terminate")
-    if isinstance(early, Mapping) and early:
+    early = sweep.early_terminate
+    if early:
         rows.append(("Early termination", ", ".join(f"{k}: {fmt(v)}" for k, v in early.items())))
     else:
         rows.append(("Early termination", "none"))
     bands = [
-        f"epoch {fmt(b.get('band'))}: "
-        + (
-            fmt(finite(b.get("threshold")))
-            if finite(b.get("threshold")) is not None
-            else "not reached"
-        )
+        f"epoch {fmt(b.band)}: "
+        + (fmt(finite(b.threshold)) if finite(b.threshold) is not None else "not reached")
         for b in sweep.bands
     ]
     if bands:
         rows.append(("Band thresholds", " · ".join(bands)))
-    rows.append(("Sweep state", str(info.get("state") or "?")))
-    created = parse_time(info.get("created_at"))
+    rows.append(("Sweep state", info.state or "?"))
+    created = parse_time(info.created_at)
     if created:
         rows.append(("Created", created.strftime("%Y-%m-%d %H:%M:%S %Z").strip()))
-    elif info.get("created_at"):
-        rows.append(("Created", str(info["created_at"])))
+    elif info.created_at:
+        rows.append(("Created", info.created_at))
     dl = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows)
     return f'<dl class="engine">{dl}</dl>'

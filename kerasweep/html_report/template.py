@@ -333,7 +333,7 @@ SCRIPT = r"""
 })();
 """
 
-_PAGE = """<!DOCTYPE html>
+_DOCUMENT = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -344,7 +344,16 @@ _PAGE = """<!DOCTYPE html>
 </head>
 <body>
 <main>
-{above}<div data-part="header">{header}</div>
+{body}<footer>{footer}</footer>
+</main>
+<div id="kw-tip"></div>
+<script type="application/json" id="kw-data">{data_json}</script>
+{scripts}
+</body>
+</html>
+"""
+
+_REPORT = """{above}<div data-part="header">{header}</div>
 <nav class="toc"><a href="#parallel">Parallel coordinates</a>
 <a href="#progress">Metric per epoch</a>
 <a href="#importance">Parameter importance</a>
@@ -387,13 +396,6 @@ _PAGE = """<!DOCTYPE html>
   <div data-part="config">{config}</div>
 </section>
 </div>
-<footer>{footer}</footer>
-</main>
-<div id="kw-tip"></div>
-<script type="application/json" id="kw-data">{data_json}</script>
-{scripts}
-</body>
-</html>
 """
 
 PARTS = ("header", "parcoords_note", "curves_note", "importance", "leaderboard", "engine", "config")
@@ -402,6 +404,20 @@ PARTS = ("header", "parcoords_note", "curves_note", "importance", "leaderboard",
 def inline_scripts(plotly_js: str) -> str:
     """The page's script elements with plotly's bundle and :data:`SCRIPT` inlined."""
     return f"<script>{plotly_js}</script>\n<script>{SCRIPT}</script>"
+
+
+def document(*, title: str, body: str, data_json: str, scripts: str, footer: str) -> str:
+    """A page of kerasweep's: the style, ``body`` and the footer in ``<main>``, then the
+    tooltip, the data the script reads and the ``scripts`` (every argument already safe)."""
+    return _DOCUMENT.format(
+        title=title, css=CSS, body=body, footer=footer, data_json=data_json, scripts=scripts
+    )
+
+
+def report_body(parts: Mapping[str, str], *, above: str = "") -> str:
+    """The report's sections, each of :data:`PARTS` in its ``data-part`` element, after
+    ``above``."""
+    return _REPORT.format(above=above, **{name: parts[name] for name in PARTS})
 
 
 def page(
@@ -413,7 +429,7 @@ def page(
     footer: str,
     above: str = "",
 ) -> str:
-    """Assemble the page from safe parts (see the module docstring).
+    """Assemble the report's page from safe parts (see the module docstring).
 
     Args:
         title: the ``<title>`` text, escaped.
@@ -423,12 +439,5 @@ def page(
         scripts: the ``<script>`` elements that load plotly and :data:`SCRIPT`.
         footer: the footer's markup. above: markup before the header (a live page's links).
     """
-    return _PAGE.format(
-        title=title,
-        css=CSS,
-        above=above,
-        footer=footer,
-        data_json=data_json,
-        scripts=scripts,
-        **{name: parts[name] for name in PARTS},
-    )
+    body = report_body(parts, above=above)
+    return document(title=title, body=body, data_json=data_json, scripts=scripts, footer=footer)

@@ -1,11 +1,14 @@
-"""The view model: a sweep snapshot read once into runs, metric, goal and parameter columns.
+"""The view model: a :class:`~kerasweep.local.records.Sweep` read once into the runs' values,
+the metric and parameter columns.
 
 Everything the report's figures and tables show is computed from a :class:`SweepView`;
-:func:`leaderboard` is its public face (the runs best first).
+:func:`leaderboard` is its public face (the runs best first). Ranking and "best" are the
+sweep model's (:meth:`Sweep.ranked`), the metric its :class:`~kerasweep.sweep_config.Metric`.
 
 Example:
-    >>> view = SweepView({"sweep": {"metric": {"name": "loss"}},
-    ...                   "runs": [{"id": "a", "metric": 0.5}, {"id": "b", "metric": 0.2}]})
+    >>> view = SweepView({"sweep": {"config": {"metric": {"name": "loss"}}},
+    ...                   "runs": [{"id": "a", "history": [{"loss": 0.5}]},
+    ...                            {"id": "b", "history": [{"loss": 0.2}]}]})
     >>> view.best(), view.goal
     (1, 'minimize')
 """
@@ -18,7 +21,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kerasweep.html_report.format import NO_METRIC, SCALE, finite, fmt, run_seconds, scale_color
+from kerasweep.html_report.format import NO_METRIC, SCALE, finite, fmt, scale_color
+from kerasweep.local.records import RunRecord, RunState, Sweep, flatten
 from kerasweep.sweep_config.grid import distinct_points
 
 _LOG_DISTRIBUTIONS = {
@@ -32,34 +36,52 @@ _LOG_DISTRIBUTIONS = {
 _LINEAR_DISTRIBUTIONS = {"uniform", "int_uniform", "q_uniform", "normal", "q_normal"}
 
 
-class SweepView:
-    """A snapshot read once: runs, metric and goal, parameter columns."""
+def as_sweep(source: Sweep | Mapping[str, Any]) -> Sweep:
+    """A :class:`Sweep` as it is; a mapping (:meth:`Sweep.to_dict`'s shape, as
+    ``Store.snapshot`` or ``kerasweep export --format json`` write it) read into one."""
+    if isinstance(source, Sweep):
+        return source
+    if not isinstance(source, Mapping) or not isinstance(source.get("sweep"), Mapping):
+        raise ValueError("sweep snapshot: expected a dict with a 'sweep' dict and 'runs'")
+    return Sweep.from_dict(source)
 
-    def __init__(self, snapshot: Mapping[str, Any]) -> None:
-        if not isinstance(snapshot, Mapping) or not isinstance(snapshot.get("sweep"), Mapping):
-            raise ValueError("sweep snapshot: expected a dict with a 'sweep' dict and 'runs'")
-        self.sweep: Mapping[str, Any] = snapshot["sweep"]
-        self.runs: list[Mapping[str, Any]] = list(snapshot.get("runs") or [])
-        self.bands: list[Mapping[str, Any]] = list(snapshot.get("bands") or [])
-        config = self.sweep.get("config")
-        self.config: Mapping[str, Any] = config if isinstance(config, Mapping) else {}
-        metric = self.sweep.get("metric") or self.config.get("metric")
-        self.metric: str | None = None
-        self.goal = "minimize"
-        if isinstance(metric, Mapping) and metric.get("name"):
-            self.metric = str(metric["name"])
-            self.goal = "maximize" if metric.get("goal") == "maximize" else "minimize"
-        self.values: list[float | None] = [finite(r.get("metric")) for r in self.runs]
+
+class SweepView:
+    """A sweep read once: its runs' best values, metric and goal, parameter columns."""
+
+    def __init__(self, source: Sweep | Mapping[str, Any]) -> None:
+        self.sweep = as_sweep(source)
+        self.runs: tuple[RunRecord, ...] = self.sweep.runs
+        self.bands = self.sweep.bands
+        self.config: Mapping[str, Any] = self.sweep.config
+        self.spec = self.sweep.metric
+        self.metric: str | None = None if self.spec is None else self.spec.name
+        self.goal = "minimize" if self.spec is None else self.spec.goal
+        self.values: list[float | None] = [run.best(self.spec) for run in self.runs]
         self.params = param_columns(self.runs, self.config)
 
     @property
     def seed(self) -> int | None:
         """The search's seed, or None for an unseeded sweep."""
-        return self.sweep.get("seed")
+        return self.sweep.seed
+
+    @property
+    def title(self) -> str:
+        """The sweep's name (or its config's, or its id)."""
+        return self.sweep.name or str(self.config.get("name") or "") or self.sweep.id or "sweep"
+
+    @property
+    def method(self) -> str:
+        return str(self.config.get("method") or "?")
+
+    @property
+    def early_terminate(self) -> Mapping[str, Any] | None:
+        early = self.config.get("early_terminate")
+        return early if isinstance(early, Mapping) and early else None
 
     def distinct_configurations(self) -> int:
         """How many distinct parameter sets the runs tried (a retry repeats its run's)."""
-        return distinct_points(r.get("params") or {} for r in self.runs)
+        return distinct_points(run.params for run in self.runs)
 
     def search_summary(self) -> str:
         """``seed 0 · 9 distinct configurations`` (or ``unseeded · ...``)."""
@@ -67,16 +89,10 @@ class SweepView:
         n = self.distinct_configurations()
         return f"{seed} · {n} distinct configuration{'' if n == 1 else 's'}"
 
-    @property
-    def sign(self) -> float:
-        """+1 when lower is better, -1 when higher is better."""
-        return 1.0 if self.goal == "minimize" else -1.0
-
     def ranked(self) -> list[int]:
-        """Run indices best first; runs without a metric after, in creation order."""
-        with_metric = [i for i, v in enumerate(self.values) if v is not None]
-        with_metric.sort(key=lambda i: (self.sign * self.values[i], i))
-        return with_metric + [i for i, v in enumerate(self.values) if v is None]
+        """Run indices best first (:meth:`Sweep.ranked`); runs without a metric after."""
+        index = {id(run): i for i, run in enumerate(self.runs)}
+        return [index[id(run)] for run in self.sweep.ranked()]
 
     def scored(self) -> tuple[list[int], list[ParamColumn], list[ParamColumn]]:
         """(runs with a finite metric, parameters all of them have, parameters some lack)."""
@@ -85,15 +101,16 @@ class SweepView:
         return runs, have, [p for p in self.params if p not in have]
 
     def best(self) -> int | None:
+        """The index of the run with the best value, whatever its state (None if none)."""
         ranked = self.ranked()
         return ranked[0] if ranked and self.values[ranked[0]] is not None else None
 
-    def series(self, run: Mapping[str, Any]) -> list[float | None]:
-        """The run's metric per epoch (rows that hold the metric key; None where not finite)."""
-        if self.metric is None:
+    def series(self, run: RunRecord) -> list[float | None]:
+        """The run's metric per epoch (rows that hold the metric; None where not finite)."""
+        if self.spec is None:
             return []
-        rows = run.get("history") or []
-        return [finite(row[self.metric]) for row in rows if self.metric in row]
+        rows = [row for row in run.history or () if self.spec.raw_in(row) is not None]
+        return [self.spec.value_in(row) for row in rows]
 
     def color_range(self) -> tuple[float, float] | None:
         """Metric range for colours: best value to the 95th percentile (outliers saturate)."""
@@ -185,17 +202,6 @@ def category_key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out.update(_flatten(value, name + "."))
-        else:
-            out[name] = value
-    return out
-
-
 def _specs(parameters: Any, prefix: str = "") -> dict[str, Mapping[str, Any]]:
     """Config parameter specs by flattened name, in config order."""
     out: dict[str, Mapping[str, Any]] = {}
@@ -211,40 +217,45 @@ def _specs(parameters: Any, prefix: str = "") -> dict[str, Mapping[str, Any]]:
     return out
 
 
-def param_columns(
-    runs: Sequence[Mapping[str, Any]], config: Mapping[str, Any]
-) -> list[ParamColumn]:
+def param_columns(runs: Sequence[RunRecord], config: Mapping[str, Any]) -> list[ParamColumn]:
+    """One column per parameter: the config's first (in its order), then any others."""
     specs = _specs(config.get("parameters"))
-    flat = [_flatten(r.get("params") or {}) for r in runs]
+    flat = [flatten(run.params) for run in runs]
     names = [n for n in specs if any(n in f for f in flat)]
     for f in flat:
         names.extend(n for n in f if n not in names)
     return [ParamColumn(n, [f.get(n, MISSING) for f in flat], specs.get(n)) for n in names]
 
 
-def why_stopped(run: Mapping[str, Any], metric: str | None, goal: str) -> str:
-    stop = run.get("stop")
-    if isinstance(stop, Mapping) and stop:
+def run_name(run: RunRecord) -> str:
+    """A run as the report names it: its name, else its id."""
+    return run.name or run.id
+
+
+def why_stopped(run: RunRecord, goal: str) -> str:
+    """Why a run ended early: hyperband's judgement, the first line of its error, or ""."""
+    stop = run.stop
+    if stop is not None:
         worse = ">" if goal == "minimize" else "<"
-        value, threshold = fmt(finite(stop.get("value"))), fmt(finite(stop.get("threshold")))
-        band, epoch = stop.get("band"), stop.get("epoch")
-        why = f"hyperband, band {fmt(band)}: {value} {worse} threshold {threshold}"
-        if isinstance(epoch, int) and epoch != band:
-            why += f", stopped at epoch {epoch}"
+        value, threshold = fmt(finite(stop.value)), fmt(finite(stop.threshold))
+        why = f"hyperband, band {fmt(stop.band)}: {value} {worse} threshold {threshold}"
+        if isinstance(stop.epoch, int) and stop.epoch != stop.band:
+            why += f", stopped at epoch {stop.epoch}"
         return why
-    error = run.get("error")
+    error = str(run.error or "").strip()
     if error:
-        return str(error).strip().splitlines()[0] if str(error).strip() else ""
-    if run.get("state") == "stopped":
+        return error.splitlines()[0]
+    if run.state is RunState.STOPPED:
         return "stopped by the controller"
     return ""
 
 
-def leaderboard(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
+def leaderboard(sweep: Sweep | Mapping[str, Any]) -> list[dict[str, Any]]:
     """The runs best first by the sweep's metric and goal (runs without a metric last).
 
     Args:
-        snapshot: a sweep snapshot, as ``kerasweep.local.store.Store.snapshot`` returns.
+        sweep: a :class:`~kerasweep.local.records.Sweep` (``kerasweep.load_sweep``), or
+            the same as plain data (``Store.snapshot``, ``kerasweep export --format json``).
 
     Returns:
         One dict per run: ``rank`` (1-based, None without a metric), ``id``, ``name``,
@@ -252,26 +263,27 @@ def leaderboard(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
         "" otherwise) and ``seconds`` (run time, None when unknown).
 
     Example:
-        >>> snap = {"sweep": {"metric": {"name": "loss", "goal": "minimize"}},
-        ...         "runs": [{"id": "a", "metric": 0.5}, {"id": "b", "metric": 0.2}]}
+        >>> snap = {"sweep": {"config": {"metric": {"name": "loss", "goal": "minimize"}}},
+        ...         "runs": [{"id": "a", "history": [{"loss": 0.5}]},
+        ...                  {"id": "b", "history": [{"loss": 0.2}]}]}
         >>> [row["id"] for row in leaderboard(snap)]
         ['b', 'a']
     """
-    sweep = SweepView(snapshot)
+    view = SweepView(sweep)
     rows = []
-    for rank, i in enumerate(sweep.ranked(), start=1):
-        run = sweep.runs[i]
+    for rank, i in enumerate(view.ranked(), start=1):
+        run = view.runs[i]
         rows.append(
             {
-                "rank": rank if sweep.values[i] is not None else None,
-                "id": run.get("id"),
-                "name": run.get("name") or run.get("id"),
-                "state": run.get("state"),
-                "metric": sweep.values[i],
-                "epochs": run.get("epochs"),
-                "params": dict(run.get("params") or {}),
-                "why": why_stopped(run, sweep.metric, sweep.goal),
-                "seconds": run_seconds(run),
+                "rank": rank if view.values[i] is not None else None,
+                "id": run.id,
+                "name": run_name(run),
+                "state": run.state.value,
+                "metric": view.values[i],
+                "epochs": run.epochs,
+                "params": dict(run.params),
+                "why": why_stopped(run, view.goal),
+                "seconds": run.seconds,
             }
         )
     return rows

@@ -30,7 +30,13 @@ from kerasweep.local.heartbeat import Heartbeat
 from kerasweep.local.interrupts import AgentTerminated, sigterm_interrupts
 from kerasweep.local.run import LocalRun
 from kerasweep.local.runners import FunctionRunner, ProgramOptions, ProgramRunner, Runner
-from kerasweep.local.store import RunRecord, Store, SweepRecord
+from kerasweep.local.store import (
+    RunRecord,
+    Store,
+    StoreLostError,
+    StoreUnavailableError,
+    SweepRecord,
+)
 from kerasweep.local.wandb_protocol import resolve_wandb_mode
 
 __all__ = [
@@ -121,6 +127,7 @@ class _Agent:
         self, store: Store, sweep: SweepRecord, runner: Runner, options: AgentOptions
     ) -> None:
         self.store, self.sweep, self.runner, self.options = store, sweep, runner, options
+        self.current: LocalRun | None = None
 
     def run(self) -> AgentResult:
         store, sweep, options = self.store, self.sweep, self.options
@@ -152,7 +159,7 @@ class _Agent:
                     break
                 result.run_ids.append(record.id)
                 run = LocalRun(store, sweep, record, agent_id=agent_id)
-                heartbeat.local_run = run
+                heartbeat.local_run = self.current = run
                 started = time.monotonic()
                 try:
                     state = self.runner.run(run)
@@ -161,6 +168,7 @@ class _Agent:
                     clean_up()
                 seconds = time.monotonic() - started
                 ended = store.run(run.id)
+                self.current = None
                 logger.info(_status_line(ended, sweep, len(result.run_ids), options.count, seconds))
                 if state in ("failed", "crashed"):
                     result.failed += 1
@@ -176,13 +184,37 @@ class _Agent:
                     failures_in_a_row = 0
             else:
                 self._mark_finished_if_done()
+        except StoreUnavailableError as err:
+            raise self._lost(err) from None
         finally:
             try:
                 session.close()
             finally:
                 heartbeat.stop()
-                store.end_agent(agent_id)
+                self._end_agent(agent_id)
         return result
+
+    def _lost(self, err: StoreUnavailableError) -> StoreLostError:
+        """The one-line error of an agent whose store went away mid-sweep and stayed away."""
+        away = self.store.away_for
+        line = f"{err} (for {away:.0f} s)" if away is not None else str(err)
+        run = self.current
+        if run is not None:
+            unwritten = run.recorder.unwritten
+            rows = f" ({unwritten} row{'s' if unwritten != 1 else ''} not written)"
+            line += (
+                f"; the agent stops; its run {run.id}{rows if unwritten else ''} is marked "
+                "crashed once the server is back"
+            )
+        else:
+            line += "; the agent stops"
+        return StoreLostError(line)
+
+    def _end_agent(self, agent_id: str) -> None:
+        try:
+            self.store.end_agent(agent_id)
+        except StoreUnavailableError as err:  # its heartbeat goes stale instead
+            logger.debug("agent %s not marked ended: %s", agent_id, err)
 
     def _mark_finished_if_done(self) -> None:
         """After ``count`` runs: mark the sweep finished if it has nothing left to give."""
@@ -222,6 +254,7 @@ def local_agent(
     stop_grace: float = 10.0,
     kill_delay: float = 30.0,
     program_output: bool = True,
+    reconnect_timeout: float = 60.0,
 ) -> AgentResult:
     """Run a local sweep's runs in this process, the offline twin of ``wandb.agent``.
 
@@ -260,9 +293,17 @@ def local_agent(
             before it gets SIGTERM.
         kill_delay: Program mode: seconds between SIGTERM and SIGKILL.
         program_output: Program mode: echo the program's output.
+        reconnect_timeout: PostgreSQL: seconds the agent keeps retrying while the server is
+            away (a restart is ridden out). If it stays away longer, the run in progress is
+            asked to stop, the rows it logged are kept for one more try, and the agent ends
+            with :class:`~kerasweep.local.store.StoreLostError`.
 
     Returns:
         What the agent did (:class:`AgentResult`).
+
+    Raises:
+        StoreLostError: The store's server went away mid-sweep and stayed away; what was
+            written before is kept.
 
     Example:
         >>> def train():
@@ -281,7 +322,7 @@ def local_agent(
     mode = resolve_wandb_mode(wandb_mode)
     if isinstance(function, str):
         function = load_function(function)
-    store = Store(db, create=False)
+    store = Store(db, create=False, reconnect_timeout=reconnect_timeout)
     try:
         sweep = store.sweep(sweep_id)
         program = ProgramOptions(stop_grace, kill_delay, echo=program_output)

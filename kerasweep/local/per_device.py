@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import IO
 
-from kerasweep.local.program import _end_with_this_process
+from kerasweep.local.children import start_child
 
 __all__ = ["parse_devices", "run_per_device", "worst_status"]
 
@@ -98,18 +98,7 @@ def run_per_device(
 
 
 def _start(python: str, agent_args: Sequence[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [python, "-m", "kerasweep", "agent", *agent_args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-        bufsize=1,
-        start_new_session=True,
-        preexec_fn=_end_with_this_process(),
-    )
+    return start_child([python, "-m", "kerasweep", "agent", *agent_args], env)
 
 
 def _copy(pipe: IO[str], out: IO[str], prefix: str, lock: threading.Lock) -> None:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import ctypes
 import json
 import os
 import re
@@ -45,6 +44,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from kerasweep.local.children import start_child
 
 __all__ = [
     "BRIDGE_MODULE",
@@ -256,34 +257,6 @@ def _exception_line(lines: Sequence[str]) -> str | None:
     return None
 
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _end_with_this_process():
-    """A ``preexec_fn`` that has Linux send SIGTERM to the child when this process dies.
-
-    (Strictly: when the thread that started the child ends; :func:`run_program` waits for the
-    child in that thread, so that happens only if the process dies.) None where that is not
-    available. The hook only calls an already resolved ``prctl``
-    (nothing that could wait on a lock held by another thread at fork time), then checks
-    that this process did not die before the request was made.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent, sigterm = os.getpid(), int(signal.SIGTERM)
-
-    def hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, sigterm)
-        if os.getppid() != parent:
-            os.kill(os.getpid(), sigterm)
-
-    return hook
-
-
 def run_program(
     command: Sequence[str],
     env: Mapping[str, str],
@@ -300,18 +273,8 @@ def run_program(
     ``echo``, and its last lines kept for the error message.
     """
     tail: collections.deque[str] = collections.deque(maxlen=20)
-    proc = subprocess.Popen(
-        list(command),
-        env=dict(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        errors="replace",
-        bufsize=1,
-        start_new_session=True,  # signals reach the program's own subprocesses too
-        preexec_fn=_end_with_this_process(),
-    )
+    # its own process group: signals reach the program's own subprocesses too
+    proc = start_child(command, env, stderr=subprocess.STDOUT)
 
     def signal_group(sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):

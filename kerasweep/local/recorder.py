@@ -8,6 +8,10 @@ after it; rows without the metric are written with the next one that has it (or 
 :meth:`RunRecorder.close`). The recorder's :attr:`~RunRecorder.stop` holds hyperband's
 decision; :attr:`~RunRecorder.lost` says the run is no longer this agent's.
 
+When the store stays unreachable (a PostgreSQL server down for longer than its reconnect
+window), no row is dropped: the rows are kept, :attr:`~RunRecorder.store_error` says why,
+the run is asked to stop, and :meth:`RunRecorder.close` tries once more to write them.
+
 Example:
     >>> recorder = RunRecorder(store, sweep, run_id)  # doctest: +SKIP
     >>> recorder.log({"epochs": 0, "val_loss": 0.5})  # doctest: +SKIP
@@ -23,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kerasweep.local.controller import StopDecision, hyperband_applies, hyperband_decision
-from kerasweep.local.store import Store, SweepRecord, plain
+from kerasweep.local.store import Store, StoreUnavailableError, SweepRecord, plain
 
 __all__ = ["RunRecorder"]
 
@@ -59,6 +63,7 @@ class RunRecorder:
         self.buffer_limit = buffer_limit
         self.stop: StopDecision | None = None
         self.lost = False  # the run is no longer this agent's (marked crashed meanwhile)
+        self.store_error: StoreUnavailableError | None = None  # the store stayed away
         self.rows = 0
         self._buffer: list[dict] = []
         self._pending: dict | None = None
@@ -85,16 +90,32 @@ class RunRecorder:
                 self._pending = None
                 self._emit(pending)
 
+    @property
+    def unwritten(self) -> int:
+        """Rows taken but not (yet) in the store."""
+        return len(self._buffer) + (self._pending is not None)
+
     def _emit(self, row: dict) -> None:
         row = plain(row)
         self.rows += 1
         self._buffer.append(row)
-        if self.metric is not None and self.metric in row:
-            self.flush()
-            if self.hyperband and self.stop is None and not self.lost:
-                self._judge()
-        elif len(self._buffer) >= self.buffer_limit:
-            self.flush()
+        if self.store_error is not None:
+            return  # kept for close(); the run has been asked to stop
+        try:
+            if self.metric is not None and self.metric in row:
+                self.flush()
+                if self.hyperband and self.stop is None and not self.lost:
+                    self._judge()
+            elif len(self._buffer) >= self.buffer_limit:
+                self.flush()
+        except StoreUnavailableError as err:
+            self.store_error = err
+            logger.debug(  # the agent's last line says it (StoreLostError)
+                "kerasweep: run %s stops: the store is unreachable (%s); its rows are kept "
+                "for one more try",
+                self.run_id,
+                err,
+            )
 
     def _judge(self) -> None:
         runs = self.store.runs(self.sweep.id)
@@ -130,19 +151,28 @@ class RunRecorder:
         with self._lock:
             if not self._buffer:
                 return
-            rows, self._buffer = self._buffer, []
             if self.lost:
+                self._buffer = []
                 return
-            if not self.store.append_rows(self.run_id, rows, self.metric, agent_id=self.agent_id):
+            rows = list(self._buffer)
+            written = self.store.append_rows(self.run_id, rows, self.metric, agent_id=self.agent_id)
+            del self._buffer[: len(rows)]  # kept, in order, if the store raised instead
+            if not written:
                 self.lost = True
+                self._buffer = []
 
     def close(self) -> None:
-        """Write what is left, including a row still open (as ``wandb.finish`` does)."""
+        """Write what is left, including a row still open (as ``wandb.finish`` does).
+
+        Rows the store could not take stay counted in :attr:`unwritten`.
+        """
         with self._lock:
             try:
                 if self._pending is not None:
                     pending, self._pending = self._pending, None
                     self._emit(pending)
                 self.flush()
+            except StoreUnavailableError as err:
+                self.store_error = err
             except Exception as err:  # the run itself is over; say so and go on
                 self.report_error(err)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from kerasweep.sweep_config.metric import Metric
@@ -36,6 +36,7 @@ __all__ = [
     "Sweep",
     "SweepRecord",
     "flatten",
+    "parse_time",
 ]
 
 
@@ -162,10 +163,10 @@ class RunRecord:
     @property
     def seconds(self) -> float | None:
         """Run time from start to end (None while running or when unknown)."""
-        if not self.started_at or not self.ended_at:
+        start, end = parse_time(self.started_at), parse_time(self.ended_at)
+        if start is None or end is None:
             return None
-        start = datetime.fromisoformat(self.started_at)
-        return (datetime.fromisoformat(self.ended_at) - start).total_seconds()
+        return max((end - start).total_seconds(), 0.0)
 
     def best(self, metric: Metric | None) -> float | None:
         """The best finite value of the sweep metric the run logged (None if none)."""
@@ -265,6 +266,55 @@ class Sweep(SweepRecord):
             ) from None
         return pandas.DataFrame(self.table())
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Sweep:
+        """The sweep :meth:`to_dict` wrote (``kerasweep export --format json`` too).
+
+        Derived values (a run's ``metric``, ``epochs``, ``summary``) are recomputed from
+        its rows; keys it lacks take their defaults.
+
+        >>> Sweep.from_dict({"sweep": {"id": "s", "config": {"metric": {"name": "m"}}},
+        ...                  "runs": [{"id": "a", "history": [{"m": 2.0}, {"m": 1.0}]}]}
+        ...                 ).best_run.best(Metric("m"))
+        1.0
+        """
+        info, config = data["sweep"], data["sweep"].get("config") or {}
+        metric = Metric.from_config(config)
+        runs = []
+        for seq, run in enumerate(data.get("runs") or (), start=1):
+            history = tuple(run.get("history") or ())
+            values = [] if metric is None else [metric.value_in(row) for row in history]
+            stop = run.get("stop")
+            runs.append(
+                RunRecord(
+                    id=str(run["id"]),
+                    seq=seq,
+                    sweep_id=str(info.get("id") or ""),
+                    name=str(run.get("name") or ""),
+                    state=RunState(run.get("state") or RunState.FINISHED),
+                    params=dict(run.get("params") or {}),
+                    retry_of=run.get("retry_of"),
+                    error=run.get("error"),
+                    stop=StopReason(**stop) if stop else None,
+                    created_at=run.get("created_at") or "",
+                    started_at=run.get("started_at"),
+                    ended_at=run.get("ended_at"),
+                    metric_values=[v for v in values if v is not None],
+                    history=history,
+                )
+            )
+        return cls(
+            id=str(info.get("id") or ""),
+            name=info.get("name"),
+            project=info.get("project"),
+            config=dict(config),
+            state=str(info.get("state") or ""),
+            created_at=str(info.get("created_at") or ""),
+            seed=info.get("seed"),
+            bands=tuple(Band(b["band"], b.get("threshold")) for b in data.get("bands") or ()),
+            runs=tuple(runs),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The sweep as plain JSON-able data: ``{"sweep": {...}, "runs": [...], "bands":
         [...]}``, runs in creation order with their rows, best metric and stop reason."""
@@ -304,6 +354,17 @@ class Sweep(SweepRecord):
             ],
             "bands": [band.to_dict() for band in self.bands],
         }
+
+
+def parse_time(text: Any) -> datetime | None:
+    """An ISO time as an aware datetime (UTC when it names no zone); None if unreadable."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        time = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return time if time.tzinfo else time.replace(tzinfo=timezone.utc)
 
 
 def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -119,9 +119,15 @@ class LocalRun:
         self._stop_requested.set()
 
     def should_stop(self) -> bool:
-        """True once hyperband stopped the run, the run was lost, or a stop was requested."""
+        """True once hyperband stopped the run, the run was lost, the store stayed
+        unreachable, or a stop was requested."""
         recorder = self.recorder
-        return self._stop_requested.is_set() or recorder.stop is not None or recorder.lost
+        return (
+            self._stop_requested.is_set()
+            or recorder.stop is not None
+            or recorder.lost
+            or recorder.store_error is not None
+        )
 
     def stopped_in_store(self) -> bool:
         """True once the store says the run stops: a decision recorded, or no longer running.
@@ -137,10 +143,17 @@ class LocalRun:
         """End the run: write what is buffered, then its final state; returns that state.
 
         ``outcome`` is ``"finished"``, ``"failed"`` or ``"crashed"``; a finished run that
-        hyperband stopped is ``"stopped"``. A second call returns the first one's state.
+        hyperband stopped is ``"stopped"``; one that ended early because the store was
+        unreachable is ``"crashed"``. A second call returns the first one's state.
+
+        Raises:
+            StoreUnavailableError: The store cannot take the end (the server is away).
         """
         if self._final_state is None:
             self.recorder.close()
+            lost_store = self.recorder.store_error
+            if lost_store is not None and outcome == "finished":  # it stopped for the store
+                outcome, error = "crashed", f"crashed: the store was unreachable ({lost_store})"
             state = self.store.finish_run(self.id, self.agent_id, outcome, error)
             self._final_state = state or outcome
         return self._final_state

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from numbers import Number
 from typing import Any, Literal
 
 __all__ = ["Metric"]
@@ -107,6 +108,33 @@ class Metric:
             if self.better(value, best):
                 best = _finite(value)
         return best
+
+    def value_in(self, row: Mapping[str, Any]) -> float | None:
+        """The finite value of this metric in a logged row, else None.
+
+        A dotted name also finds a nested value (``{"val": {"loss": 1}}`` for ``val.loss``).
+
+        >>> Metric("val_loss").value_in({"val_loss": 0.25}), Metric("val.loss").value_in({})
+        (0.25, None)
+        >>> Metric("val_loss").value_in({"val_loss": float("nan")}) is None
+        True
+        """
+        found = self.raw_in(row)
+        if isinstance(found, bool) or not isinstance(found, Number):
+            return None
+        value = float(found)
+        return value if math.isfinite(value) else None
+
+    def raw_in(self, row: Mapping[str, Any]) -> Any:
+        """This metric's value in a logged row as logged (NaN included); None if absent."""
+        if self.name in row:
+            return row[self.name]
+        value: Any = row
+        for part in self.name.split("."):
+            if not isinstance(value, Mapping) or part not in value:
+                return None
+            value = value[part]
+        return value
 
     def reached(self, value: float | None) -> bool:
         """Whether `value` reaches the target (False when there is no target).

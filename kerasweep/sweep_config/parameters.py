@@ -172,14 +172,7 @@ def _distribution_name(doc: Document, spec: dict, path: tuple) -> str:
 def _distribution(doc: Document, spec: dict, path: tuple, name: str) -> None:
     rules = DISTRIBUTIONS[name]
     allowed = ("distribution", *rules.required, *rules.optional)
-    for key in spec:
-        if key not in allowed:
-            doc.fail(
-                (*path, key),
-                spec[key],
-                f"unknown key for a {name} parameter (value {show(spec[key])})"
-                f"{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}",
-            )
+    doc.refuse_unknown(spec, path, allowed, f"key for a {name} parameter")
     for key in rules.required:
         if key not in spec:
             needs = " and ".join(rules.required)

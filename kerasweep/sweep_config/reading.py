@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
 
-from kerasweep.sweep_config._text import clip, format_path, show
+from kerasweep.sweep_config._text import clip, did_you_mean, format_path, show
 from kerasweep.sweep_config.errors import SweepConfigError
 
 __all__ = ["Document", "read"]
@@ -49,6 +49,20 @@ class Document:
         raise SweepConfigError(
             self.source, format_path(path) if path else None, value, problem, line=line
         )
+
+    def refuse_unknown(
+        self, mapping: Mapping[str, Any], path: tuple, allowed: Sequence[str], what: str
+    ) -> None:
+        """Fail at the first key of ``mapping`` not in ``allowed``: ``unknown <what> (value
+        ...)``, the closest allowed key if one is close, then all of them."""
+        for key in mapping:
+            if key not in allowed:
+                self.fail(
+                    (*path, key),
+                    mapping[key],
+                    f"unknown {what} (value {show(mapping[key])})"
+                    f"{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}",
+                )
 
 
 class _Loader(yaml.SafeLoader):

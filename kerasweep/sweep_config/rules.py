@@ -124,14 +124,7 @@ def check_early_terminate(doc: Document, config: dict) -> None:
             et["type"],
             f"{show(et['type'])} is not an early-termination type; the only one is hyperband",
         )
-    for key in et:
-        if key not in HYPERBAND_KEYS:
-            doc.fail(
-                (*path, key),
-                et[key],
-                f"unknown hyperband setting (value {show(et[key])})"
-                f"{did_you_mean(key, HYPERBAND_KEYS)}; allowed: {', '.join(HYPERBAND_KEYS)}",
-            )
+    doc.refuse_unknown(et, path, HYPERBAND_KEYS, "hyperband setting")
     for key in ("min_iter", "max_iter", "s"):
         if key in et:
             value = et[key]

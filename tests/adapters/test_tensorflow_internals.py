@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import keras
 import tensorflow as tf
 
 from kerasweep.adapters import tensorflow_internals
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import fresh_python
 
 
 def test_nothing_is_found_and_nothing_imported_while_tensorflow_is_not_loaded():
@@ -18,14 +15,7 @@ def test_nothing_is_found_and_nothing_imported_while_tensorflow_is_not_loaded():
         "assert t.gradient_registry() is None and t.eager_context() is None;"
         "assert 'tensorflow' not in sys.modules; print('ok')"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = fresh_python("-c", code, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "ok"
 

@@ -17,6 +17,15 @@ def test_without_a_dashboard_the_hint_says_how_to_start_one(injected_sweep):
     )
 
 
+def test_the_hint_names_the_store_of_the_environment_without_its_password(monkeypatch):
+    """``--gpus`` hands its agents the store in $KERASWEEP_DB: the line must still name it."""
+    monkeypatch.setenv("KERASWEEP_DB", "postgresql://ana:s3cr3t@127.0.0.1:1/sweeps")
+    assert dashboard_hint("abc12345") == (
+        "Watch it live: kerasweep serve abc12345 --db postgresql://ana:***@127.0.0.1:1/sweeps"
+        "  (then open http://127.0.0.1:8787)"
+    )
+
+
 def test_a_dashboard_of_the_same_store_is_found_and_forgotten_when_it_stops(
     injected_sweep, tmp_path, monkeypatch
 ):

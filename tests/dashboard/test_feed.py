@@ -5,20 +5,21 @@ from __future__ import annotations
 import copy
 
 from kerasweep.dashboard.feed import Feed
+from kerasweep.local.records import Sweep
 from tests.sweep_snapshots import hyperband_sweep
 
 
 class _Snapshots:
-    """A store that hands out a given snapshot and counts its reads."""
+    """A store that hands out a given sweep (as data) and counts its reads."""
 
     def __init__(self, snapshot: dict) -> None:
         self.current = snapshot
         self.reads = 0
         self.closed = 0
 
-    def snapshot(self, sweep_id: str) -> dict:
+    def load(self, sweep_id: str) -> Sweep:
         self.reads += 1
-        return copy.deepcopy(self.current)
+        return Sweep.from_dict(copy.deepcopy(self.current))
 
     def close(self) -> None:
         self.closed += 1

@@ -74,6 +74,7 @@ def _epochs_of(rows: list | None, run: str) -> int | None:
     return next((epochs for name, _, epochs in rows or [] if name == run), None)
 
 
+@pytest.mark.slow
 def test_the_page_follows_a_running_agent_without_a_reload(tmp_path):
     db = tmp_path / "kerasweep.db"
     created = kerasweep(

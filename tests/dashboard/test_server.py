@@ -15,8 +15,7 @@ import time
 import pytest
 
 from kerasweep.dashboard import Dashboard
-from kerasweep.dashboard.discovery import masked
-from kerasweep.local.store import StoreError
+from kerasweep.local.store import StoreError, redact
 from tests.conftest import subprocess_env
 from tests.dashboard.conftest import get, kerasweep
 from tests.hardening.test_secrets import SECRETS
@@ -169,10 +168,10 @@ def test_healthz_names_the_store_without_its_path(dashboard, injected_sweep):
 
 
 def test_a_store_url_is_shown_with_its_passwordmasked():
-    assert masked("postgresql://sweeper:s3cr3t@db.example:5432/sweeps") == (
+    assert redact("postgresql://sweeper:s3cr3t@db.example:5432/sweeps") == (
         "postgresql://sweeper:***@db.example:5432/sweeps"
     )
-    assert masked("/home/me/kerasweep.db") == "/home/me/kerasweep.db"
+    assert redact("/home/me/kerasweep.db") == "/home/me/kerasweep.db"
 
 
 def test_a_missing_store_is_refused_and_never_created(tmp_path):

@@ -54,3 +54,27 @@ def log_burst():
             with open(path + ".tmp", "w") as out:
                 out.write(run.id)
             os.replace(path + ".tmp", path)
+
+
+def paced_rows():
+    """Logs $TEST_ROWS rows (default 40) of val_loss, one every $TEST_PACE seconds (0.1).
+
+    After each row, writes ``<run id> <rows logged>`` to $TEST_OUT/paced, so that a test
+    knows how far the run got. Ends early when the local controller asks it to, as
+    ``fit`` with :class:`~kerasweep.SweepMetricsLogger` does.
+    """
+    import time
+
+    from kerasweep.local import stop_requested
+
+    run = wandb.init(config={"a": 0})
+    pace = float(os.environ.get("TEST_PACE", "0.1"))
+    path = os.path.join(os.environ["TEST_OUT"], "paced")
+    for i in range(int(os.environ.get("TEST_ROWS", "40"))):
+        wandb.log({"epochs": i, "val_loss": float(wandb.config.a) + 1.0 / (i + 1)})
+        with open(path + ".tmp", "w") as out:
+            out.write(f"{run.id} {i + 1}")
+        os.replace(path + ".tmp", path)
+        if stop_requested():
+            return
+        time.sleep(pace)

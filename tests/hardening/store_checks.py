@@ -1,11 +1,19 @@
-"""Checks run on a store after a fault: the file is sound and completed runs kept their rows."""
+"""Checks run on a store after a fault: the store is sound and completed runs kept their rows.
+
+Both stores: an SQLite file (also passing ``PRAGMA integrity_check``) or a PostgreSQL URL.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 from pathlib import Path
+
+import sqlalchemy as sa
+
+from kerasweep.local.store import Store
 
 COMPLETED = ("finished", "stopped")
 
@@ -19,34 +27,45 @@ def integrity(db: Path) -> str:
         conn.close()
 
 
-def assert_sound(db: Path, sweep_id: str, metric: str = "val_loss") -> list[sqlite3.Row]:
-    """The store passes ``integrity_check``; every run's rows are intact.
-
-    Intact: steps numbered 0..n-1 with no gap, every row valid JSON, and the indexed
-    ``metric`` column equal to the row's own finite value; a completed (finished or stopped)
-    run has at least one metric row. Returns the sweep's runs.
-    """
-    assert integrity(db) == "ok"
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
+def query(db: str | os.PathLike, sql: str, **params) -> list[sa.Row]:
+    """The rows of one SQL query on the store ``db`` (a path or a PostgreSQL URL)."""
+    store = Store(db, create=False)
     try:
-        runs = conn.execute("SELECT * FROM runs WHERE sweep_id=? ORDER BY seq", (sweep_id,))
-        runs = runs.fetchall()
-        for run in runs:
-            rows = conn.execute(
-                "SELECT step, row, metric FROM history WHERE run_id=? ORDER BY step", (run["id"],)
-            ).fetchall()
-            assert [r["step"] for r in rows] == list(range(len(rows))), run["id"]
-            values = []
-            for r in rows:
-                logged = json.loads(r["row"])
-                value = logged.get(metric)
-                finite = isinstance(value, float | int) and math.isfinite(value)
-                assert r["metric"] == (float(value) if finite else None), (run["id"], r["step"])
-                if finite:
-                    values.append(value)
-            if run["state"] in COMPLETED:
-                assert values, f"completed run {run['id']} has no {metric} row"
-        return runs
+        with store.engine.connect() as conn:
+            return list(conn.execute(sa.text(sql), params))
     finally:
-        conn.close()
+        store.close()
+
+
+def assert_sound(db: str | os.PathLike, sweep_id: str, metric: str = "val_loss") -> list[sa.Row]:
+    """The store is sound; every run's rows are intact.
+
+    Sound: an SQLite file passes ``integrity_check``. Intact: steps numbered 0..n-1 with no
+    gap, every row valid JSON, and the indexed ``metric`` column equal to the row's own
+    finite value; a completed (finished or stopped) run has at least one metric row.
+    Returns the sweep's runs.
+    """
+    if "://" not in str(db):
+        assert integrity(Path(db)) == "ok"
+    runs = query(db, "SELECT * FROM runs WHERE sweep_id = :s ORDER BY seq", s=sweep_id)
+    for run in runs:
+        rows = query(
+            db, 'SELECT step, "row", metric FROM history WHERE run_id = :r ORDER BY step', r=run.id
+        )
+        assert [r.step for r in rows] == list(range(len(rows))), run.id
+        values = []
+        for r in rows:
+            logged = json.loads(r.row)
+            value = logged.get(metric)
+            finite = isinstance(value, float | int) and math.isfinite(value)
+            assert r.metric == (float(value) if finite else None), (run.id, r.step)
+            if finite:
+                values.append(value)
+        if run.state in COMPLETED:
+            assert values, f"completed run {run.id} has no {metric} row"
+    return runs
+
+
+def agents_ended(db: str | os.PathLike) -> bool:
+    """True when every agent recorded in the store has recorded its end."""
+    return query(db, "SELECT COUNT(*) AS n FROM agents WHERE ended_at IS NULL")[0].n == 0

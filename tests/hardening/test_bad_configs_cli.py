@@ -94,6 +94,7 @@ def test_a_bad_config_leaves_an_existing_store_as_it_was(tmp_path, capsys):
     assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", COMMANDS)
 def test_real_process_exits_2_with_one_stderr_line(command, tmp_path):
     """``python -m kerasweep``: exit status, stderr and stdout as a shell user sees them."""
@@ -114,6 +115,7 @@ def test_real_process_exits_2_with_one_stderr_line(command, tmp_path):
         _assert_no_sweep(db)
 
 
+@pytest.mark.slow
 def test_astronomical_grid_is_refused_without_enumerating_it(tmp_path):
     """A grid of 1000**12 points: refused from its size alone (enumerating would never end).
 

@@ -43,6 +43,7 @@ def _rss_mb() -> float:
     raise AssertionError("no VmRSS in /proc/self/status")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 @pytest.mark.parametrize("reuse_compiled", [True, False])
 def test_twenty_runs_in_one_process_keep_memory_flat(db, reuse_compiled):
@@ -73,6 +74,7 @@ def test_twenty_runs_in_one_process_keep_memory_flat(db, reuse_compiled):
     assert alive == [], f"models of runs {alive} are still referenced"
 
 
+@pytest.mark.slow
 def test_runs_that_change_the_model_free_the_earlier_ones_while_the_agent_runs(db, monkeypatch):
     # Every run traces a new model and pushes the last kept one out of a one-model pool.
     from kerasweep import train as train_module

@@ -22,7 +22,10 @@ from kerasweep.cli import main
 from kerasweep.local import local_agent, local_sweep
 from kerasweep.local.store import Store
 from kerasweep.train import parse_args, sweep_train
+from tests.hardening.store_checks import query
 from tests.local.helpers import function
+
+STORE_TABLES = ("sweeps", "agents", "runs", "history", "bands")
 
 SECRETS = {
     "WANDB_API_KEY": "f00dfeed" * 5,  # 40 characters, as a W&B key
@@ -54,10 +57,13 @@ def _leaks(root: Path, text: str) -> list[str]:
     return found
 
 
-def test_secrets_in_the_environment_reach_no_file_and_no_output(tmp_path, monkeypatch, capfd):
+@pytest.mark.slow
+def test_secrets_in_the_environment_reach_no_file_and_no_output(
+    any_db, tmp_path, monkeypatch, capfd
+):
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
-    db = tmp_path / "kerasweep.db"
+    db = any_db
     common = ["--db", str(db), "--wandb-mode", "offline", "-v"]  # -v: all output, tracebacks
 
     train = tmp_path / "function.yaml"
@@ -98,7 +104,13 @@ def test_secrets_in_the_environment_reach_no_file_and_no_output(tmp_path, monkey
     # the search covers what the sweeps wrote: store, parameter files, reports, wandb runs
     assert [r.state for r in runs] == ["finished", "failed", "finished"]
     assert "program arguments: ['--learning_rate=0.1']" in output
-    assert Path(f"{db}-wal").exists()
+    if "://" in db:  # the store is on the server: search every table
+        stored = "\n".join(
+            str(row) for table in STORE_TABLES for row in query(db, f"SELECT * FROM {table}")
+        )
+        assert "val_loss" in stored and [k for k, v in SECRETS.items() if v in stored] == []
+    else:
+        assert Path(f"{db}-wal").exists()
     assert len(list(tmp_path.glob("wandb/sweep-*/config-*.yaml"))) == 3
     assert len(list(tmp_path.glob("report-*.html"))) == 2
     assert len(list(tmp_path.glob("wandb/offline-run-*/run-*.wandb"))) == 3

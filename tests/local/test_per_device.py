@@ -39,6 +39,7 @@ def _seen(tmp_path: Path, run_id: str) -> dict:
     return json.loads((tmp_path / f"{run_id}.json").read_text())
 
 
+@pytest.mark.slow
 def test_one_agent_per_device_shares_the_sweep_and_prefixes_its_lines(db, tmp_path):
     sweep_id = local_sweep(GRID, db=db)
     env = subprocess_env(TEST_OUT=str(tmp_path), TEST_SLEEP="0.3")
@@ -64,6 +65,7 @@ def test_one_agent_per_device_shares_the_sweep_and_prefixes_its_lines(db, tmp_pa
     assert sorted(device_of_pid.values()) == ["0", "1"]  # two agents, one on each device
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_reaches_every_agent_and_each_marks_its_run(sig, db, tmp_path):
     sweep_id = local_sweep(GRID, db=db)
@@ -99,6 +101,7 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> str:
     return path.read_text()
 
 
+@pytest.mark.slow
 def test_the_exit_status_is_the_worst_agents(db, tmp_path):
     sweep_id = local_sweep(GRID, db=db)
     env = subprocess_env(TEST_OUT=str(tmp_path), TEST_FAIL_DEVICE="1")
@@ -128,6 +131,7 @@ def test_an_agent_killed_by_a_signal_counts_as_128_plus_the_signal(tmp_path, cap
     assert "Agents ended: gpu 0 exit 0, gpu 1 exit 1, gpu 2 killed by SIGKILL" in captured.out
 
 
+@pytest.mark.slow
 def test_run_with_gpus_creates_one_sweep_for_all_agents(tmp_path, capfd, monkeypatch):
     config = tmp_path / "sweep.json"
     config.write_text(json.dumps({**GRID, "parameters": {"a": {"values": [0, 1, 2]}}}))

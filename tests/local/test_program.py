@@ -6,6 +6,8 @@ import signal
 import sys
 import textwrap
 
+import pytest
+
 from kerasweep.local import local_agent, local_sweep
 from kerasweep.local.program import build_command, command_args, run_program
 from kerasweep.local.store import Store
@@ -79,6 +81,7 @@ def test_a_stopped_program_that_goes_on_gets_sigterm_then_sigkill():
     assert result.error == "killed by SIGKILL"
 
 
+@pytest.mark.slow
 def test_program_runs_are_recorded_and_stopped_by_hyperband(db, tmp_path, monkeypatch):
     monkeypatch.setenv("TEST_OUT", str(tmp_path))
     (tmp_path / "train.py").write_text(PROGRAM.format(series=SERIES[:4]))

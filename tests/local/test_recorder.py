@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kerasweep.local import local_sweep
 from kerasweep.local.recorder import RunRecorder
-from kerasweep.local.store import NewRun, Store
+from kerasweep.local.store import NewRun, Store, StoreUnavailableError
 
 CONFIG = {
     "method": "grid",
@@ -88,3 +88,26 @@ def test_a_failing_store_is_reported_once(db, caplog):
         recorder.report_error(OSError("disk full"))
         recorder.report_error(OSError("disk full"))
     assert caplog.text.count("could not be recorded (OSError: disk full)") == 1
+
+
+def test_rows_the_store_cannot_take_are_kept_and_written_when_it_can(db, monkeypatch):
+    """A server away for longer than its reconnect window: no row is dropped, the run stops."""
+    store, run, recorder = _recorder(db)
+    recorder.log({"val_loss": 0.9})
+    append_rows = store.append_rows
+
+    def away(*args, **kwargs):
+        raise StoreUnavailableError("cannot reach the PostgreSQL server at db.lab:5432: gone")
+
+    monkeypatch.setattr(store, "append_rows", away)
+    recorder.log({"val_loss": 0.8})
+    assert recorder.store_error is not None and recorder.unwritten == 1
+    recorder.log({"val_loss": 0.7})  # taken, not tried again until close
+    assert store.history(run.id) == [{"val_loss": 0.9}]
+
+    recorder.close()  # still away: nothing lost, nothing written twice
+    assert recorder.unwritten == 2 and store.history(run.id) == [{"val_loss": 0.9}]
+    monkeypatch.setattr(store, "append_rows", append_rows)
+    recorder.close()  # back
+    assert recorder.unwritten == 0
+    assert [row["val_loss"] for row in store.history(run.id)] == [0.9, 0.8, 0.7]

@@ -6,7 +6,7 @@ import pytest
 import wandb
 
 from kerasweep.local import LocalRun, current_run, local_sweep, stop_requested
-from kerasweep.local.store import NewRun, Store
+from kerasweep.local.store import NewRun, Store, StoreUnavailableError
 
 CONFIG = {
     "method": "grid",
@@ -110,3 +110,23 @@ def test_another_process_attaches_to_the_claimed_run(db):
     assert store.history(claimed.id) == [{"epochs": 0, "val_loss": 0.7}]
     assert not claimed.stopped_in_store()
     assert claimed.end("finished") == "finished" and claimed.stopped_in_store()
+
+
+def test_a_run_stopped_by_an_unreachable_store_ends_crashed_not_finished(db, monkeypatch):
+    sweep_id = local_sweep(CONFIG, db=db)
+    store = Store(db)
+    run = _claim(store, sweep_id, {"a": 1})
+    append_rows = store.append_rows
+
+    def away(*args, **kwargs):
+        raise StoreUnavailableError("cannot reach the PostgreSQL server at db.lab:5432: gone")
+
+    monkeypatch.setattr(store, "append_rows", away)
+    with run.recording():
+        _log_series([0.9, 0.8, 0.7])  # stops after the first row it could not write
+        assert run.should_stop()
+        monkeypatch.setattr(store, "append_rows", append_rows)  # the server is back
+    assert run.end("finished") == "crashed"
+    ended = store.run(run.id)
+    assert ended.error.startswith("crashed: the store was unreachable (cannot reach")
+    assert ended.metric_values == [0.9]  # the row kept, written when the server came back

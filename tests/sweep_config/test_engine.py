@@ -127,6 +127,7 @@ def test_unseeded_proposals_do_not_repeat_when_the_globals_are_reseeded(config):
     assert len(seen) == 4
 
 
+@pytest.mark.slow
 def test_seeded_proposals_are_the_same_in_another_process():
     code = (
         "import json; from kerasweep.sweep_config import engine;"

@@ -35,6 +35,7 @@ from kerasweep.local.records import (
 from kerasweep.local.store.errors import (
     StoreError,
     StoreLocationError,
+    StoreLostError,
     StoreUnavailableError,
     StoreVersionError,
     UnknownSweepError,
@@ -67,6 +68,7 @@ __all__ = [
     "StoreError",
     "StoreLocation",
     "StoreLocationError",
+    "StoreLostError",
     "StoreUnavailableError",
     "StoreVersionError",
     "Sweep",

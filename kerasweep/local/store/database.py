@@ -59,6 +59,7 @@ class Database:
         self.location = location
         self.busy_timeout = float(busy_timeout)
         self.reconnect_timeout = float(reconnect_timeout)
+        self._away_since: float | None = None  # PostgreSQL: the server stayed away since
         if location.kind == "sqlite":
             self.engine = self._sqlite_engine(create)
         else:
@@ -155,7 +156,8 @@ class Database:
         """``work(conn)`` in one transaction, committed when it returns.
 
         On PostgreSQL, a lost connection, a serialization failure or a deadlock retries
-        ``work`` (from the start, in a new transaction) until ``reconnect_timeout``. With
+        ``work`` (from the start, in a new transaction) until ``reconnect_timeout``; once an
+        operation has failed so, later ones try once each until one succeeds. With
         ``flush=False`` (rows and heartbeats), PostgreSQL acknowledges the commit before its
         WAL reaches the disk, as SQLite's ``synchronous = NORMAL`` does: a restarted or
         stopped server keeps it; only a crash of the server itself can lose the last
@@ -164,7 +166,10 @@ class Database:
         Raises:
             StoreUnavailableError: The server stayed away, or refused the login.
         """
-        deadline = time.monotonic() + self.reconnect_timeout
+        # once the server stayed away for a whole window, each operation tries just once
+        # until one gets through: an agent whose server is gone for good ends in bounded time
+        window = 0.0 if self._away_since is not None else self.reconnect_timeout
+        deadline = time.monotonic() + window
         delay = 0.1
         while True:
             try:
@@ -174,7 +179,9 @@ class Database:
                     with conn.begin():
                         if not flush and self.dialect == "postgresql":
                             conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                        return work(conn)
+                        result = work(conn)
+                self._away_since = None
+                return result
             except sa.exc.DBAPIError as err:
                 if self.dialect == "sqlite":
                     if "database is locked" in str(err.orig):
@@ -185,10 +192,19 @@ class Database:
                     raise
                 left = deadline - time.monotonic()
                 if not retry or _refused_login(err) or left <= 0:
+                    if retry and not _refused_login(err) and self._away_since is None:
+                        self._away_since = time.monotonic() - window
                     raise unavailable from None
                 logger.debug("store %s: %s; retrying", self.location, _reason(err))
                 time.sleep(min(delay, left))
                 delay = min(2 * delay, 2.0)
+
+    @property
+    def away_for(self) -> float | None:
+        """Seconds the server has been unreachable after a whole reconnect window, or None."""
+        if self._away_since is None:
+            return None
+        return time.monotonic() - self._away_since
 
     def close(self) -> None:
         """Close every pooled connection of this store."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "StoreError",
     "StoreLocationError",
+    "StoreLostError",
     "StoreUnavailableError",
     "StoreVersionError",
     "UnknownSweepError",
@@ -25,6 +26,14 @@ class StoreVersionError(StoreError):
 
 class StoreUnavailableError(StoreError):
     """The database server cannot be reached, refused the login, or stayed away too long."""
+
+
+class StoreLostError(StoreUnavailableError):
+    """The server went away while an agent worked and stayed away: the agent ends.
+
+    Everything written before stays in the store; the agent's run is marked crashed once
+    the server is back (its process is gone, or its heartbeat goes stale).
+    """
 
 
 class UnknownSweepError(StoreError, KeyError):

@@ -98,24 +98,28 @@ runs = sa.Table(
     sqlite_autoincrement=True,
 )
 
-history = sa.Table(
-    "history",
-    metadata,
-    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id"), primary_key=True),
-    sa.Column("step", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("row", sa.Text, nullable=False),
-    sa.Column("metric", _Seconds),
-    sqlite_with_rowid=False,
-)
 
-bands = sa.Table(
-    "bands",
-    metadata,
-    sa.Column("sweep_id", sa.Text, sa.ForeignKey("sweeps.id"), primary_key=True),
-    sa.Column("band", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("threshold", _Seconds),
-    sqlite_with_rowid=False,
-)
+def _positions_of(
+    name: str, parent_key: str, parent: str, position: str, *columns: sa.Column
+) -> sa.Table:
+    """A table of what one parent row holds at integer positions: keyed by (parent, position),
+    clustered by that key (no SQLite rowid)."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column(parent_key, sa.Text, sa.ForeignKey(parent), primary_key=True),
+        sa.Column(position, sa.Integer, primary_key=True, autoincrement=False),
+        *columns,
+        sqlite_with_rowid=False,
+    )
+
+
+# a run's logged rows by step; a sweep's latest hyperband thresholds by band
+history = _positions_of(
+    "history", "run_id", "runs.id", "step",
+    sa.Column("row", sa.Text, nullable=False), sa.Column("metric", _Seconds),
+)  # fmt: skip
+bands = _positions_of("bands", "sweep_id", "sweeps.id", "band", sa.Column("threshold", _Seconds))
 
 # PostgreSQL only: SQLite keeps the version in its file header (PRAGMA user_version)
 _version = sa.Table(

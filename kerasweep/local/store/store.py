@@ -25,7 +25,7 @@ from kerasweep.local.store.location import StoreLocation, resolve_db
 
 __all__ = ["SNAPSHOT_RUN_KEYS", "SNAPSHOT_SWEEP_KEYS", "Store"]
 
-# the keys of Store.snapshot, the shape the HTML report reads
+# the keys of Store.snapshot (a part of Sweep.to_dict, which the report also reads)
 SNAPSHOT_SWEEP_KEYS = (
     "id", "name", "project", "config", "method", "metric", "early_terminate", "state",
     "created_at", "seed",
@@ -73,6 +73,12 @@ class Store:
     def path(self) -> Path | None:
         """The SQLite file (None for a PostgreSQL store)."""
         return self.location.path
+
+    @property
+    def away_for(self) -> float | None:
+        """PostgreSQL: seconds the server has been unreachable beyond a whole reconnect
+        window (None while it answers)."""
+        return self._db.away_for
 
     def close(self) -> None:
         """Close the store's connections (it reconnects if used again)."""
@@ -134,7 +140,7 @@ class Store:
         return self._read(work)
 
     def snapshot(self, sweep_id: str) -> dict:
-        """The whole sweep as plain JSON-able data, in the shape the HTML report reads.
+        """The whole sweep as plain JSON-able data (the report reads it as it reads a Sweep).
 
         Returns ``{"sweep": {...}, "runs": [...], "bands": [...]}``: runs in creation order,
         each with its params, logged rows, best finite metric, epochs (rows holding a finite

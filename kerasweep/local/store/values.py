@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from numbers import Number
 from typing import Any
+
+from kerasweep.sweep_config.metric import Metric
 
 __all__ = ["dumps", "metric_value", "plain"]
 
@@ -62,27 +63,13 @@ def _plain(value: Any) -> Any:
 
 
 def metric_value(row: Mapping[str, Any], name: str) -> float | None:
-    """The finite value of metric ``name`` in a logged row, else None.
-
-    A dotted name also finds a nested value (``{"val": {"loss": 1}}`` for ``val.loss``).
+    """The finite value of metric ``name`` in a logged row, else None
+    (:meth:`~kerasweep.sweep_config.Metric.value_in`).
 
     >>> metric_value({"val_loss": 0.25}, "val_loss")
     0.25
-    >>> metric_value({"val_loss": float("nan")}, "val_loss") is None
-    True
     """
-    if name in row:
-        value = row[name]
-    else:
-        value = row
-        for part in name.split("."):
-            if not isinstance(value, Mapping) or part not in value:
-                return None
-            value = value[part]
-    if isinstance(value, bool) or not isinstance(value, Number):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
+    return Metric(name).value_in(row)
 
 
 def dumps(value: Any) -> str:
