@@ -34,7 +34,7 @@ import keras
 import tensorflow as tf
 
 from kerasweep.adapters import keras_internals
-from kerasweep.data import StackedBatches
+from kerasweep.pipelines import StackedBatches
 
 __all__ = ["GradientTapeModel", "build_mlp"]
 
@@ -222,7 +222,7 @@ class GradientTapeModel(keras.Model):
     # -- several steps per compiled call: fit(StackedBatches) -------------------------------
 
     def fit(self, x: Any = None, y: Any = None, *args: Any, **kwargs: Any) -> Any:
-        """``keras.Model.fit``, which also takes :class:`~kerasweep.data.StackedBatches`.
+        """``keras.Model.fit``, which also takes :class:`~kerasweep.pipelines.StackedBatches`.
 
         Given ``stack_batches(data, batch_size, k)`` and a model compiled with
         ``steps_per_execution=k``, each compiled call runs ``k`` optimizer steps in one loop
@@ -236,7 +236,8 @@ class GradientTapeModel(keras.Model):
         training) and losses that average over the batch (Keras' default reduction).
 
         Example:
-            >>> from kerasweep.data import load_dataset, stack_batches
+            >>> from kerasweep.data import load_dataset
+            >>> from kerasweep.pipelines import stack_batches
             >>> model = build_mlp(64, 16)
             >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             ...               steps_per_execution=8)
@@ -253,7 +254,7 @@ class GradientTapeModel(keras.Model):
         if isinstance(x, StackedBatches):
             raise ValueError(
                 "evaluate() takes plain batches, not StackedBatches: use "
-                "kerasweep.data.validation_batches(data, batch_size)"
+                "kerasweep.pipelines.validation_batches(data, batch_size)"
             )
         return super().evaluate(x, *args, **kwargs)
 
@@ -270,7 +271,7 @@ class GradientTapeModel(keras.Model):
         if isinstance(arguments.arguments.get("validation_data"), StackedBatches):
             raise ValueError(
                 "fit(StackedBatches): validation_data takes plain batches, "
-                "e.g. kerasweep.data.validation_batches(data, batch_size)"
+                "e.g. kerasweep.pipelines.validation_batches(data, batch_size)"
             )
         if self.steps_per_execution != stacked.batches_per_element:
             raise ValueError(
