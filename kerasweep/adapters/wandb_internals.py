@@ -8,14 +8,14 @@ kerasweep's local controller needs three things wandb has no public API for:
   is in progress, and puts the originals back after it;
 - a fresh read of the environment at the next ``wandb.init`` without stopping wandb's
   service (:func:`forget_settings`): it resets ``_settings``, ``_settings_environ``,
-  ``_sweep_config`` and the cached account lookup (``_session_identity`` from wandb 0.29,
-  ``_server`` in 0.28) of ``wandb.sdk.wandb_setup._singleton`` (guarded by
-  ``_singleton_lock``; its ``_logger`` becomes a new ``_EarlyLogger``), which is what
-  ``wandb.teardown()`` resets besides the service;
+  ``_sweep_config`` and ``_session_identity`` of ``wandb.sdk.wandb_setup._singleton``
+  (guarded by ``_singleton_lock``; its ``_logger`` becomes a new ``_EarlyLogger``), which is
+  what ``wandb.teardown()`` resets besides the service;
 - one listing of the installed packages per agent (:func:`cached_working_set`): wandb calls
   ``wandb.util.working_set`` at every ``wandb.init`` for the run's ``requirements.txt``.
 
-Tested with wandb 0.28.0 and 0.31.0 (read in 0.29.0 and 0.30.0 too).
+Tested with wandb 0.28.2 and 0.31.0 (read in 0.29.0 and 0.30.0 too). wandb 0.28.0 and
+0.28.1 keep the account lookup as ``_server``, not ``_session_identity``.
 ``tests/adapters/test_wandb_internals.py`` fails if a wandb release moves any of these.
 
 Example:
@@ -45,11 +45,9 @@ from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
 __all__ = [
-    "ACCOUNT_CACHES",
     "LOG_CLASSES",
     "SETTINGS_STATE",
     "LogSink",
-    "account_cache_of",
     "cached_working_set",
     "capture_log",
     "captured_run_should_stop",
@@ -60,13 +58,8 @@ __all__ = [
 #: module -> wandb run class whose ``log`` is wrapped while a local run records
 LOG_CLASSES = {"wandb.sdk.wandb_run": "Run", "wandb.sdk.lib.noop_run": "NoopRun"}
 
-#: what ``wandb.teardown()`` resets in the setup singleton besides the service and the
-#: account lookup
-SETTINGS_STATE = ("_settings", "_settings_environ", "_sweep_config")
-
-#: the setup singleton's cached account lookup, made from the settings: one of these, by
-#: release (``_session_identity`` from wandb 0.29, ``_server`` in wandb 0.28)
-ACCOUNT_CACHES = ("_session_identity", "_server")
+#: what ``wandb.teardown()`` resets in the setup singleton besides the service
+SETTINGS_STATE = ("_settings", "_settings_environ", "_sweep_config", "_session_identity")
 
 _install_lock = threading.Lock()
 
@@ -153,11 +146,6 @@ def capture_log(sink: Sink) -> Iterator[Sink]:
                 cls.log = original
 
 
-def account_cache_of(singleton: object) -> str | None:
-    """The name of the setup singleton's cached account lookup in this wandb, or None."""
-    return next((name for name in ACCOUNT_CACHES if hasattr(singleton, name)), None)
-
-
 def forget_settings() -> bool:
     """Make the next ``wandb.init`` read the environment again, keeping wandb's service.
 
@@ -172,19 +160,17 @@ def forget_settings() -> bool:
     lock = getattr(wandb_setup, "_singleton_lock", None)
     if singleton is None or lock is None:
         return True  # nothing loaded yet (or a wandb this does not know): init starts fresh
-    account_cache = account_cache_of(singleton)
     if (
         wandb.run is not None
         or getattr(singleton, "_pid", None) != os.getpid()
         or getattr(singleton, "most_recent_active_run", True) is not None
         or not all(hasattr(singleton, name) for name in SETTINGS_STATE)
-        or account_cache is None
         or not hasattr(singleton, "_logger")
         or not hasattr(wandb_setup, "_EarlyLogger")
     ):
         return False
     with lock:
-        for name in (*SETTINGS_STATE, account_cache):
+        for name in SETTINGS_STATE:
             setattr(singleton, name, None)
         # the settings' own log lines go to the next run's debug log, as after a teardown
         singleton._logger = wandb_setup._EarlyLogger()

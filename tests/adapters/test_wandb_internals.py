@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import importlib
 import os
-import types
 
 import wandb
 from wandb.sdk import wandb_setup
 
 from kerasweep.adapters import wandb_internals
 from kerasweep.adapters.wandb_internals import (
-    ACCOUNT_CACHES,
     LOG_CLASSES,
     SETTINGS_STATE,
-    account_cache_of,
     cached_working_set,
     capture_log,
     captured_run_should_stop,
@@ -55,8 +52,6 @@ def test_wandbs_setup_singleton_has_the_settings_the_adapter_resets():
     assert singleton is not None and wandb_setup._singleton_lock is not None
     for name in (*SETTINGS_STATE, "_logger", "_pid", "most_recent_active_run"):
         assert hasattr(singleton, name), f"wandb_setup._singleton.{name} is gone"
-    caches = [name for name in ACCOUNT_CACHES if hasattr(singleton, name)]
-    assert len(caches) == 1, f"wandb {wandb.__version__}: account lookup caches {caches}"
     assert callable(wandb_setup._EarlyLogger)
     assert callable(wandb.util.working_set)
 
@@ -91,21 +86,6 @@ def test_forget_settings_makes_wandb_read_the_environment_again(monkeypatch, tmp
     assert forget_settings() is True
     assert wandb_setup._singleton._pid == os.getpid()
     assert wandb_setup.singleton().settings.run_group == "second"
-
-
-def test_the_account_cache_is_found_under_each_releases_name():
-    assert account_cache_of(types.SimpleNamespace(_session_identity=None)) == "_session_identity"
-    assert account_cache_of(types.SimpleNamespace(_server=None)) == "_server"  # wandb 0.28
-    assert account_cache_of(types.SimpleNamespace()) is None
-
-
-def test_forget_settings_clears_the_account_lookup(monkeypatch):
-    wandb.setup()
-    singleton = wandb_setup._singleton
-    name = account_cache_of(singleton)
-    monkeypatch.setattr(singleton, name, object())
-    assert forget_settings() is True
-    assert getattr(singleton, name) is None
 
 
 def test_the_package_list_is_read_once_inside_the_block():

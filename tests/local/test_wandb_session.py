@@ -69,6 +69,22 @@ def test_runs_share_the_service_and_read_their_own_settings(db, offline):
     assert wandb_setup._singleton is None  # torn down when the agent ended
 
 
+def test_a_disabled_run_has_the_local_runs_id_name_and_group(db):
+    """``--wandb-mode disabled``: the function's wandb run still is the local run."""
+    seen: list[tuple] = []
+
+    def function():
+        run = wandb.init(config={"a": 0})
+        seen.append((run.id, run.name, run.group, wandb.config.a))
+        wandb.log({"val_loss": float(wandb.config.a)})
+
+    sweep_id = local_sweep(GRID, db=db)
+    local_agent(sweep_id, function, db=db, wandb_mode="disabled")
+    runs = Store(db).runs(sweep_id)
+    assert seen == [(r.id, r.name, f"sweep-{sweep_id}", r.params["a"]) for r in runs]
+    assert len(seen) == 3
+
+
 def test_a_wandb_init_after_the_agent_is_no_sweep_run(db, offline):
     sweep_id = local_sweep(GRID, db=db)
     result = local_agent(sweep_id, _recording([]), db=db, count=1)
