@@ -76,6 +76,11 @@ class Store:
         return self.location.path
 
     @property
+    def reconnect_timeout(self) -> float:
+        """PostgreSQL: seconds an operation retries while the server is unreachable."""
+        return self._db.reconnect_timeout
+
+    @property
     def away_for(self) -> float | None:
         """PostgreSQL: seconds the server has been unreachable beyond a whole reconnect
         window (None while it answers)."""
