@@ -6,9 +6,10 @@ Three operations, timed one by one as an agent does them (one transaction each):
   tutorial's space): the sweep's row locked, its runs read, the proposal, the new run written.
 - **row**: ``Store.append_rows`` of one row holding the sweep metric.
 - **row + hyperband**: the same row through the run's recorder, which then applies
-  hyperband: the sweep's runs read again, the bands written (what each epoch of a
-  hyperband sweep costs). **of which W&B's engine**: the same hyperband decision on runs
-  already in memory, no store involved.
+  hyperband: the metric values every run logged since its last judgement read, W&B's
+  engine asked, the bands written when they changed (what each epoch of a hyperband sweep
+  costs). **of which W&B's engine**: the same decision on the same values already in
+  memory, no store involved.
 
 Each run logs ``--rows`` rows, then ends; runs are claimed one after the other, so the
 later claims see the earlier runs (as in a real sweep); a first, untimed run warms up
@@ -89,14 +90,16 @@ def _timed(times: list[float], call: Callable[..., object], *args, **kwargs) -> 
 
 def measure(db: str, runs: int, rows: int, *, seed: int = 0) -> dict[str, list[float]]:
     """Milliseconds of each claim, row and row + hyperband on the store ``db``."""
-    from kerasweep.local.controller import hyperband_decision, local_sweep, propose
+    from kerasweep.local.controller import judge_run, local_sweep, propose
     from kerasweep.local.recorder import RunRecorder
     from kerasweep.local.store import Store
+    from kerasweep.sweep_config.engine import hyperband_bands
 
     sweep_id = local_sweep(_config(), db=db, seed=seed)
     store = Store(db)
     try:
         sweep = store.sweep(sweep_id)
+        bands = hyperband_bands(sweep.config)
         agent_id = store.register_agent(sweep_id)
         times: dict[str, list[float]] = {name: [] for name in TARGET_MS}
         for n in range(-1, runs):  # run -1 warms up (the engine's imports, the connections)
@@ -113,7 +116,10 @@ def measure(db: str, runs: int, rows: int, *, seed: int = 0) -> dict[str, list[f
                 else:
                     _timed(times["row_hyperband"], recorder.log, row)
                     so_far = store.runs(sweep_id)
-                    _timed(times["engine"], hyperband_decision, sweep.config, so_far, record.id)
+                    values = {run.id: run.metric_values for run in so_far}
+                    running = {run.id for run in so_far if run.state == "running"}
+                    _timed(times["engine"], judge_run, sweep.config, values, running, record.id,
+                           bands=bands)  # fmt: skip
             recorder.close()
             store.finish_run(record.id, agent_id, "finished")
         store.end_agent(agent_id)

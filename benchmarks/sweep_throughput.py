@@ -84,6 +84,7 @@ import numpy as np  # noqa: E402
 
 import kerasweep.data  # noqa: E402
 import kerasweep.model  # noqa: E402
+import kerasweep.pipelines  # noqa: E402
 import kerasweep.train  # noqa: E402
 from benchmarks.step_time import device_name, extra_fit_callback  # noqa: E402
 from benchmarks.tutorial import tutorial_sweep_train  # noqa: E402
@@ -170,9 +171,9 @@ def timed_phases(seconds: dict[str, float]) -> Iterator[None]:
     targets = [
         (wandb, "init", "wandb_init"),
         (kerasweep.data, "load_dataset", "data"),
-        (kerasweep.data, "stack_batches", "data"),
-        (kerasweep.data, "validation_batches", "data"),
-        (kerasweep.data, "make_datasets", "data"),
+        (kerasweep.pipelines, "stack_batches", "data"),
+        (kerasweep.pipelines, "validation_batches", "data"),
+        (kerasweep.pipelines, "make_datasets", "data"),
         (kerasweep.model, "build_mlp", "model"),
         (kerasweep.train, "make_optimizer", "model"),
         (kerasweep.train.COMPILED_MODELS, "take", "model"),

@@ -32,7 +32,7 @@ _EXPORTS: dict[str, str] = {
     "build_mlp": "kerasweep.model",
     "SweepMetricsLogger": "kerasweep.callbacks",
     "load_dataset": "kerasweep.data",
-    "make_datasets": "kerasweep.data",
+    "make_datasets": "kerasweep.pipelines",
     "Dataset": "kerasweep.data",
     "DatasetError": "kerasweep.data",
     "DEFAULT_CONFIG": "kerasweep.train",
@@ -82,10 +82,11 @@ def _register_with_keras(keras: Any) -> None:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from kerasweep.callbacks import SweepMetricsLogger
     from kerasweep.dashboard import serve
-    from kerasweep.data import Dataset, DatasetError, load_dataset, make_datasets
+    from kerasweep.data import Dataset, DatasetError, load_dataset
     from kerasweep.html_report import report
     from kerasweep.local import local_agent, local_sweep
     from kerasweep.local.results import load_sweep
     from kerasweep.model import GradientTapeModel, build_mlp
+    from kerasweep.pipelines import make_datasets
     from kerasweep.sweep_config import SWEEP_CONFIG, SweepConfigError, load_sweep_config
     from kerasweep.train import DEFAULT_CONFIG, sweep_train

@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,7 +33,8 @@ import keras
 import tensorflow as tf
 
 from kerasweep.adapters import keras_internals
-from kerasweep.data import StackedBatches
+from kerasweep.pipelines import StackedBatches
+from kerasweep.stacked_fit import fit_stacked
 
 __all__ = ["GradientTapeModel", "build_mlp"]
 
@@ -222,7 +222,7 @@ class GradientTapeModel(keras.Model):
     # -- several steps per compiled call: fit(StackedBatches) -------------------------------
 
     def fit(self, x: Any = None, y: Any = None, *args: Any, **kwargs: Any) -> Any:
-        """``keras.Model.fit``, which also takes :class:`~kerasweep.data.StackedBatches`.
+        """``keras.Model.fit``, which also takes :class:`~kerasweep.pipelines.StackedBatches`.
 
         Given ``stack_batches(data, batch_size, k)`` and a model compiled with
         ``steps_per_execution=k``, each compiled call runs ``k`` optimizer steps in one loop
@@ -236,7 +236,8 @@ class GradientTapeModel(keras.Model):
         training) and losses that average over the batch (Keras' default reduction).
 
         Example:
-            >>> from kerasweep.data import load_dataset, stack_batches
+            >>> from kerasweep.data import load_dataset
+            >>> from kerasweep.pipelines import stack_batches
             >>> model = build_mlp(64, 16)
             >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             ...               steps_per_execution=8)
@@ -245,7 +246,13 @@ class GradientTapeModel(keras.Model):
             23
         """
         if isinstance(x, StackedBatches):
-            return self._fit_stacked(x, y, *args, **kwargs)
+            for method in ("train_step", "compute_metrics"):
+                if getattr(type(self), method) is not getattr(GradientTapeModel, method):
+                    raise ValueError(
+                        f"fit(StackedBatches) runs GradientTapeModel's own step; "
+                        f"{type(self).__name__} overrides {method}, so fit a plain dataset"
+                    )
+            return fit_stacked(self, super().fit, x, y, *args, **kwargs)
         return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x: Any = None, *args: Any, **kwargs: Any) -> Any:
@@ -253,105 +260,9 @@ class GradientTapeModel(keras.Model):
         if isinstance(x, StackedBatches):
             raise ValueError(
                 "evaluate() takes plain batches, not StackedBatches: use "
-                "kerasweep.data.validation_batches(data, batch_size)"
+                "kerasweep.pipelines.validation_batches(data, batch_size)"
             )
         return super().evaluate(x, *args, **kwargs)
-
-    def _fit_stacked(self, stacked: StackedBatches, *args: Any, **kwargs: Any) -> Any:
-        arguments = inspect.signature(keras.Model.fit).bind(self, stacked, *args, **kwargs)
-        for name in ("y", "batch_size", "sample_weight", "class_weight", "steps_per_epoch"):
-            if arguments.arguments.get(name) is not None:
-                raise ValueError(
-                    f"fit(StackedBatches): {name}= cannot be given; the stacked batches "
-                    "hold the labels, the batch size and the steps per epoch"
-                )
-        if arguments.arguments.get("validation_split"):
-            raise ValueError("fit(StackedBatches): use validation_data, not validation_split")
-        if isinstance(arguments.arguments.get("validation_data"), StackedBatches):
-            raise ValueError(
-                "fit(StackedBatches): validation_data takes plain batches, "
-                "e.g. kerasweep.data.validation_batches(data, batch_size)"
-            )
-        if self.steps_per_execution != stacked.batches_per_element:
-            raise ValueError(
-                f"fit(StackedBatches): the batches are stacked {stacked.batches_per_element} "
-                f"at a time, so compile the model with "
-                f"steps_per_execution={stacked.batches_per_element} "
-                f"(it has {self.steps_per_execution})"
-            )
-        if self.distribute_strategy.num_replicas_in_sync > 1:
-            raise ValueError(
-                "fit(StackedBatches) trains on one device; under a tf.distribute strategy "
-                "with several replicas, fit a plain tf.data.Dataset"
-            )
-        for method in ("train_step", "compute_metrics"):
-            if getattr(type(self), method) is not getattr(GradientTapeModel, method):
-                raise ValueError(
-                    f"fit(StackedBatches) runs GradientTapeModel's own step; "
-                    f"{type(self).__name__} overrides {method}, so fit a plain dataset"
-                )
-        self._build_for_stacked(stacked)
-        kwargs = {k: v for k, v in arguments.arguments.items() if k not in ("self", "x")}
-        kwargs.update(steps_per_epoch=stacked.steps_per_epoch, shuffle=False)
-        # One stacked train function per compile(), kept beside Keras' own.
-        # (the compile config compares by identity: a new one per compile())
-        made_for = (keras_internals.compile_config(self), self._stacked_jit())
-        kept_for, function = getattr(self, "_stacked_train_function", (None, None))
-        if kept_for != made_for:
-            function = self._make_stacked_train_function(stacked)
-            self._stacked_train_function = (made_for, function)
-        plain_function, self.train_function = self.train_function, function
-        self._stacked_x_scale = None
-        if stacked.x_scale is not None:
-            self._stacked_x_scale = tf.constant(stacked.x_scale, tf.float32)
-        try:
-            return super().fit(stacked.dataset, **kwargs)
-        finally:
-            self.train_function = plain_function
-
-    def _build_for_stacked(self, stacked: StackedBatches) -> None:
-        """Build the model, metrics, loss and optimizer for one batch, before tracing."""
-        x_spec, y_spec, _ = stacked.dataset.element_spec
-
-        def one_batch(spec: tf.TensorSpec, dtype: str | None = None) -> keras.KerasTensor:
-            return keras.KerasTensor(spec.shape[1:], dtype or spec.dtype.name)
-
-        x_dtype = "float32" if stacked.x_scale is not None else None
-        batch = (
-            keras.tree.map_structure(lambda spec: one_batch(spec, x_dtype), x_spec),
-            keras.tree.map_structure(one_batch, y_spec),
-        )
-        with self.distribute_strategy.scope():
-            keras_internals.symbolic_build(self, batch)
-
-    def _stacked_jit(self) -> bool:
-        if self.stacked_jit_compile is None:
-            return bool(self.jit_compile)
-        return bool(self.stacked_jit_compile)
-
-    def _make_stacked_train_function(self, stacked: StackedBatches):
-        def train_stacked(data: Any, x_scale: tf.Tensor | None) -> dict[str, Any]:
-            return self.distribute_strategy.run(self._train_stacked, args=(data, x_scale))
-
-        if not self.run_eagerly:
-            # No AutoGraph (as Keras' own train functions): the loop is an explicit
-            # tf.while_loop, and converting the step's Python would take a second or more.
-            train_stacked = tf.function(
-                train_stacked,
-                reduce_retracing=True,
-                jit_compile=self._stacked_jit(),
-                autograph=False,
-            )
-            # Traced once for any number of batches per element and any batch size: the
-            # loop reads both from the element, so later fits with other batch sizes reuse
-            # the graph (XLA still compiles each new shape, on its first call).
-            x_scale = None if stacked.x_scale is None else tf.TensorSpec([], tf.float32)
-            train_stacked.get_concrete_function(_any_batches(stacked.dataset.element_spec), x_scale)
-
-        def function(iterator: Any) -> dict[str, Any]:
-            return train_stacked(next(iterator), self._stacked_x_scale)
-
-        return function
 
     def _train_stacked(self, data: Any, x_scale: tf.Tensor | None = None) -> dict[str, Any]:
         """The optimizer steps of one stacked element, in one ``tf.while_loop``.
@@ -382,15 +293,6 @@ class GradientTapeModel(keras.Model):
         # made compiling slower than the masks cost at run time.
         tf.while_loop(lambda i: i < steps, body, (tf.constant(0),))
         return self.get_metrics_result()
-
-
-def _any_batches(spec: Any) -> Any:
-    """``spec`` with the stacked elements' two leading sizes (batches, rows) left open."""
-
-    def relax(t: tf.TensorSpec) -> tf.TensorSpec:
-        return tf.TensorSpec([None] * min(2, t.shape.rank) + t.shape[2:].as_list(), t.dtype)
-
-    return keras.tree.map_structure(relax, spec)
 
 
 def build_mlp(

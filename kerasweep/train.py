@@ -226,8 +226,9 @@ def _fit(run):
         ExecutionAwareMetricsLogger,
         SweepMetricsLogger,
     )
-    from kerasweep.data import load_dataset, make_datasets, stack_batches, validation_batches
+    from kerasweep.data import load_dataset
     from kerasweep.model import build_mlp
+    from kerasweep.pipelines import make_datasets, stack_batches, validation_batches
 
     cfg = resolve_config(dict(run.config))
     if cfg["seed"] is not None:

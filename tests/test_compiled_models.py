@@ -8,7 +8,8 @@ import pytest
 
 from kerasweep import build_mlp
 from kerasweep.compiled_models import CompiledModels
-from kerasweep.data import Dataset, stack_batches, validation_batches
+from kerasweep.data import Dataset
+from kerasweep.pipelines import stack_batches, validation_batches
 
 RNG = np.random.default_rng(0)
 X = RNG.random((120, 8)).astype("float32")

@@ -485,7 +485,8 @@ def _mlp_graph():
 
 def _stacked_and_plain(n=100, batch_size=16, k=3, seed=5, epochs=2):
     """Stacked batches and a plain dataset of exactly the same batches, in the same order."""
-    from kerasweep.data import Dataset, stack_batches
+    from kerasweep.data import Dataset
+    from kerasweep.pipelines import stack_batches
 
     x = RNG.normal(size=(n, D)).astype("float32")
     y = RNG.integers(0, C, size=n).astype("int32")
@@ -619,7 +620,8 @@ def test_a_model_trained_on_stacked_batches_saves_and_loads(tmp_path):
 
 
 def test_stacked_uint8_images_train_as_their_float32_features():
-    from kerasweep.data import _prepared, stack_batches
+    from kerasweep.data import _prepared
+    from kerasweep.pipelines import stack_batches
 
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, size=(100, D)).astype("uint8")

@@ -35,7 +35,7 @@ from urllib.parse import unquote, urlsplit
 from kerasweep.dashboard.feed import Payload
 from kerasweep.dashboard.pages import PLOTLY_PATH, SCRIPT_PATH, error_page, list_page, sweep_page
 from kerasweep.dashboard.sweep_list import sweep_href
-from kerasweep.html_report import template
+from kerasweep.html_report.assets import SCRIPT
 from kerasweep.local.store import StoreError, UnknownSweepError
 
 __all__ = ["DISCONNECTS", "Handler", "is_loopback"]
@@ -83,7 +83,7 @@ class _Assets:
 
                     text = get_plotlyjs()
                 else:
-                    text = template.SCRIPT
+                    text = SCRIPT
                 body = text.encode("utf-8")
                 etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
                 cls._files[path] = (body, gzip.compress(body, 6), etag)

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kerasweep.html_report import template
+from kerasweep.html_report.assets import CSS
 from kerasweep.html_report.format import esc, script_json
 
 __all__ = ["PLOTLY_PATH", "SCRIPT_PATH", "error_page", "list_page", "sweep_page"]
@@ -126,7 +127,7 @@ def error_page(status: int, message: str) -> str:
     """A short page for an error ``status`` (the message escaped; no traceback, ever)."""
     return _ERROR_PAGE.format(
         status=status,
-        css=template.CSS,
+        css=CSS,
         title=esc(_TITLES.get(status, "Error")),
         message=esc(message),
     )

@@ -24,8 +24,9 @@ whose ``<``, ``>`` and ``&`` are written as ``\\u003c``, ``\\u003e``, ``\\u0026`
 close a ``<script>`` element or start markup.
 
 Modules, one job each: :mod:`.view` (the sweep read once), :mod:`.importance`,
-:mod:`.figures` (plotly dicts), :mod:`.sections` (HTML parts), :mod:`.template` (skeleton,
-style, script), :mod:`.page` (:func:`render_report`), :mod:`.output` (:func:`report`).
+:mod:`.figures` (plotly dicts), :mod:`.sections` (HTML parts), :mod:`.template` (skeleton),
+:mod:`.assets` (style, script), :mod:`.page` (:func:`render_report`), :mod:`.output`
+(:func:`report`).
 """
 
 from __future__ import annotations

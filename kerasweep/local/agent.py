@@ -236,7 +236,9 @@ def _runner(
 ) -> Runner:
     """The sweep's program if it has one and no function is given, else the function."""
     if function is None and sweep.config.get("program"):
-        return ProgramRunner(sweep, store.location, wandb_mode, program)
+        return ProgramRunner(
+            sweep, store.location, wandb_mode, program, reconnect_timeout=store.reconnect_timeout
+        )
     return FunctionRunner(function or train.sweep_train, wandb_mode)
 
 

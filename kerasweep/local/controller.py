@@ -2,7 +2,8 @@
 
 Two questions, asked with every run of the sweep so far, exactly as W&B's server asks them:
 which parameters come next (:func:`propose`, via ``sweeps.next_run``: grid, random, bayes),
-and whether a running run stops now (:func:`hyperband_decision`, via ``sweeps.stop_runs``).
+and whether a running run stops now (:func:`hyperband_decision`, :func:`judge_run`, via
+``sweeps.stop_runs``).
 
 How stored runs look to the engine:
 
@@ -24,9 +25,10 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from kerasweep.local.records import RunState, StopReason
@@ -41,6 +43,7 @@ __all__ = [
     "engine_runs",
     "hyperband_applies",
     "hyperband_decision",
+    "judge_run",
     "local_sweep",
     "propose",
     "searched_params",
@@ -177,17 +180,64 @@ def hyperband_decision(
     """Ask the engine's hyperband whether running run ``run_id`` stops now.
 
     Returns the decision (None: it goes on) and the current ``(band, threshold)`` table.
-    A sweep without hyperband early termination never stops a run.
+    A sweep without hyperband early termination never stops a run. The same as
+    :func:`judge_run` on the runs' metric values.
+    """
+    values = {run.id: run.metric_values for run in runs}
+    running = {run.id for run in runs if run.state == "running"}
+    return judge_run(config, values, running, run_id)
+
+
+def _band_history(values: Sequence[float], bands: Sequence[int]) -> Sequence[float]:
+    """``values`` up to the last band they reach (empty below the first band)."""
+    reached = bisect.bisect_right(bands, len(values))
+    return values[: bands[reached - 1]] if reached else ()
+
+
+def judge_run(
+    config: Mapping[str, Any],
+    values: Mapping[str, Sequence[float]],
+    running: Collection[str],
+    run_id: str,
+    *,
+    bands: Sequence[int] | None = None,
+) -> tuple[StopDecision | None, list[tuple[int, float | None]]]:
+    """:func:`hyperband_decision` from each run's finite metric values alone.
+
+    Args:
+        config: The sweep config.
+        values: Every run's finite metric values in log order, by run id.
+        running: The runs that are running.
+        run_id: The run judged.
+        bands: The sweep's bands (:func:`kerasweep.sweep_config.engine.hyperband_bands`),
+            if already known.
+
+    The engine's hyperband reads, of each run, only its values at the bands it has reached
+    (a band's threshold is a quantile of the values of the runs that reached it) and, of the
+    run it judges, its state and all of its values. So the engine is shown the judged run
+    whole, and every other run as ended, with its values up to the last band it reached;
+    runs that reached no band are left out. Its decision and thresholds are those it gives
+    on the runs whole; the time it takes no longer grows with the rows past the bands.
     """
     config = _config(config)
-    if not hyperband_applies(config):
+    if not hyperband_applies(config) or run_id not in values:
         return None, []
     metric = Metric.from_config(config)
     name, sign = metric.name, metric.sign
-    candidates = engine_runs(config, runs)
+    if bands is None:
+        bands = engine.hyperband_bands(config)
+    candidates = []
+    for other, series in values.items():
+        series = series if other == run_id else _band_history(series, bands)
+        if not series:
+            continue
+        state = "running" if other == run_id and run_id in running else "finished"
+        history = [{name: value} for value in series]
+        candidates.append(engine.sweep_run(name=other, state=state, config={}, history=history))
     target = next((r for r in candidates if r.name == run_id), None)
-    if target is None:
-        return None, []
+    if target is None:  # no metric row yet: nothing to judge; the table as the engine has it
+        target = engine.sweep_run(name=run_id, state="running", config={}, history=[])
+        candidates.append(target)
     stopped = {r.name for r in engine.stop_runs(config, candidates)}
     info = target.early_terminate_info or {}
     bands = list(info.get("bands", []))

@@ -67,7 +67,7 @@ BRIDGE_MODULE = "kerasweep.local.program_bridge"
 
 # what the bridge reads in the program's process
 CHILD_ENV_VARS = ("KERASWEEP_CHILD_DB", "KERASWEEP_CHILD_SWEEP", "KERASWEEP_CHILD_RUN",
-                  "KERASWEEP_CHILD_AGENT")  # fmt: skip
+                  "KERASWEEP_CHILD_AGENT", "KERASWEEP_CHILD_RECONNECT_TIMEOUT")  # fmt: skip
 
 
 def program_file(config: Mapping[str, Any]) -> str | None:
@@ -174,19 +174,27 @@ def _interpreter_starts_program(template: Sequence[str]) -> bool:
 
 
 def child_env(
-    base: Mapping[str, str], *, db: Any, sweep_id: str, run_id: str, agent_id: str
+    base: Mapping[str, str],
+    *,
+    db: Any,
+    sweep_id: str,
+    run_id: str,
+    agent_id: str,
+    reconnect_timeout: float = 60.0,
 ) -> dict[str, str]:
     """The environment of a program run: ``base`` plus what the bridge reads.
 
     ``db`` is the store (a path, URL or ``StoreLocation``), passed on to be reopened from
-    the program's working directory. When this kerasweep is not installed where the
-    interpreter finds it by itself (a source checkout), the directory it was imported from
-    goes on ``PYTHONPATH`` so that the bridge imports the same copy.
+    the program's working directory; ``reconnect_timeout`` is the agent's (the program's
+    process waits as long for a PostgreSQL server that went away). When this kerasweep is
+    not installed where the interpreter finds it by itself (a source checkout), the
+    directory it was imported from goes on ``PYTHONPATH`` so that the bridge imports the
+    same copy.
     """
     from kerasweep.local.store.location import resolve_db
 
     env = dict(base)
-    values = (resolve_db(db).reopen(), sweep_id, run_id, agent_id)
+    values = (resolve_db(db).reopen(), sweep_id, run_id, agent_id, repr(float(reconnect_timeout)))
     env.update(zip(CHILD_ENV_VARS, values, strict=True))
     root = _import_root()
     if root is not None:
@@ -207,16 +215,17 @@ def _import_root() -> str | None:
     return str(root)
 
 
-def take_child_env() -> tuple[str, str, str, str] | None:
-    """In a program's process: the run it records (db, sweep, run, agent), or None.
+def take_child_env() -> tuple[str, str, str, str, str] | None:
+    """In a program's process: the run it records (db, sweep, run, agent, the agent's
+    reconnect timeout in seconds), or None.
 
     The variables are removed, so that processes the program starts do not record too.
     """
     values = [os.environ.pop(name, None) for name in CHILD_ENV_VARS]
     if not all(values):
         return None
-    db, sweep_id, run_id, agent_id = values
-    return db, sweep_id, run_id, agent_id
+    db, sweep_id, run_id, agent_id, reconnect_timeout = values
+    return db, sweep_id, run_id, agent_id, reconnect_timeout
 
 
 @dataclass

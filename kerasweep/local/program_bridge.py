@@ -53,7 +53,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             from kerasweep.local.run import LocalRun
 
             try:
-                recording.enter_context(LocalRun.attach(*names).recording())
+                db, sweep_id, run_id, agent_id, timeout = names
+                run = LocalRun.attach(
+                    db, sweep_id, run_id, agent_id, reconnect_timeout=float(timeout)
+                )
+                recording.enter_context(run.recording())
             except Exception as err:  # the program still runs, unrecorded
                 print(f"kerasweep: cannot record this run: {err}", file=sys.stderr)
         run_program_main(argv)

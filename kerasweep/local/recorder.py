@@ -4,9 +4,11 @@ A :class:`RunRecorder` takes ``wandb.log(data, step, commit)`` calls (its run ha
 :class:`kerasweep.local.run.LocalRun`, passes them on) and assembles them as wandb assembles
 history rows (``commit=False`` and explicit ``step`` merge calls into one row). A row holding
 the sweep metric is written at once, and the engine's hyperband rules are applied right
-after it; rows without the metric are written with the next one that has it (or at
-:meth:`RunRecorder.close`). The recorder's :attr:`~RunRecorder.stop` holds hyperband's
-decision; :attr:`~RunRecorder.lost` says the run is no longer this agent's.
+after it, against every agent's rows (the recorder holds every run's metric values and
+reads only those logged since its last judgement); rows without the metric are written with
+the next one that has it (or at :meth:`RunRecorder.close`). The recorder's
+:attr:`~RunRecorder.stop` holds hyperband's decision; :attr:`~RunRecorder.lost` says the run
+is no longer this agent's.
 
 When the store stays unreachable (a PostgreSQL server down for longer than its reconnect
 window), no row is dropped: the rows are kept, :attr:`~RunRecorder.store_error` says why,
@@ -26,8 +28,9 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from kerasweep.local.controller import StopDecision, hyperband_applies, hyperband_decision
-from kerasweep.local.store import Store, StoreUnavailableError, SweepRecord, plain
+from kerasweep.local.controller import StopDecision, hyperband_applies, judge_run
+from kerasweep.local.store import Store, StoreUnavailableError, SweepMetrics, SweepRecord, plain
+from kerasweep.sweep_config.engine import hyperband_bands
 
 __all__ = ["RunRecorder"]
 
@@ -68,7 +71,9 @@ class RunRecorder:
         self._buffer: list[dict] = []
         self._pending: dict | None = None
         self._pending_step: int | None = None
-        self._bands: list | None = None
+        self._bands: list | None = None  # the band table last written
+        self._band_list: list[int] | None = None  # the sweep's bands
+        self._metrics = SweepMetrics(sweep.id)  # every run's values, read as they come
         self._lock = threading.RLock()
         self._warned = False
 
@@ -103,8 +108,9 @@ class RunRecorder:
             return  # kept for close(); the run has been asked to stop
         try:
             if self.metric is not None and self.metric in row:
-                self.flush()
-                if self.hyperband and self.stop is None and not self.lost:
+                judge = self.hyperband and self.stop is None and not self.lost
+                self.flush(refresh=judge)
+                if judge and not self.lost:
                     self._judge()
             elif len(self._buffer) >= self.buffer_limit:
                 self.flush()
@@ -118,8 +124,12 @@ class RunRecorder:
             )
 
     def _judge(self) -> None:
-        runs = self.store.runs(self.sweep.id)
-        decision, bands = hyperband_decision(self.sweep.config, runs, self.run_id)
+        metrics = self._metrics  # brought up to date as the row was written
+        if self._band_list is None:
+            self._band_list = hyperband_bands(self.sweep.config)
+        decision, bands = judge_run(
+            self.sweep.config, metrics.values, metrics.running, self.run_id, bands=self._band_list
+        )
         if decision is not None:
             self.stop = decision
             self.store.record_stop(
@@ -146,8 +156,8 @@ class RunRecorder:
                 err,
             )
 
-    def flush(self) -> None:
-        """Write the buffered rows."""
+    def flush(self, *, refresh: bool = False) -> None:
+        """Write the buffered rows (with ``refresh``, and read what hyperband judges next)."""
         with self._lock:
             if not self._buffer:
                 return
@@ -155,7 +165,13 @@ class RunRecorder:
                 self._buffer = []
                 return
             rows = list(self._buffer)
-            written = self.store.append_rows(self.run_id, rows, self.metric, agent_id=self.agent_id)
+            written = self.store.append_rows(
+                self.run_id,
+                rows,
+                self.metric,
+                agent_id=self.agent_id,
+                refresh=self._metrics if refresh else None,
+            )
             del self._buffer[: len(rows)]  # kept, in order, if the store raised instead
             if not written:
                 self.lost = True

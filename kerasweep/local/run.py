@@ -56,12 +56,20 @@ class LocalRun:
         self._final_state: str | None = None
 
     @classmethod
-    def attach(cls, db: str | os.PathLike, sweep_id: str, run_id: str, agent_id: str) -> LocalRun:
+    def attach(
+        cls,
+        db: str | os.PathLike,
+        sweep_id: str,
+        run_id: str,
+        agent_id: str,
+        *,
+        reconnect_timeout: float = 60.0,
+    ) -> LocalRun:
         """The handle of a run another process (its agent) claimed: a program's own process.
 
-        The store stays open for the handle's life.
+        The store stays open for the handle's life; ``reconnect_timeout`` is the agent's.
         """
-        store = Store(db, create=False)
+        store = Store(db, create=False, reconnect_timeout=reconnect_timeout)
         return cls(store, store.sweep(sweep_id), store.run(run_id), agent_id=agent_id)
 
     @property

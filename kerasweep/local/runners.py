@@ -116,6 +116,7 @@ class ProgramRunner:
     db: os.PathLike | str
     wandb_mode: str
     options: ProgramOptions = ProgramOptions()
+    reconnect_timeout: float = 60.0  # the agent's: the program's process waits as long
 
     def __post_init__(self) -> None:
         program = program_file(self.sweep.config)
@@ -139,7 +140,12 @@ class ProgramRunner:
                 os.environ, run_environ(run, params_path, wandb_mode=self.wandb_mode)
             )
             env = child_env(
-                base, db=self.db, sweep_id=run.sweep_id, run_id=run.id, agent_id=run.agent_id
+                base,
+                db=self.db,
+                sweep_id=run.sweep_id,
+                run_id=run.id,
+                agent_id=run.agent_id,
+                reconnect_timeout=self.reconnect_timeout,
             )
             logger.debug("run %s: %s", run.id, " ".join(command))
             try:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from sweeps import RunState, SweepRun, stop_runs
 
 from kerasweep.local.controller import (
     engine_runs,
     hyperband_decision,
+    judge_run,
     local_sweep,
     propose,
     target_reached,
@@ -152,3 +155,60 @@ def test_local_sweep_stores_config_name_and_project(db):
     config = {"method": "grid", "name": "n", "parameters": {"a": {"values": [1]}}}
     sweep = Store(db).sweep(local_sweep(config, db=db, project="p"))
     assert (sweep.name, sweep.project, sweep.config) == ("n", "p", config)
+
+
+@pytest.mark.parametrize(
+    "early_terminate",
+    [
+        {"type": "hyperband", "min_iter": 2, "eta": 2},
+        {"type": "hyperband", "min_iter": 3, "eta": 3, "strict": False},
+        {"type": "hyperband", "max_iter": 27, "s": 3, "eta": 3},
+    ],
+)
+@pytest.mark.parametrize("goal", ["minimize", "maximize"])
+def test_judging_from_band_values_decides_as_the_engine_on_whole_runs(early_terminate, goal):
+    """judge_run shows the engine only what its hyperband reads; its verdicts and thresholds
+    are those the engine gives on every run whole, with its real state."""
+    config = {
+        "method": "random",
+        "metric": {"name": "m", "goal": goal},
+        "early_terminate": early_terminate,
+        "parameters": {"a": {"values": [1]}},
+    }
+    sign = 1 if goal == "minimize" else -1
+    draw = random.Random(f"{early_terminate}{goal}")
+    states = ["running", "finished", "failed", "crashed"]
+    stops = 0
+    for _ in range(40):
+        runs = {}  # each run near a level of its own, with ties between runs
+        for n in range(draw.randrange(1, 12)):
+            level, length = draw.uniform(0, 2), draw.randrange(0, 30)
+            series = [round(level + draw.uniform(0, 0.3), 1) for _ in range(length)]
+            runs[f"r{n}"] = (draw.choice(states), series)
+        values = {run_id: series for run_id, (_, series) in runs.items()}
+        running = {run_id for run_id, (state, _) in runs.items() if state == "running"}
+        for target in running:
+            whole = [
+                SweepRun(name=run_id, state=state, history=[{"m": v} for v in series])
+                for run_id, (state, series) in runs.items()
+            ]
+            stopped = {r.name for r in stop_runs(config, whole)}
+            info = next(r for r in whole if r.name == target).early_terminate_info
+            decision, table = judge_run(config, values, running, target)
+            assert (decision is not None) == (target in stopped)
+            engine_table = list(zip(info["bands"], info["thresholds"], strict=True))
+            for (band, threshold), (engine_band, engine_threshold) in zip(
+                table, engine_table[: len(table)], strict=True
+            ):
+                assert band == engine_band
+                if threshold is None:
+                    assert engine_threshold == float("inf")
+                else:
+                    assert sign * threshold == engine_threshold
+            assert table[-1][1] is None or len(table) == len(info["bands"])
+            if decision is not None:
+                stops += 1
+                index = info["bands"].index(decision.band)
+                assert sign * decision.threshold == info["thresholds"][index]
+                assert decision.epoch == len(values[target])
+    assert stops > 0  # the comparison saw runs stopped, not only runs kept

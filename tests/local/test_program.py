@@ -107,3 +107,31 @@ def test_program_runs_are_recorded_and_stopped_by_hyperband(db, tmp_path, monkey
         assert (tmp_path / f"argv-{n}.json").read_text() == f'["--series={n}"]'
     assert runs[3]["state"] == "failed"
     assert runs[3]["error"] == "exit status 1: IndexError: no series 9"
+
+
+def test_a_program_run_waits_for_its_store_as_long_as_its_agent(db, tmp_path, monkeypatch):
+    """``--reconnect-timeout`` reaches the program's own process, which records the run: it
+    gives up on a server gone away when its agent does, not after the default 60 s."""
+    from kerasweep.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import wandb
+            from kerasweep.local.run import current_run
+            wandb.init()
+            wandb.log({"val_loss": 0.5})
+            with open("waits.txt", "w") as out:
+                out.write(repr(current_run().store.reconnect_timeout))
+            """
+        )
+    )
+    config = {"method": "grid", "program": "train.py", "metric": {"name": "val_loss"},
+              "parameters": {"a": {"values": [1]}}}  # fmt: skip
+    sweep_id = local_sweep(config, db=db)
+    assert main(["agent", sweep_id, "--db", str(db), "--reconnect-timeout", "7.5",
+                 "--wandb-mode", "disabled"]) == 0  # fmt: skip
+    assert (tmp_path / "waits.txt").read_text() == "7.5"
+    (run,) = Store(db).snapshot(sweep_id)["runs"]
+    assert run["state"] == "finished" and run["history"] == [{"val_loss": 0.5}]

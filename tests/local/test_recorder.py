@@ -111,3 +111,24 @@ def test_rows_the_store_cannot_take_are_kept_and_written_when_it_can(db, monkeyp
     recorder.close()  # back
     assert recorder.unwritten == 0
     assert [row["val_loss"] for row in store.history(run.id)] == [0.9, 0.8, 0.7]
+
+
+def test_each_judgement_sees_the_rows_other_agents_logged_since_the_last(any_db):
+    """The recorder reads only what is new at each judgement: rows another agent (its own
+    store, as on another machine) logs between two of the run's rows count at the second."""
+    sweep_id = local_sweep(CONFIG, db=any_db)
+    mine, theirs = Store(any_db), Store(any_db)
+    me, them = mine.register_agent(sweep_id), theirs.register_agent(sweep_id)
+    judged = mine.claim_run(sweep_id, me, lambda sweep, runs: NewRun({"a": 1}))
+    recorder = RunRecorder(mine, mine.sweep(sweep_id), judged.id, agent_id=me)
+    recorder.log({"val_loss": 2.0})
+    recorder.log({"val_loss": 1.9})
+    assert recorder.stop is None  # alone at band 2: its own value is the threshold
+    for values in ((0.9, 0.5, 0.4), (1.0, 0.6)):  # two better runs, after its judgements
+        other = theirs.claim_run(sweep_id, them, lambda sweep, runs: NewRun({"a": 2}))
+        theirs.append_rows(other.id, [{"val_loss": v} for v in values], "val_loss")
+        theirs.finish_run(other.id, them, "finished")
+    recorder.log({"val_loss": 1.8})  # band 2 again: now against the values 0.5, 0.6, 1.9
+    assert recorder.stop is not None and recorder.stop.band == 2
+    assert (recorder.stop.value, recorder.stop.threshold, recorder.stop.epoch) == (1.9, 0.6, 3)
+    assert mine.run(judged.id).stop.band == 2

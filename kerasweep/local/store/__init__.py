@@ -10,8 +10,9 @@ Modules, by job: :mod:`~kerasweep.local.store.location` (paths, URLs, redaction)
 :mod:`~kerasweep.local.store.database` (connections, transactions, reconnects),
 :mod:`~kerasweep.local.store.schema` (tables, versions, migrations),
 :mod:`~kerasweep.local.store.sweeps`, :mod:`~kerasweep.local.store.runs` (agents, claims,
-ends) and :mod:`~kerasweep.local.store.history` (logged rows), behind
-:class:`~kerasweep.local.store.store.Store`.
+ends), :mod:`~kerasweep.local.store.history` (logged rows) and
+:mod:`~kerasweep.local.store.metrics` (the metric values hyperband reads, read as they come),
+behind :class:`~kerasweep.local.store.store.Store`.
 
 Example:
     >>> import tempfile, os
@@ -48,6 +49,7 @@ from kerasweep.local.store.location import (
     resolve_db,
     resolve_db_path,
 )
+from kerasweep.local.store.metrics import SweepMetrics
 from kerasweep.local.store.schema import SCHEMA_VERSION
 from kerasweep.local.store.store import Store
 from kerasweep.local.store.values import metric_value, plain
@@ -72,6 +74,7 @@ __all__ = [
     "StoreUnavailableError",
     "StoreVersionError",
     "Sweep",
+    "SweepMetrics",
     "SweepRecord",
     "UnknownSweepError",
     "metric_value",

@@ -18,10 +18,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from kerasweep.local.records import NewRun, RunRecord, RunState, StopReason, Sweep, SweepRecord
-from kerasweep.local.store import history, runs, sweeps
+from kerasweep.local.store import history, metrics, runs, sweeps
 from kerasweep.local.store.database import Database
 from kerasweep.local.store.errors import UnknownSweepError
 from kerasweep.local.store.location import StoreLocation, resolve_db
+from kerasweep.local.store.metrics import SweepMetrics
 
 __all__ = ["SNAPSHOT_RUN_KEYS", "SNAPSHOT_SWEEP_KEYS", "Store"]
 
@@ -73,6 +74,11 @@ class Store:
     def path(self) -> Path | None:
         """The SQLite file (None for a PostgreSQL store)."""
         return self.location.path
+
+    @property
+    def reconnect_timeout(self) -> float:
+        """PostgreSQL: seconds an operation retries while the server is unreachable."""
+        return self._db.reconnect_timeout
 
     @property
     def away_for(self) -> float | None:
@@ -184,6 +190,11 @@ class Store:
 
         return self._read(work)
 
+    def refresh_metrics(self, held: SweepMetrics) -> SweepMetrics:
+        """Bring ``held`` (every run's metric values, as hyperband reads them) up to date,
+        reading only the runs and rows it does not have yet; returns it."""
+        return held.take(self._read(lambda c: metrics.read_new(c, held)))
+
     def run(self, run_id: str) -> RunRecord:
         """One run by id (KeyError if unknown)."""
         return self._read(lambda c: runs.get_run(c, run_id, str(self.location)))
@@ -223,19 +234,28 @@ class Store:
         metric: str | None,
         *,
         agent_id: str | None = None,
+        refresh: SweepMetrics | None = None,
     ) -> bool:
         """Append logged rows to a running run; False (nothing written) if it is not running.
 
         ``metric`` names the sweep metric: its finite value in each row is indexed for
-        hyperband and the leaderboard.
+        hyperband and the leaderboard. ``refresh`` is brought up to date in the same
+        transaction once the rows are written (as :meth:`refresh_metrics` would right
+        after), for hyperband to judge them.
         """
         if not rows:
             return True
         attempt: dict[str, int] = {}
-        return self._db.transact(
-            lambda c: history.append_rows(c, run_id, rows, metric, agent_id, attempt),
-            flush=False,
-        )
+
+        def work(conn: sa.Connection) -> tuple[bool, list | None]:
+            written = history.append_rows(conn, run_id, rows, metric, agent_id, attempt)
+            found = metrics.read_new(conn, refresh) if written and refresh is not None else None
+            return written, found
+
+        written, found = self._db.transact(work, flush=False)
+        if found is not None:
+            refresh.take(found)
+        return written
 
     def record_stop(
         self,

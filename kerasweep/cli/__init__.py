@@ -1,0 +1,108 @@
+"""The ``kerasweep`` command line: local sweeps in the shape W&B users know.
+
+Example:
+    $ kerasweep run examples/digits-sweep.yaml          # create a sweep and run it
+    $ kerasweep sweep examples/digits-sweep.yaml        # or: create it ...
+    $ kerasweep agent SWEEP_ID --count 4                # ... and run agents (any number)
+    $ kerasweep ls                                      # sweeps in ./kerasweep.db
+    $ kerasweep show SWEEP_ID                           # leaderboard
+    $ kerasweep best SWEEP_ID > best.yaml               # best parameters as YAML
+    $ kerasweep export SWEEP_ID --format csv > runs.csv # every run, for scripts
+    $ kerasweep report SWEEP_ID -o report.html
+    $ kerasweep explain sweep.yaml --seed 0              # what a config will do; runs nothing
+    $ kerasweep serve                                   # live dashboard, http://127.0.0.1:8787
+
+Bad input gives one ``kerasweep: error: ...`` line and exit status 2, with nothing written;
+so does a store that cannot be opened (a server unreachable at start, a refused login).
+A PostgreSQL server that goes away mid-sweep is waited for (``--reconnect-timeout``); if it
+stays away the agent ends with one line and exit status 1, keeping what was written.
+Anything else that goes wrong is an internal error: one line and exit status 1, with its
+traceback under ``-v``.
+Ctrl-C or SIGTERM ends an agent after marking its run crashed ("interrupted"), with the rows
+it logged kept: exit status 130 or 143.
+The store is ``--db PATH`` (an SQLite file) or ``--db postgresql://user:password@host:port/db``
+(a server agents on many machines share), else ``$KERASWEEP_DB``, else ``./kerasweep.db``.
+TensorFlow is only loaded by the runs themselves, with its log noise off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import traceback
+import warnings
+from collections.abc import Sequence
+
+from kerasweep.cli.commands import COMMANDS
+from kerasweep.cli.parser import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, build_parser
+
+__all__ = ["main"]
+
+
+@contextlib.contextmanager
+def _input_errors_are_usage_errors():
+    """kerasweep's own bad-input errors (a sweep config, a store) become :class:`UsageError`."""
+    from kerasweep.local.store import StoreError, StoreLostError
+    from kerasweep.sweep_config import SweepConfigError
+
+    try:
+        yield
+    except StoreLostError:  # the server went away mid-sweep: not bad input
+        raise
+    except (SweepConfigError, StoreError) as err:
+        raise UsageError(str(err)) from err
+
+
+def _hide_store_password() -> None:
+    """Take a ``--db`` URL's password out of ``sys.argv`` once it is parsed.
+
+    wandb records ``sys.argv`` in each run's metadata (uploaded by ``wandb sync``).
+    """
+    if any("://" in arg for arg in sys.argv):
+        from kerasweep.local.store import redact
+
+        sys.argv[:] = [redact(arg) for arg in sys.argv]
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``kerasweep`` command line; returns the exit status.
+
+    0 done, 1 failed (runs failed, or an internal error), 2 bad input, 130/143 interrupted.
+    Quiets TensorFlow's start-up logs for the runs (the command's own edge; importing
+    kerasweep changes nothing).
+    """
+    from kerasweep._quiet import quiet_tensorflow
+    from kerasweep.local.store.errors import StoreLostError
+
+    quiet_tensorflow()
+    # pydantic's notice about the sweeps package's v1-style model config
+    warnings.filterwarnings("ignore", message="Valid config keys have changed in V2")
+    args = build_parser().parse_args(argv)
+    _hide_store_password()
+    try:
+        with _input_errors_are_usage_errors():
+            return COMMANDS[args.command](args)
+    except UsageError as err:
+        print(f"kerasweep {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreLostError as err:  # what was written is kept; the agent's run reaped later
+        print(f"kerasweep {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("kerasweep: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:
+        if args.verbose:
+            traceback.print_exc()
+        hint = "" if args.verbose else " (-v shows the traceback)"
+        print(
+            f"kerasweep {args.command}: internal error: {type(err).__name__}: {_one_line(err)}"
+            f"{hint}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
