@@ -50,6 +50,7 @@ def _model(metric="accuracy", **compile_kwargs):
     ["accuracy", "acc", keras.metrics.SparseCategoricalAccuracy()],
     ids=["accuracy", "acc", "sparse_categorical_accuracy"],
 )
+@pytest.mark.slow
 def test_one_row_per_epoch_with_exactly_the_tutorials_keys(logged, metric):
     history = _model(metric).fit(
         X,
@@ -71,6 +72,7 @@ def test_one_row_per_epoch_with_exactly_the_tutorials_keys(logged, metric):
         assert 0.0 <= row["acc"] <= 1.0 and 0.0 <= row["val_acc"] <= 1.0
 
 
+@pytest.mark.slow
 def test_rows_per_epoch_beside_wandb_metrics_logger(logged):
     """Hyperband counts rows holding val_loss: exactly one per epoch, whatever else logs."""
     epochs, batch_size, log_freq = 3, 10, 5  # 150 training examples: 15 steps per epoch
@@ -90,6 +92,7 @@ def test_rows_per_epoch_beside_wandb_metrics_logger(logged):
     assert sum("batch/loss" in r for r in logged) == epochs * per_epoch_batch_rows
 
 
+@pytest.mark.slow
 def test_without_validation_data_logs_what_exists_and_warns_once(logged):
     with pytest.warns(UserWarning, match="no validation data") as caught:
         _model().fit(X, Y, epochs=2, batch_size=50, verbose=0, callbacks=[SweepMetricsLogger()])
@@ -103,6 +106,7 @@ def test_needs_an_active_run():
         SweepMetricsLogger()
 
 
+@pytest.mark.slow
 def test_stop_request_ends_fit_after_the_logged_epoch(logged):
     history = _model().fit(
         X,
@@ -144,6 +148,7 @@ def _epochs_trained(epochs: int) -> int:
     return len(history.history["loss"])
 
 
+@pytest.mark.slow
 def test_by_default_the_run_recording_wandb_decides_the_stop(logged):
     from kerasweep.adapters.wandb_internals import capture_log
 
@@ -153,6 +158,7 @@ def test_by_default_the_run_recording_wandb_decides_the_stop(logged):
     assert _epochs_trained(4) == 4  # outside a local run nobody asks to stop
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("steps_per_execution", "rows"), [(1, 8), (4, 8), (32, 4)])
 def test_execution_aware_logger_keeps_log_spacing(logged, steps_per_execution, rows):
     """40 steps per epoch, log every 10: a row whenever a multiple of 10 steps was passed."""

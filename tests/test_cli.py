@@ -86,6 +86,7 @@ def test_unknown_sweep_in_an_existing_store(tmp_path, capsys):
         assert "no sweep 'nope'" in _one_error_line(capsys, argv[0])
 
 
+@pytest.mark.slow
 def test_sweep_agent_show_best_ls(tmp_path, capsys):
     sweep_id = _sweep(capsys, tmp_path)
     assert (tmp_path / "kerasweep.db").exists()
@@ -138,6 +139,7 @@ def test_db_option_and_environment(tmp_path, capsys, monkeypatch):
     assert {p.name for p in tmp_path.glob("*.db")} == {"a.db", "b.db", "c.db"}
 
 
+@pytest.mark.slow
 def test_agent_exits_1_after_consecutive_failures(tmp_path, capsys):
     sweep_id = _sweep(capsys, tmp_path)
     argv = ["agent", sweep_id, "--function", function("always_fail"), "--max-failures", "2"]
@@ -164,6 +166,7 @@ def test_report_to_an_unwritable_path_is_one_line(tmp_path, capsys):
     assert str(blocker) in line
 
 
+@pytest.mark.slow
 def test_read_commands_do_not_import_tensorflow_or_wandb(tmp_path, capsys):
     sweep_id = _sweep(capsys, tmp_path)
     _config(tmp_path, GRID, "s.yaml")
@@ -221,6 +224,7 @@ def test_run_on_digits_end_to_end(tmp_path):
     assert list(tmp_path.glob("wandb/offline-run-*"))
 
 
+@pytest.mark.slow
 def test_ctrl_c_marks_the_run_crashed_and_run_still_shows_the_leaderboard(tmp_path):
     flag = tmp_path / "hang"
     flag.touch()
@@ -248,6 +252,7 @@ def test_ctrl_c_marks_the_run_crashed_and_run_still_shows_the_leaderboard(tmp_pa
     assert len(rows) == 1 and rows[0][2] == "crashed"  # the leaderboard's row
 
 
+@pytest.mark.slow
 def test_show_and_the_report_name_the_seed_and_the_distinct_configurations(tmp_path, capsys):
     from kerasweep.local.store import Store
 

@@ -47,6 +47,7 @@ def _run(pool, optimizer, seed, lr):
     return model, history.history, [w.copy() for w in model.get_weights()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
 def test_a_reused_model_trains_exactly_as_a_fresh_one(optimizer):
     _, fresh_history, fresh_weights = _run(None, optimizer, seed=3, lr=0.05)
@@ -60,6 +61,7 @@ def test_a_reused_model_trains_exactly_as_a_fresh_one(optimizer):
     assert int(reused.optimizer.iterations) == 2 * 8
 
 
+@pytest.mark.slow
 def test_another_optimizer_class_or_shape_is_not_reused():
     pool = CompiledModels()
     a = pool.take("k", build_mlp(8, 4, 3), keras.optimizers.SGD(0.1), **COMPILE)

@@ -246,6 +246,7 @@ def test_writable_arrays_are_read_afresh_for_every_pipeline():
     assert float(next(iter(again))[0][0, 0]) == 99.0
 
 
+@pytest.mark.slow
 def test_download_has_its_own_timeout_and_checks_the_hash(tmp_path):
     """From a local server: no process-wide socket timeout is set, a bad hash leaves nothing."""
     import hashlib

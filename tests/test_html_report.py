@@ -539,6 +539,7 @@ def test_report_of_an_unknown_sweep_in_a_real_store(tmp_path):
     assert sorted(os.listdir(tmp_path)) == before
 
 
+@pytest.mark.slow
 def test_report_module_does_not_import_tensorflow():
     code = (
         "import sys, kerasweep.html_report as r;"

@@ -72,11 +72,13 @@ def _assert_same_training(reference, ours, histories, atol=1e-5):
     assert not np.allclose(ours.get_weights()[0], initial[0])
 
 
+@pytest.mark.slow
 def test_plain_fit_matches_builtin():
     reference, ours = _pair()
     _assert_same_training(reference, ours, _train_both(reference, ours))
 
 
+@pytest.mark.slow
 def test_evaluate_matches_builtin():
     reference, ours = _pair()
     _train_both(reference, ours)
@@ -85,6 +87,7 @@ def test_evaluate_matches_builtin():
     assert got == pytest.approx(ref, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_sample_weight_matches_builtin():
     reference, ours = _pair()
     weights = RNG.uniform(0.1, 2.0, size=N).astype("float32")
@@ -92,12 +95,14 @@ def test_sample_weight_matches_builtin():
     _assert_same_training(reference, ours, hist)
 
 
+@pytest.mark.slow
 def test_class_weight_matches_builtin():
     reference, ours = _pair()
     hist = _train_both(reference, ours, fit_kwargs={"class_weight": {0: 1.0, 1: 3.0, 2: 0.5}})
     _assert_same_training(reference, ours, hist)
 
 
+@pytest.mark.slow
 def test_regularisation_and_add_loss_are_trained_and_reported():
     reference, ours = _pair(regularised=True, add_loss=True)
     hist = _train_both(reference, ours)
@@ -107,6 +112,7 @@ def test_regularisation_and_add_loss_are_trained_and_reported():
     assert hist[1]["loss"][-1] > data_loss
 
 
+@pytest.mark.slow
 def test_two_output_model_matches_builtin():
     reference, ours = _pair(two_outputs=True)
     targets = {"a": Y, "b": RNG.normal(size=(N, 1)).astype("float32")}
@@ -125,6 +131,7 @@ def test_two_output_model_matches_builtin():
     [{"jit_compile": True}, {"steps_per_execution": 4}],
     ids=["jit_compile", "steps_per_execution"],
 )
+@pytest.mark.slow
 def test_compiled_variants_match_builtin(compile_extra):
     reference, ours = _pair()
     compile_kwargs = {"loss": LOSS, "metrics": ["accuracy"], **compile_extra}
@@ -132,6 +139,7 @@ def test_compiled_variants_match_builtin(compile_extra):
     _assert_same_training(reference, ours, hist, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_mixed_float16_scales_the_loss_like_builtin():
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
@@ -208,6 +216,7 @@ class TwoLayerNet(GradientTapeModel):
         return self.logits(self.hidden(x))
 
 
+@pytest.mark.slow
 def test_both_construction_styles_in_one_process():
     functional = GradientTapeModel(*_graph())
     subclassed = TwoLayerNet()
@@ -222,6 +231,7 @@ def test_both_construction_styles_in_one_process():
     assert not isinstance(subclassed, keras.src.models.functional.Functional)
 
 
+@pytest.mark.slow
 def test_subclassed_matches_builtin_subclass():
     class Reference(keras.Model):
         def __init__(self):
@@ -241,6 +251,7 @@ def test_subclassed_matches_builtin_subclass():
         np.testing.assert_allclose(hist[1][key], hist[0][key], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_save_and_load_roundtrip(tmp_path):
     model = build_mlp(D, (8, 8), C)
     model.compile(keras.optimizers.SGD(0.05), LOSS, metrics=["accuracy"])
@@ -335,6 +346,7 @@ def _trained(model):
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("copy_with", ["pickle", "deepcopy"])
 @pytest.mark.parametrize("build", ["keras.Model", "GradientTapeModel", "build_mlp"])
 def test_pickle_and_deepcopy_round_trip_like_keras_model(copy_with, build):
@@ -437,6 +449,7 @@ def test_build_mlp_is_the_tutorial_model():
 # -- parity with the tutorial's own hand-written loop -------------------------------------
 
 
+@pytest.mark.slow
 def test_parity_with_the_tutorials_loop():
     digits_x = RNG.uniform(size=(128, 16)).astype("float32")
     digits_y = RNG.integers(0, 10, size=128).astype("int32")
@@ -514,6 +527,7 @@ class _Steps(keras.callbacks.Callback):
         self.ends.append(batch)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("jit_compile", ["auto", False])
 def test_stacked_fit_matches_plain_fit_over_the_same_batches(jit_compile):
     stacked, plain, validation = _stacked_and_plain()
@@ -563,6 +577,7 @@ def _keras_batch_ends(steps, steps_per_execution, epochs):
     return calls.steps, calls.ends
 
 
+@pytest.mark.slow
 def test_plain_fit_still_works_after_a_stacked_fit():
     stacked, _, _ = _stacked_and_plain(epochs=1)
     model = GradientTapeModel(*_graph())
@@ -599,6 +614,7 @@ def test_stacked_fit_refuses_what_it_cannot_honour():
         own.fit(stacked, verbose=0)
 
 
+@pytest.mark.slow
 def test_compile_again_remakes_the_stacked_train_function():
     stacked, _, _ = _stacked_and_plain(epochs=1)
     model = GradientTapeModel(*_graph())
@@ -609,6 +625,7 @@ def test_compile_again_remakes_the_stacked_train_function():
     assert int(model.optimizer.iterations) == 7
 
 
+@pytest.mark.slow
 def test_a_model_trained_on_stacked_batches_saves_and_loads(tmp_path):
     stacked, _, _ = _stacked_and_plain(epochs=1)
     model = build_mlp(D, 8, C)
@@ -619,6 +636,7 @@ def test_a_model_trained_on_stacked_batches_saves_and_loads(tmp_path):
     np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
 
 
+@pytest.mark.slow
 def test_stacked_uint8_images_train_as_their_float32_features():
     from kerasweep.data import _prepared
     from kerasweep.pipelines import stack_batches

@@ -45,6 +45,7 @@ def _pytest(tmp_path, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_without_a_server_the_tests_skip_saying_how_to_enable_them(tmp_path):
     done = _pytest(tmp_path)
     assert done.returncode == 0, done.stdout
@@ -52,6 +53,7 @@ def test_without_a_server_the_tests_skip_saying_how_to_enable_them(tmp_path):
     assert f"set {URL_ENV_VAR}=postgresql://" in line and "python -m tests.postgres start" in line
 
 
+@pytest.mark.slow
 def test_under_ci_a_missing_server_fails_the_tests(tmp_path):
     done = _pytest(tmp_path, CI="true")
     assert done.returncode == 1, done.stdout

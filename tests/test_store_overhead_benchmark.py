@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, subprocess_env
 from tests.postgres import URL_ENV_VAR, password_of
 
@@ -38,6 +40,7 @@ def _check(summary: dict, runs: int = 3, rows: int = 4) -> None:
     assert summary["engine"]["target_ms"] is None is summary["engine"]["of_target"]
 
 
+@pytest.mark.slow
 def test_tiny_run_on_sqlite_alone_says_how_to_add_postgresql(tmp_path):
     stdout, data = _run(tmp_path)
     assert set(data["results"]) == {"sqlite"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
+import pytest
 import tensorflow as tf
 
 from kerasweep.adapters.tensorflow_internals import gradient_registry
@@ -47,6 +48,7 @@ def test_drops_what_was_registered_meanwhile_and_keeps_the_rest():
     assert float(earlier(tf.constant(3.0))) == 2.0
 
 
+@pytest.mark.slow
 def test_the_traced_graph_is_freed_once_dropped():
     registered = RegisteredDuring()
     traced = _gradient_function()

@@ -64,6 +64,7 @@ def test_resolve_config_fixes_types():
     assert resolve_config({"hidden_layers": 3})["hidden_units"] == (64, 64, 64)
 
 
+@pytest.mark.slow
 def test_sweep_train_under_the_agent_protocol(wandb_dir, tmp_path, monkeypatch):
     """What wandb.agent does per run: parameter YAML, sweep and run ids, then the function."""
     params = {"batch_size": 32, "learning_rate": 0.05, "epochs": 3, "dataset": "digits"}
@@ -100,17 +101,20 @@ def test_sweep_train_under_the_agent_protocol(wandb_dir, tmp_path, monkeypatch):
     assert sum("batch/loss" in r for r in rows) == 3 * 2
 
 
+@pytest.mark.slow
 def test_sweep_train_learns_digits():
     history = sweep_train({**FAST, "epochs": 5, "optimizer": "adam", "seed": 0})
     assert history.history["val_accuracy"][-1] > 0.8
     assert history.history["val_loss"][-1] < history.history["val_loss"][0]
 
 
+@pytest.mark.slow
 def test_sweep_train_is_reproducible_with_a_seed():
     runs = [sweep_train({**FAST, "epochs": 1, "seed": 7}).history["val_loss"] for _ in range(2)]
     assert runs[0] == runs[1]
 
 
+@pytest.mark.slow
 def test_runs_of_one_shape_share_a_compiled_model_and_train_as_fresh_ones():
     from kerasweep.train import COMPILED_MODELS
 
@@ -125,6 +129,7 @@ def test_runs_of_one_shape_share_a_compiled_model_and_train_as_fresh_ones():
     assert other_shape.model is not first.model
 
 
+@pytest.mark.slow
 def test_runs_of_other_batch_sizes_share_one_traced_model_and_train_as_fresh_ones(monkeypatch):
     from kerasweep.train import COMPILED_MODELS
 
@@ -142,6 +147,7 @@ def test_runs_of_other_batch_sizes_share_one_traced_model_and_train_as_fresh_one
     assert int(reused.model.optimizer.iterations) == 2 * 45
 
 
+@pytest.mark.slow
 def test_a_run_leaves_nothing_of_its_tracing_in_tensorflows_registry():
     from kerasweep.adapters.tensorflow_internals import gradient_registry
 
@@ -151,6 +157,7 @@ def test_a_run_leaves_nothing_of_its_tracing_in_tensorflows_registry():
     assert set(gradient_registry()) == before  # its graphs can go with it, under any agent
 
 
+@pytest.mark.slow
 def test_one_step_per_call_trains_without_stacking():
     run = {**FAST, "epochs": 5, "optimizer": "adam", "seed": 4, "reuse_compiled": False}
     stacked = sweep_train(run)
@@ -160,6 +167,7 @@ def test_one_step_per_call_trains_without_stacking():
         assert history.history["val_accuracy"][-1] > 0.8
 
 
+@pytest.mark.slow
 def test_divergence_raises_with_the_epoch():
     with pytest.raises(TrainingDiverged, match="diverged.*epoch 0"):
         sweep_train({**FAST, "epochs": 5, "learning_rate": 1e9, "activation": "linear"})

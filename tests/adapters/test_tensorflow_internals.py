@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import pytest
 import tensorflow as tf
 
 from kerasweep.adapters import tensorflow_internals
@@ -41,6 +42,7 @@ def test_traced_custom_gradients_land_in_the_gradient_registry():
     assert new and all(n.startswith(tensorflow_internals.CUSTOM_GRADIENT_PREFIX) for n in new)
 
 
+@pytest.mark.slow
 def test_clear_session_empties_the_kernel_cache_of_the_eager_context(monkeypatch):
     context = tensorflow_internals.eager_context()
     assert context is not None

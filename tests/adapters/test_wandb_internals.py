@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import os
 
+import pytest
 import wandb
 from wandb.sdk import wandb_setup
 
@@ -21,6 +22,13 @@ from kerasweep.adapters.wandb_internals import (
     capturing,
     forget_settings,
 )
+
+
+@pytest.fixture(autouse=True)
+def _no_wandb_setup_left_behind():
+    """wandb keeps its setup (a disabled run's: no service) for the process; end it after each."""
+    yield
+    wandb.teardown()
 
 
 class _Sink:

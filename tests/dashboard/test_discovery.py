@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from kerasweep.dashboard import Dashboard
 from kerasweep.dashboard.discovery import dashboard_hint, find_dashboard, store_key
 
 
+@pytest.mark.slow
 def test_without_a_dashboard_the_hint_says_how_to_start_one(injected_sweep):
     db, sweep_id = injected_sweep
     assert find_dashboard(db) is None
@@ -26,6 +29,7 @@ def test_the_hint_names_the_store_of_the_environment_without_its_password(monkey
     )
 
 
+@pytest.mark.slow
 def test_a_dashboard_of_the_same_store_is_found_and_forgotten_when_it_stops(
     injected_sweep, tmp_path, monkeypatch
 ):

@@ -108,6 +108,7 @@ def test_the_dashboard_follows_an_agent_read_only_and_shows_no_password(stores, 
             assert secret.encode() not in body and secret not in json.dumps(headers)
 
 
+@pytest.mark.slow
 def test_kerasweep_serve_on_a_postgresql_url_prints_no_password(stores, tmp_path):
     url, reader = stores
     (sweep,) = Store(url).sweeps()

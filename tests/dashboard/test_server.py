@@ -132,6 +132,7 @@ def test_markup_from_the_store_is_text_on_every_page(dashboard, injected_sweep):
     assert "&lt;script&gt;alert(1)&lt;/script&gt; failed" in parts["html"]["leaderboard"][1]
 
 
+@pytest.mark.slow
 def test_the_server_survives_clients_that_go_away_mid_response(dashboard, injected_sweep):
     for path in ("/static/plotly.min.js", f"/sweeps/{injected_sweep[1]}"):
         for _ in range(5):
@@ -201,6 +202,7 @@ def _url(proc: subprocess.Popen) -> str:
     return match.group(1)
 
 
+@pytest.mark.slow
 def test_serve_prints_the_sweep_address_and_stops_on_sigterm(injected_sweep, tmp_path):
     db, sweep_id = injected_sweep
     proc = _serve(sweep_id, "--db", str(db), "--port", "0", cwd=tmp_path)
@@ -214,6 +216,7 @@ def test_serve_prints_the_sweep_address_and_stops_on_sigterm(injected_sweep, tmp
     assert proc.returncode == 0 and err == ""
 
 
+@pytest.mark.slow
 def test_kerasweep_serve_from_python_serves_until_sigterm(injected_sweep, tmp_path):
     code = (
         "import sys, kerasweep;"
@@ -238,6 +241,7 @@ def test_kerasweep_serve_from_python_serves_until_sigterm(injected_sweep, tmp_pa
     assert not list(tmp_path.glob("kerasweep/*.json"))  # its note went with it
 
 
+@pytest.mark.slow
 def test_serve_on_all_addresses_warns_who_can_read(injected_sweep, tmp_path):
     proc = _serve("--db", str(injected_sweep[0]), "--host", "0.0.0.0", "--port", "0", cwd=tmp_path)
     try:
@@ -266,6 +270,7 @@ def test_serve_bad_input_is_one_line_and_exit_2(injected_sweep, tmp_path, args, 
     assert not (tmp_path / "missing.db").exists()
 
 
+@pytest.mark.slow
 def test_serve_on_a_port_in_use_is_one_line_and_exit_2(injected_sweep, tmp_path):
     with Dashboard(injected_sweep[0], port=0) as board:
         done = kerasweep(
@@ -276,6 +281,7 @@ def test_serve_on_a_port_in_use_is_one_line_and_exit_2(injected_sweep, tmp_path)
     assert done.stderr == f"kerasweep serve: error: cannot listen on 127.0.0.1:{port}: {IN_USE}\n"
 
 
+@pytest.mark.slow
 def test_no_secret_from_the_environment_reaches_any_page(injected_sweep, tmp_path):
     db, sweep_id = injected_sweep
     proc = _serve("--db", str(db), "--port", "0", cwd=tmp_path, **SECRETS)

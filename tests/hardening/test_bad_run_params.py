@@ -7,6 +7,7 @@ of the other 15 fails with the first bad key named, and ``kerasweep show`` lists
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from kerasweep.cli import main
@@ -39,6 +40,7 @@ REASONS = {
 CHECK_ORDER = ["batch_size", "learning_rate", "optimizer", "dataset"]
 
 
+@pytest.mark.slow
 def test_bad_parameters_fail_their_runs_with_the_reason_and_the_sweep_goes_on(tmp_path, capsys):
     path = tmp_path / "bad-params.yaml"
     path.write_text(yaml.safe_dump(CONFIG))

@@ -34,6 +34,7 @@ BAYES = {
 }
 
 
+@pytest.mark.slow
 def test_a_diverging_sweep_train_run_ends_in_its_first_epoch_and_is_marked(db, capsys):
     """The real sweep_train on digits: a huge learning rate with linear activations."""
     config = {
@@ -114,6 +115,7 @@ def test_bayes_proposes_when_every_run_so_far_diverged():
         runs.append(_record(len(runs) + 1, "failed", new.params["x"]))
 
 
+@pytest.mark.slow
 def test_a_bayes_sweep_keeps_proposing_past_diverged_runs(db):
     np.random.seed(3)  # the engine samples with numpy's global generator
     sweep_id = local_sweep(BAYES, db=db)

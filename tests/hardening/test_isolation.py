@@ -24,6 +24,7 @@ def _interrupted():
     ("mode", "ending"),
     [("disabled", "finished"), ("offline", "finished"), ("disabled", "interrupted")],
 )
+@pytest.mark.slow
 def test_the_next_wandb_run_inherits_nothing_from_the_sweep(mode, ending, db, wandb_dir):
     config = {"method": "grid", "parameters": {"a": {"values": [7]}, "b": {"value": "swept"}}}
     sweep_id = local_sweep(config, db=db)

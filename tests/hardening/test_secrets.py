@@ -118,6 +118,7 @@ def test_secrets_in_the_environment_reach_no_file_and_no_output(
     store.close()
 
 
+@pytest.mark.slow
 def test_store_files_are_readable_by_their_owner_only(tmp_path, monkeypatch):
     old = os.umask(0)  # even with a permissive umask
     try:
@@ -181,6 +182,7 @@ def bait(tmp_path, monkeypatch):
     ],
     ids=["file", "module"],
 )
+@pytest.mark.slow
 def test_function_mode_never_runs_the_configs_program(program, bait, tmp_path, capsys):
     config = tmp_path / "sweep.yaml"
     config.write_text(
@@ -191,6 +193,7 @@ def test_function_mode_never_runs_the_configs_program(program, bait, tmp_path, c
     assert "2 runs: 2 finished" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_parameter_values_that_look_like_code_stay_strings(bait, tmp_path, monkeypatch):
     monkeypatch.setenv("TEST_OUT", str(tmp_path))
     values = [
@@ -218,6 +221,7 @@ def _bait_lambda(marker: Path) -> dict:
     return {"class_name": "__lambda__", "config": {"value": [code, None, None]}}
 
 
+@pytest.mark.slow
 def test_sweep_train_parameters_never_import_or_unpickle(bait, tmp_path):
     """Activations and data sets named by a sweep: looked up, never imported or unpickled."""
     trap = tmp_path / "trap.npz"

@@ -26,6 +26,7 @@ def _runs(db, sweep_id):
     return Store(db).snapshot(sweep_id)["runs"]
 
 
+@pytest.mark.slow
 def test_grid_runs_its_exact_product_once_then_ends(db):
     sweep_id = local_sweep(GRID, db=db)
     result = local_agent(sweep_id, function("grid_point"), db=db)
@@ -39,6 +40,7 @@ def test_grid_runs_its_exact_product_once_then_ends(db):
     assert again.run_ids == [] and again.reason == "exhausted"
 
 
+@pytest.mark.slow
 def test_count_limits_the_runs_of_one_agent(db):
     sweep_id = local_sweep(GRID, db=db)
     result = local_agent(sweep_id, function("grid_point"), count=2, db=db)
@@ -49,6 +51,7 @@ def test_count_limits_the_runs_of_one_agent(db):
     assert Store(db).sweep(sweep_id).state == "finished"  # the grid is done
 
 
+@pytest.mark.slow
 def test_random_stays_within_the_space(db):
     config = {
         "method": "random",
@@ -69,6 +72,7 @@ def test_random_stays_within_the_space(db):
         assert run["metric"] == pytest.approx((x - 0.3) ** 2 + (y - 2) ** 2 / 10)
 
 
+@pytest.mark.slow
 def test_bayes_proposes_from_the_runs_so_far(db):
     config = {
         "method": "bayes",
@@ -95,6 +99,7 @@ MINIMIZE = {"name": "val_loss", "goal": "minimize"}
 MAXIMIZE = {"name": "val_acc", "goal": "maximize"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("metric", "strict"), [(MINIMIZE, None), (MAXIMIZE, False)])
 def test_hyperband_stops_exactly_the_runs_the_engine_names(db, metric, strict):
     early = {"type": "hyperband", "min_iter": 2, "eta": 2}
@@ -132,6 +137,7 @@ def test_hyperband_stops_exactly_the_runs_the_engine_names(db, metric, strict):
     assert [b["band"] for b in bands][:3] == [2, 4, 8]
 
 
+@pytest.mark.slow
 def test_failing_runs_are_recorded_and_the_agent_goes_on(db):
     config = {**GRID, "parameters": {"a": {"values": [0, 1, 2, 3]}}}
     sweep_id = local_sweep(config, db=db)
@@ -142,6 +148,7 @@ def test_failing_runs_are_recorded_and_the_agent_goes_on(db):
     assert result.reason == "exhausted" and result.failed == 2
 
 
+@pytest.mark.slow
 def test_agent_stops_after_consecutive_failures(db):
     config = {**GRID, "parameters": {"a": {"values": list(range(10))}}}
     sweep_id = local_sweep(config, db=db)
@@ -151,6 +158,7 @@ def test_agent_stops_after_consecutive_failures(db):
     assert {r["error"] for r in runs} == {"RuntimeError: broken function"}
 
 
+@pytest.mark.slow
 def test_retry_failed_reruns_failed_params_once(db):
     config = {**GRID, "parameters": {"a": {"values": [0, 1, 2, 3]}, "b": {"value": "p"}}}
     sweep_id = local_sweep(config, db=db)
@@ -165,6 +173,7 @@ def test_retry_failed_reruns_failed_params_once(db):
     assert runs[1].state == "failed" and runs[1].retried  # the record is kept
 
 
+@pytest.mark.slow
 def test_keyboard_interrupt_marks_the_run_crashed_and_propagates(db, monkeypatch):
     sweep_id = local_sweep(GRID, db=db)
 
@@ -187,6 +196,7 @@ def test_keras_session_is_cleared_after_every_run(db, monkeypatch):
     assert len(cleared) == 4
 
 
+@pytest.mark.slow
 def test_parameters_reach_wandb_as_wandb_agent_hands_them(db, tmp_path, monkeypatch):
     """Offline wandb: config, ids, labels, and the rows as wandb assembles them."""
     monkeypatch.setenv("TEST_OUT", str(tmp_path))
@@ -220,6 +230,7 @@ def test_bad_arguments(db):
     assert _runs(db, sweep_id) == []
 
 
+@pytest.mark.slow
 def test_a_store_failure_while_recording_does_not_fail_the_run(db, monkeypatch, caplog):
     import sqlite3
 

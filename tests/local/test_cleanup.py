@@ -6,6 +6,7 @@ import gc
 import weakref
 
 import keras
+import pytest
 from tensorflow.python.eager import context
 
 from kerasweep import build_mlp
@@ -20,6 +21,7 @@ class _Node:
         self.me = self
 
 
+@pytest.mark.slow
 def test_clean_up_collects_the_runs_garbage_and_freezes_the_survivors():
     with run_cleanup() as clean_up:
         garbage = _Node()
@@ -31,6 +33,7 @@ def test_clean_up_collects_the_runs_garbage_and_freezes_the_survivors():
     assert gc.get_freeze_count() == 0
 
 
+@pytest.mark.slow
 def test_what_died_after_being_frozen_is_collected_after_the_block():
     with run_cleanup() as clean_up:
         survivor = _Node()  # alive at the clean-up, garbage later
@@ -69,6 +72,7 @@ def test_keras_is_reset_but_compiled_kernels_stay(monkeypatch):
     assert cleared == [1]
 
 
+@pytest.mark.slow
 def test_a_compiled_model_let_go_after_being_frozen_is_freed_at_the_next_clean_up():
     pool = CompiledModels(capacity=1)
     with run_cleanup(dropped_models=lambda: pool.dropped) as clean_up:

@@ -70,6 +70,7 @@ def test_a_failing_program_reports_its_last_line():
     assert result.error == "exit status 1: ValueError: bad input"
 
 
+@pytest.mark.slow
 def test_a_stopped_program_that_goes_on_gets_sigterm_then_sigkill():
     result = run_program(["sleep", "60"], {}, should_stop=lambda: True, stop_grace=0.2, poll=0.1)
     assert result.terminated and result.returncode == -signal.SIGTERM
@@ -109,6 +110,7 @@ def test_program_runs_are_recorded_and_stopped_by_hyperband(db, tmp_path, monkey
     assert runs[3]["error"] == "exit status 1: IndexError: no series 9"
 
 
+@pytest.mark.slow
 def test_a_program_run_waits_for_its_store_as_long_as_its_agent(db, tmp_path, monkeypatch):
     """``--reconnect-timeout`` reaches the program's own process, which records the run: it
     gives up on a server gone away when its agent does, not after the default 60 s."""

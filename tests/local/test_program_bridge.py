@@ -34,6 +34,7 @@ def _bridge(*args: str, cwd: Path) -> list:
     return json.loads(out.stdout.splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_the_program_runs_as_python_would_run_it(tmp_path):
     scripts = tmp_path / "scripts"
     scripts.mkdir()

@@ -37,6 +37,7 @@ def _sweep(db, config, name, count, *, seed=None):
     return sweep_id
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["random", "bayes", "grid"])
 def test_a_seeding_run_does_not_change_what_the_engine_proposes(tmp_path, method):
     config = {**TUTORIAL, "method": method}
@@ -45,6 +46,7 @@ def test_a_seeding_run_does_not_change_what_the_engine_proposes(tmp_path, method
     assert _points(tmp_path / "a.db", seeding) == _points(tmp_path / "b.db", plain)
 
 
+@pytest.mark.slow
 def test_random_search_under_a_seeding_function_draws_as_a_fresh_search(db):
     sweep_id = _sweep(db, {**TUTORIAL, "run_cap": 12}, "seeding_run", None, seed=0)
     points = _points(db, sweep_id)
@@ -60,6 +62,7 @@ def test_random_search_under_a_seeding_function_draws_as_a_fresh_search(db):
         assert logged and logged == draws[: len(logged)]
 
 
+@pytest.mark.slow
 def test_unseeded_sweeps_draw_fresh_entropy_per_proposal(db):
     first = _sweep(db, TUTORIAL, "seeding_run", 12)
     second = _sweep(db, TUTORIAL, "seeding_run", 12)

@@ -54,6 +54,7 @@ def offline(monkeypatch):
     monkeypatch.delenv("WANDB_NOTES", raising=False)
 
 
+@pytest.mark.slow
 def test_runs_share_the_service_and_read_their_own_settings(db, offline):
     seen: list[dict] = []
     sweep_id = local_sweep(GRID, db=db)
@@ -69,6 +70,7 @@ def test_runs_share_the_service_and_read_their_own_settings(db, offline):
     assert wandb_setup._singleton is None  # torn down when the agent ended
 
 
+@pytest.mark.slow
 def test_a_disabled_run_has_the_local_runs_id_name_and_group(db):
     """``--wandb-mode disabled``: the function's wandb run still is the local run."""
     seen: list[tuple] = []
@@ -85,6 +87,7 @@ def test_a_disabled_run_has_the_local_runs_id_name_and_group(db):
     assert len(seen) == 3
 
 
+@pytest.mark.slow
 def test_a_wandb_init_after_the_agent_is_no_sweep_run(db, offline):
     sweep_id = local_sweep(GRID, db=db)
     result = local_agent(sweep_id, _recording([]), db=db, count=1)
@@ -97,6 +100,7 @@ def test_a_wandb_init_after_the_agent_is_no_sweep_run(db, offline):
         wandb.teardown()
 
 
+@pytest.mark.slow
 def test_a_failed_run_gets_a_new_service_for_the_next(db, offline):
     seen: list[dict] = []
     sweep_id = local_sweep(GRID, db=db)
@@ -109,9 +113,10 @@ def test_a_failed_run_gets_a_new_service_for_the_next(db, offline):
 
 def test_forget_settings_rereads_the_environment_and_keeps_the_service(offline, monkeypatch):
     monkeypatch.setenv("WANDB_RUN_GROUP", "first")
+    wandb.teardown()  # a setup left by an earlier test (a disabled run's has no service)
     setup = wandb.setup()
     try:
-        setup.assert_service()
+        setup.ensure_service()
         service = _service()
         assert setup.settings.run_group == "first"
         monkeypatch.setenv("WANDB_RUN_GROUP", "second")
@@ -122,6 +127,7 @@ def test_forget_settings_rereads_the_environment_and_keeps_the_service(offline, 
         wandb.teardown()
 
 
+@pytest.mark.slow
 def test_the_package_list_is_read_once_per_agent(db, offline, monkeypatch):
     import wandb.util
 

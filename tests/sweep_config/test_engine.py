@@ -102,6 +102,7 @@ def test_engine_calls_leave_the_global_generators_exactly_as_found(config):
     assert (random.random(), np.random.random()) == expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", [RANDOM, BAYES], ids=["random", "bayes"])
 def test_a_seeded_proposal_ignores_the_global_generators(config):
     runs = _finished(config, [(0.25, 1), (0.5, 2), (0.75, 3)])

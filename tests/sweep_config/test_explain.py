@@ -26,6 +26,7 @@ def _offline(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["random", "grid", "bayes"])
 def test_seeded_proposals_are_the_ones_a_seeded_sweep_makes_first(tmp_path, method):
     config = {**TUTORIAL, "method": method}
@@ -145,6 +146,7 @@ def test_cli_explain_prints_and_touches_no_store(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == [path]
 
 
+@pytest.mark.slow
 def test_cli_explain_lines_are_the_ones_run_makes_first(tmp_path, capsys):
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump({**TUTORIAL, "run_cap": 3}))

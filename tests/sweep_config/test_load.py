@@ -879,6 +879,7 @@ def test_hyperband_keys_match_the_engine_schema():
     assert set(HYPERBAND_KEYS) == set(definitions["hyperband_stopping"]["properties"])
 
 
+@pytest.mark.slow
 def test_import_is_quiet_and_leaves_tensorflow_out():
     import subprocess
     import sys
@@ -934,6 +935,7 @@ def _mutated(config: dict, rng: random.Random) -> dict:
     return config
 
 
+@pytest.mark.slow
 def test_mutated_configs_either_run_in_the_engine_or_fail_in_one_line():
     rng = random.Random(0)
     names = [name for name in VALID_CONFIGS if name != "grid-at-limit"]

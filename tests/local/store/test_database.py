@@ -77,6 +77,7 @@ def test_reading_a_missing_postgresql_store_creates_nothing(postgres_url):
     assert len(Store(postgres_url, create=False).sweeps()) == 1
 
 
+@pytest.mark.slow
 def test_without_psycopg_the_error_names_the_extra(tmp_path):
     script = (
         "import sys; sys.modules['psycopg'] = None\n"
