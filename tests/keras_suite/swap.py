@@ -12,7 +12,8 @@ Loaded by ``tests/keras_suite/run.py`` (``pytest -p tests.keras_suite.swap``). W
 Keras' own modules keep the real classes: only the test modules' names are swapped.
 Without ``--swap`` the same tests run untouched, for the comparison. ``--outcomes FILE``
 writes each test's outcome (passed, failed, skipped) as JSON; ``--shuffle SEED`` runs the
-tests in a shuffled order.
+tests in a shuffled order; ``--only FILE`` (a JSON list of node ids) runs only those tests,
+still in that order.
 
 trainer_test.py imports jax at its top, for its JAX-backend tests only: where jax is not
 installed, an empty module stands in, and those tests skip as they do on TensorFlow.
@@ -49,6 +50,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--swap", action="store_true", help="swap keras.Model for GradientTapeModel")
     group.addoption("--outcomes", default=None, help="write each test's outcome to this JSON")
     group.addoption("--shuffle", type=int, default=None, help="shuffle the tests with this seed")
+    group.addoption("--only", default=None, help="run only the node ids this JSON list holds")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -186,6 +188,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     seed = config.getoption("shuffle")
     if seed is not None:
         random.Random(seed).shuffle(items)
+    only = config.getoption("only")
+    if only is not None:
+        wanted = set(json.loads(Path(only).read_text()))
+        deselected = [item for item in items if item.nodeid not in wanted]
+        items[:] = [item for item in items if item.nodeid in wanted]
+        config.hook.pytest_deselected(items=deselected)
 
 
 class _Outcomes:
