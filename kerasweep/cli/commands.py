@@ -182,6 +182,23 @@ def _agents_per_device(args: argparse.Namespace, sweep_id: str) -> int:
     return run_per_device(args.gpus, options, env=env)
 
 
+def _store_still_there(args: argparse.Namespace, status: int) -> bool:
+    """Whether the command reads the store once its agents have ended (leaderboard, report).
+
+    Not after ``--gpus`` agents that failed while the store cannot be reached: each agent's
+    last line said so, and the command ends with their lines and their status.
+    """
+    if not args.gpus or status == EXIT_OK:
+        return True
+    from kerasweep.local.store import StoreUnavailableError
+
+    try:
+        _open_store(args.db).close()
+    except StoreUnavailableError:
+        return False
+    return True
+
+
 def _write_report_if_available(sweep_id: str, db: str | None) -> None:
     try:
         from kerasweep.html_report import report
@@ -197,7 +214,7 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     sweep = _open_store(args.db).sweep(args.sweep_id)  # fail early, in one line
     function = _run_function(args, sweep.config)
     status = _agent(args, args.sweep_id, function)
-    if not args.no_report:
+    if not args.no_report and _store_still_there(args, status):
         _write_report_if_available(args.sweep_id, args.db)
     return status
 
@@ -209,6 +226,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     sweep_id = _create_sweep(args)
     print(f"Created sweep with ID: {sweep_id}")
     status = _agent(args, sweep_id, function)
+    if not _store_still_there(args, status):
+        return status
     from kerasweep.sweep_tables import leaderboard
 
     print()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -14,8 +15,9 @@ import pytest
 from kerasweep.cli import main
 from kerasweep.local import local_sweep
 from kerasweep.local.per_device import parse_devices, run_per_device, worst_status
-from kerasweep.local.store import Store
+from kerasweep.local.store import DB_ENV_VAR, Store
 from tests.local.helpers import function, subprocess_env
+from tests.postgres import fresh_database
 
 GRID = {
     "method": "grid",
@@ -160,3 +162,63 @@ def test_bad_gpus_are_refused_in_one_line_before_anything_starts(value, message,
     with pytest.raises(ValueError, match="listed twice"):
         parse_devices("1,2,1")
     assert worst_status([]) == 0
+
+
+# TensorFlow's C++ start-up log, printed by this command's own process (--function's check)
+TF_LOG = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl|To enable the)")
+
+
+def _both_running(url: str) -> bool:
+    """True once the sweep has two running runs, each with rows written."""
+    store = Store(url)
+    try:
+        runs = [run for sweep in store.sweeps() for run in store.runs(sweep.id)]
+    finally:
+        store.close()
+    return sum(run.state == "running" and len(run.metric_values) >= 2 for run in runs) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["agent", "run"])
+def test_a_store_gone_for_good_ends_with_the_agents_lines_and_their_status(
+    command, postgres_cluster, tmp_path
+):
+    """The server stops mid-sweep and stays away: each agent ends with its one line, then the
+    command prints who ended how and exits 1, without trying the store once more (a
+    leaderboard or report line that could only fail)."""
+    from tests.hardening.hardening_functions import spec
+
+    config = {"method": "grid", "metric": {"name": "val_loss"},
+              "parameters": {"a": {"values": [0, 1]}}}  # fmt: skip
+    env = subprocess_env(TEST_OUT=str(tmp_path), TEST_ROWS="600", TEST_PACE="0.1")
+    options = ["--gpus", "0,1", "--function", spec("paced_rows"), "--wandb-mode", "disabled",
+               "--reconnect-timeout", "2"]  # fmt: skip
+    with fresh_database(postgres_cluster.url) as url:
+        try:
+            env[DB_ENV_VAR] = url
+            if command == "agent":
+                proc = _kerasweep("agent", local_sweep(config, db=url), *options, env=env)
+            else:
+                (tmp_path / "sweep.json").write_text(json.dumps(config))
+                proc = _kerasweep("run", str(tmp_path / "sweep.json"), *options, env=env)
+            deadline = time.monotonic() + 120
+            while not _both_running(url):  # each agent is in the middle of its run
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+                time.sleep(0.2)
+            postgres_cluster.stop("fast")
+            out, err = proc.communicate(timeout=180)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+            if not postgres_cluster.running():
+                postgres_cluster.start()  # so that the database can be dropped
+
+    assert proc.returncode == 1, out + err
+    lines = out.strip().splitlines()
+    assert lines[-1] == "Agents ended: gpu 0 exit 1, gpu 1 exit 1", out + err
+    assert not any(line.startswith(("Report: ", "kerasweep")) for line in out.splitlines())
+    own = [line for line in err.splitlines() if not TF_LOG.match(line)]  # this process's
+    assert all(line.startswith(("[gpu 0] ", "[gpu 1] ")) for line in own), err
+    for device in ("0", "1"):
+        assert f"[gpu {device}] kerasweep agent: error: cannot reach the PostgreSQL server" in err
