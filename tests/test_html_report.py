@@ -474,7 +474,7 @@ class _FakeStore:
 @pytest.fixture
 def fake_store(monkeypatch):
     module = types.ModuleType("kerasweep.local.store")
-    module.Store = _FakeStore
+    module.Store = module.StoreReader = _FakeStore
     _FakeStore.snapshots = {"abc123": hyperband_sweep(runs=6, epochs=8, seed=4)}
     _FakeStore.opened = []
     _FakeStore.closed = 0

@@ -8,7 +8,7 @@ seconds for any number of open pages. Each part of a payload carries its own dig
 a page redraws only the parts that changed.
 
 Example:
-    >>> feed = Feed(Store("kerasweep.db", create=False))  # doctest: +SKIP
+    >>> feed = Feed(StoreReader("kerasweep.db", create=False))  # doctest: +SKIP
     >>> version, body = feed.sweep("k3x9q2ab")  # doctest: +SKIP
     >>> sorted(json.loads(body)["html"])[:2]  # doctest: +SKIP
     ['config', 'curves_note']

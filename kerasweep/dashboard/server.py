@@ -35,7 +35,7 @@ from kerasweep.dashboard import discovery
 from kerasweep.dashboard.feed import Feed
 from kerasweep.dashboard.handler import DISCONNECTS, Handler, is_loopback
 from kerasweep.dashboard.sweep_list import sweep_href
-from kerasweep.local.store import Store, redact
+from kerasweep.local.store import StoreReader, redact
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "Dashboard", "serve"]
 
@@ -109,7 +109,7 @@ class Dashboard:
         port: int = DEFAULT_PORT,
         errors: TextIO | None = None,
     ) -> None:
-        self.store = Store(db, create=False)
+        self.store = StoreReader(db, create=False)
         # an SQLite file by its full path; a database server by its URL, password masked
         location = self.store.location  # a resolved path, or the URL without its password
         self.location = location.reopen() if location.kind == "sqlite" else str(location)

@@ -1,7 +1,7 @@
 """The dashboard's first page: every sweep in the store, with its runs by state and best metric.
 
 Example:
-    >>> rows = sweep_rows(Store("kerasweep.db", create=False))  # doctest: +SKIP
+    >>> rows = sweep_rows(StoreReader("kerasweep.db", create=False))  # doctest: +SKIP
     >>> rows[0]["runs"]  # doctest: +SKIP
     {'finished': 7, 'stopped': 5}
 """

@@ -41,9 +41,9 @@ def report(
         >>> kerasweep.report("k3x9q2ab", "sweep.html")  # doctest: +SKIP
         PosixPath('sweep.html')
     """
-    from kerasweep.local.store import Store
+    from kerasweep.local.store import StoreReader
 
-    store = Store(db, create=False)  # a report never creates a store
+    store = StoreReader(db, create=False)  # a report never creates a store
     try:
         sweep = store.load(sweep_id)
     finally:

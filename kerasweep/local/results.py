@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kerasweep.local.records import Sweep
-from kerasweep.local.store import Store
+from kerasweep.local.store import StoreReader
 from kerasweep.sweep_config.metric import Metric
 
 __all__ = ["EXPORT_FORMATS", "SweepSummary", "export_sweep", "load_sweep", "sweep_summaries"]
@@ -41,7 +41,7 @@ def load_sweep(sweep_id: str, *, db: str | os.PathLike | None = None) -> Sweep:
         kerasweep.local.StoreError: No store there.
         kerasweep.local.UnknownSweepError: The store has no sweep ``sweep_id``.
     """
-    store = Store(db, create=False)
+    store = StoreReader(db, create=False)
     try:
         return store.load(sweep_id)
     finally:
@@ -83,7 +83,7 @@ class SweepSummary:
         }
 
 
-def sweep_summaries(store: Store) -> list[SweepSummary]:
+def sweep_summaries(store: StoreReader) -> list[SweepSummary]:
     """Every sweep of ``store``, oldest first, with its runs counted by state."""
     out = []
     for sweep in store.sweeps():

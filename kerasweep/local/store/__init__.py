@@ -50,6 +50,7 @@ from kerasweep.local.store.location import (
     resolve_db_path,
 )
 from kerasweep.local.store.metrics import SweepMetrics
+from kerasweep.local.store.reader import StoreReader
 from kerasweep.local.store.schema import SCHEMA_VERSION
 from kerasweep.local.store.store import Store
 from kerasweep.local.store.values import metric_value, plain
@@ -71,6 +72,7 @@ __all__ = [
     "StoreLocation",
     "StoreLocationError",
     "StoreLostError",
+    "StoreReader",
     "StoreUnavailableError",
     "StoreVersionError",
     "Sweep",
