@@ -232,12 +232,27 @@ def _numbers(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_kerasweep(plan: Plan) -> None:
-    """kerasweep's local sweep of the plan's grid, run by its local agent."""
-    import wandb
+    """kerasweep's local sweep of the plan's grid, run by its local agent.
 
-    from benchmarks.step_time import extra_fit_callback
+    Imported as a user's script imports it: kerasweep only; Keras and TensorFlow load in
+    the first run. The epoch clock goes onto ``GradientTapeModel`` when Keras defines it, so
+    measuring changes no import order.
+    """
+    import contextlib
+
+    import wandb
+    import wrapt
+
     from kerasweep import local_agent, local_sweep, sweep_train
-    from kerasweep.model import GradientTapeModel
+
+    clocked = contextlib.ExitStack()
+
+    @wrapt.when_imported("kerasweep.model")
+    def add_epoch_clock(module: Any) -> None:
+        from benchmarks.step_time import extra_fit_callback  # imports Keras: loaded by now
+
+        clock = epoch_clock(lambda: _numbers(wandb.run.config))
+        clocked.enter_context(extra_fit_callback(module.GradientTapeModel, clock))
 
     config: dict[str, Any] = {
         "method": "grid",
@@ -257,9 +272,10 @@ def run_kerasweep(plan: Plan) -> None:
             "eta": plan.eta,
         }
     sweep_id = local_sweep(config, db="kerasweep.db")
-    clock = epoch_clock(lambda: _numbers(wandb.run.config))
-    with extra_fit_callback(GradientTapeModel, clock):
+    with clocked:
         local_agent(sweep_id, function=sweep_train, count=len(plan.grid), db="kerasweep.db")
+    if not TRIALS:
+        raise RuntimeError("the epoch clock was never added: kerasweep.model not imported")
 
 
 def run_optuna(plan: Plan) -> None:

@@ -1,6 +1,6 @@
 """Every use of wandb's private API: the ``log`` of its run classes, its settings singleton.
 
-kerasweep's local controller needs three things wandb has no public API for:
+kerasweep's local controller needs four things wandb has no public API for:
 
 - the rows a run logs, however it logs them (``wandb.log``, ``run.log``, a Keras callback):
   :func:`capture_log` wraps ``log`` on ``wandb.sdk.wandb_run.Run`` and
@@ -12,7 +12,8 @@ kerasweep's local controller needs three things wandb has no public API for:
   (guarded by ``_singleton_lock``; its ``_logger`` becomes a new ``_EarlyLogger``), which is
   what ``wandb.teardown()`` resets besides the service;
 - one listing of the installed packages per agent (:func:`cached_working_set`): wandb calls
-  ``wandb.util.working_set`` at every ``wandb.init`` for the run's ``requirements.txt``.
+  ``wandb.util.working_set`` at every ``wandb.init`` for the run's ``requirements.txt``;
+- the first ``wandb.init``'s import done before TensorFlow's (:func:`preload_init_imports`).
 
 Tested with wandb 0.28.2 and 0.31.0 (read in 0.29.0 and 0.30.0 too). wandb 0.28.0 and
 0.28.1 keep the account lookup as ``_server``, not ``_session_identity``.
@@ -53,10 +54,14 @@ __all__ = [
     "captured_run_should_stop",
     "capturing",
     "forget_settings",
+    "preload_init_imports",
 ]
 
 #: module -> wandb run class whose ``log`` is wrapped while a local run records
 LOG_CLASSES = {"wandb.sdk.wandb_run": "Run", "wandb.sdk.lib.noop_run": "NoopRun"}
+
+#: what the first ``wandb.init`` of a process imports (launch inputs, for W&B Launch jobs)
+INIT_IMPORTS = ("wandb.sdk.launch.inputs.internal",)
 
 #: what ``wandb.teardown()`` resets in the setup singleton besides the service
 SETTINGS_STATE = ("_settings", "_settings_environ", "_sweep_config", "_session_identity")
@@ -206,3 +211,25 @@ def cached_working_set() -> Iterator[None]:
     finally:
         if wandb.util.working_set is working_set:
             wandb.util.working_set = original
+
+
+def preload_init_imports() -> bool:
+    """Import what the first ``wandb.init`` of this process would import; True if done.
+
+    That first ``init`` imports ``wandb.sdk.launch`` (:data:`INIT_IMPORTS`), whose pydantic
+    models read their fields' docstrings on Python < 3.13 by ``inspect.getmodule``, which
+    scans every module loaded: 0.4 s before TensorFlow is imported, 1.7 s after (about 3,900
+    modules). Call it before TensorFlow is imported; later it costs what the first
+    ``init`` would have cost anyway. Never raises: a wandb without these modules is left to
+    its own ``init``.
+
+    Example:
+        >>> preload_init_imports()
+        True
+    """
+    try:
+        for name in INIT_IMPORTS:
+            importlib.import_module(name)
+    except Exception:  # a wandb that moved them: its own init imports them
+        return False
+    return True

@@ -11,7 +11,10 @@ failed, in case the service is what broke).
 
 wandb also lists the installed Python packages at every ``wandb.init`` (the run's
 ``requirements.txt``), reading every package's metadata (about 0.2 s here). While the
-agent runs, the list is read once and handed to every run.
+agent runs, the list is read once and handed to every run. And the first ``wandb.init``
+of a process imports modules whose import takes 1.3 s longer once TensorFlow is loaded
+(:func:`kerasweep.adapters.wandb_internals.preload_init_imports`): the session imports
+them when it starts, before the first run imports TensorFlow.
 
 Example:
     >>> with agent_session():  # doctest: +SKIP
@@ -38,8 +41,10 @@ logger = logging.getLogger("kerasweep.local")
 def agent_session() -> Iterator[None]:
     """wandb for the runs of one agent: torn down before the first and after the last.
 
-    Inside, the installed packages are listed once (:func:`shared_package_list`).
+    Inside, the installed packages are listed once (:func:`shared_package_list`). What the
+    first ``wandb.init`` imports is imported first (before a run imports TensorFlow).
     """
+    wandb_internals.preload_init_imports()
     teardown()
     try:
         with shared_package_list():

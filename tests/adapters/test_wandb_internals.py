@@ -103,3 +103,43 @@ def test_the_package_list_is_read_once_inside_the_block():
         assert wandb.util.working_set.__wrapped__ is original
     assert wandb.util.working_set is original
     assert wandb_internals.__doc__ and "0.31" in wandb_internals.__doc__
+
+
+def _fresh_python(code: str, tmp_path) -> str:
+    """Run ``code`` in a new interpreter with wandb offline in ``tmp_path``; its stdout."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+        env[name] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_the_preloaded_modules_are_what_the_first_init_imports(tmp_path):
+    # a new process: the first wandb.init imports them; after the preload it imports none
+    # of wandb.sdk.launch (where the import is slow once TensorFlow is loaded)
+    out = _fresh_python(
+        "import sys, wandb\n"
+        "from kerasweep.adapters.wandb_internals import INIT_IMPORTS\n"
+        "before = set(sys.modules)\n"
+        "wandb.init(config={'a': 1}).finish()\n"
+        "print(sorted(m for m in INIT_IMPORTS if m not in before and m in sys.modules))\n",
+        tmp_path,
+    )
+    assert out.strip() == repr(sorted(wandb_internals.INIT_IMPORTS))
+    out = _fresh_python(
+        "import sys, wandb\n"
+        "from kerasweep.adapters.wandb_internals import preload_init_imports\n"
+        "assert preload_init_imports()\n"
+        "before = set(sys.modules)\n"
+        "wandb.init(config={'a': 1}).finish()\n"
+        "print([m for m in set(sys.modules) - before if m.startswith('wandb.sdk.launch')])\n",
+        tmp_path,
+    )
+    assert out.strip() == "[]"

@@ -157,3 +157,32 @@ def test_shared_package_list_gives_the_same_packages_every_call():
     with shared_package_list():
         first = list(wandb.util.working_set())
         assert list(wandb.util.working_set()) == first and first
+
+
+@pytest.mark.slow
+def test_the_agent_imports_what_the_first_init_needs_before_a_run_imports_tensorflow(tmp_path):
+    # a user's script in a new process: kerasweep only; the first run is where TensorFlow
+    # would load, and by then wandb.init's slow first import is done
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from kerasweep import local_agent, local_sweep\n"
+        "seen = []\n"
+        "def function():\n"
+        "    seen.append(('wandb.sdk.launch.inputs.internal' in sys.modules,\n"
+        "                 'tensorflow' in sys.modules))\n"
+        "    import wandb\n"
+        "    wandb.init(config={'a': 0})\n"
+        "    wandb.log({'val_loss': 1.0})\n"
+        f"sweep_id = local_sweep({GRID!r}, db='kerasweep.db')\n"
+        "local_agent(sweep_id, function, count=1, db='kerasweep.db')\n"
+        "print(seen)\n"
+    )
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[(True, False)]"
