@@ -650,6 +650,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(
             f"--systems: {unknown[0] if unknown else ''!r} is not one of {', '.join(SYSTEMS)}"
         )
+    repeated = [s for i, s in enumerate(args.systems) if s in args.systems[:i]]
+    if repeated:
+        parser.error(f"--systems: {repeated[0]!r} is named twice")
     for name in ("epochs", "hyperband_epochs", "min_iter", "eta"):
         if getattr(args, name) < (2 if name == "eta" else 1):
             parser.error(f"--{name.replace('_', '-')}: {getattr(args, name)} is too small")

@@ -254,6 +254,7 @@ def test_peers_mnist_shaped_digits_are_learnable():
         (["--systems", "kerasweep,sklearn"], "--systems: 'sklearn'"),
         (["--batch-sizes", "64,x"], "--batch-sizes: '64,x'"),
         (["--learning-rates", "0"], "--learning-rates: '0'"),
+        (["--systems", "kerasweep,optuna,kerasweep"], "--systems: 'kerasweep' is named twice"),
     ],
 )
 def test_bad_peers_options_are_one_clear_error(args, message, capsys):
