@@ -22,6 +22,7 @@ from kerasweep.adapters.wandb_internals import (
     capturing,
     forget_settings,
 )
+from tests.conftest import fresh_python
 
 
 @pytest.fixture(autouse=True)
@@ -106,15 +107,15 @@ def test_the_package_list_is_read_once_inside_the_block():
 
 
 def _fresh_python(code: str, tmp_path) -> str:
-    """Run ``code`` in a new interpreter with wandb offline in ``tmp_path``; its stdout."""
-    import subprocess
-    import sys
-
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
-        env[name] = str(tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+    """``code``'s stdout in a new interpreter, wandb offline and writing in ``tmp_path``."""
+    dirs = ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR")
+    done = fresh_python(
+        "-c",
+        code,
+        cwd=tmp_path,
+        WANDB_MODE="offline",
+        WANDB_SILENT="true",
+        **dict.fromkeys(dirs, str(tmp_path)),
     )
     assert done.returncode == 0, done.stderr
     return done.stdout

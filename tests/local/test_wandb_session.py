@@ -11,6 +11,7 @@ from wandb.sdk import wandb_setup
 from kerasweep.local import local_agent, local_sweep
 from kerasweep.local.store import Store
 from kerasweep.local.wandb_session import forget_settings, shared_package_list
+from tests.conftest import fresh_python
 
 GRID = {
     "method": "grid",
@@ -163,9 +164,6 @@ def test_shared_package_list_gives_the_same_packages_every_call():
 def test_the_agent_imports_what_the_first_init_needs_before_a_run_imports_tensorflow(tmp_path):
     # a user's script in a new process: kerasweep only; the first run is where TensorFlow
     # would load, and by then wandb.init's slow first import is done
-    import subprocess
-    import sys
-
     code = (
         "import sys\n"
         "from kerasweep import local_agent, local_sweep\n"
@@ -180,9 +178,6 @@ def test_the_agent_imports_what_the_first_init_needs_before_a_run_imports_tensor
         "local_agent(sweep_id, function, count=1, db='kerasweep.db')\n"
         "print(seen)\n"
     )
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
-    )
+    done = fresh_python("-c", code, cwd=tmp_path, WANDB_MODE="offline", WANDB_SILENT="true")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[(True, False)]"
