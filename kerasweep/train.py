@@ -417,6 +417,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     from kerasweep._quiet import import_tensorflow_quietly
+    from kerasweep.adapters.wandb_internals import preload_init_imports
 
+    preload_init_imports()  # each program run is a new process: 1.3 s less than after TF
     import_tensorflow_quietly()
     raise SystemExit(main())

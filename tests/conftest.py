@@ -122,3 +122,17 @@ def any_db(request, tmp_path):
     if request.param == "sqlite":
         return str(tmp_path / "kerasweep.db")
     return request.getfixturevalue("postgres_url")
+
+
+#: Run a module as ``python -m`` does, then print whether wandb.init's first import came first.
+PRELOAD_ORDER = """
+import runpy, sys
+sys.argv = {argv!r}
+try:
+    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+except SystemExit as end:
+    assert not end.code, end.code
+names = list(sys.modules)  # in the order their imports began
+launch = "wandb.sdk.launch.inputs.internal"
+print(launch in names and names.index(launch) < names.index("tensorflow"))
+"""

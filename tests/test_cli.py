@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from kerasweep.cli import main
+from tests.conftest import PRELOAD_ORDER, fresh_python
 from tests.local.helpers import function, subprocess_env
 
 GRID = {
@@ -301,3 +302,21 @@ def test_v_is_accepted_by_every_command(tmp_path, capsys):
     assert main(["show", "-v", sweep_id]) == 0
     assert main(["show", "-v", "nope"]) == 2  # bad input stays bad input
     assert "no sweep 'nope'" in _one_error_line(capsys, "show")
+
+
+@pytest.mark.slow
+def test_run_imports_wandbs_first_init_modules_before_tensorflow(tmp_path):
+    # the CLI imports TensorFlow before the agent starts (to keep its log lines out)
+    config = {
+        "method": "grid",
+        "metric": {"name": "val_loss", "goal": "minimize"},
+        "parameters": {
+            "dataset": {"value": "digits"},
+            "epochs": {"value": 1},
+            "hidden_units": {"value": 8},
+        },
+    }
+    argv = ["kerasweep", "run", _config(tmp_path, config), "--db", "d.db", "--count", "1"]
+    done = fresh_python("-c", PRELOAD_ORDER.format(argv=argv), cwd=tmp_path, WANDB_MODE="offline")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "True"

@@ -12,7 +12,7 @@ import yaml
 from kerasweep import DEFAULT_CONFIG, sweep_train
 from kerasweep.callbacks import TrainingDiverged
 from kerasweep.train import RunConfigError, parse_args, resolve_config
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import PRELOAD_ORDER, ROOT, fresh_python, subprocess_env
 from tests.wandb_records import read_run, run_file
 
 FAST = {"dataset": "digits", "hidden_units": 16, "verbose": 0}
@@ -255,3 +255,21 @@ def test_auto_compiles_the_stacked_loop_with_xla_for_long_runs_on_a_cpu():
     assert _stacked_jit({**long_run, "epochs": 1}, data) is False
     assert _stacked_jit({**long_run, "epochs": 1, "jit_compile": True}, data) is True
     assert _stacked_jit({**long_run, "jit_compile": False}, data) is False
+
+
+@pytest.mark.slow
+def test_program_mode_imports_wandbs_first_init_modules_before_tensorflow(tmp_path):
+    # python -m kerasweep.train is a new process per run: wandb.init's first import
+    # (wandb.sdk.launch) costs 1.3 s more once TensorFlow is loaded
+    argv = ["kerasweep.train", "--dataset=digits", "--epochs=1", "--hidden_units=8"]
+    dirs = ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR")
+    done = fresh_python(
+        "-c",
+        PRELOAD_ORDER.format(argv=argv),
+        cwd=tmp_path,
+        WANDB_MODE="offline",
+        WANDB_SILENT="true",
+        **dict.fromkeys(dirs, str(tmp_path)),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "True"
