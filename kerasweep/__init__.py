@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import wrapt
 
+from kerasweep.long_lived_objects import imports_uncollected
+
 __version__ = "0.1.0"
 
 # public name -> module that defines it
@@ -54,7 +56,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'kerasweep' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    with imports_uncollected():  # wandb's, sqlalchemy's: fewer collections while they load
+        value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

@@ -18,6 +18,8 @@ import sys
 import warnings
 from collections.abc import Iterator
 
+from kerasweep.long_lived_objects import imports_uncollected
+
 
 def quiet_tensorflow() -> None:
     """Silence TF's C++ and Python logs and oneDNN notices unless asked for."""
@@ -55,6 +57,6 @@ def import_tensorflow_quietly() -> None:
     quiet_tensorflow()
     if "tensorflow" in sys.modules or os.environ.get("KERASWEEP_VERBOSE_TF"):
         return
-    with _stderr_fd_silenced():
+    with _stderr_fd_silenced(), imports_uncollected(freeze_new="tensorflow"):
         import keras  # noqa: F401
         import tensorflow  # noqa: F401

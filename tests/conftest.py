@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -124,9 +125,12 @@ def any_db(request, tmp_path):
     return request.getfixturevalue("postgres_url")
 
 
-#: Run a module as ``python -m`` does, then print whether wandb.init's first import came first.
-PRELOAD_ORDER = """
-import runpy, sys
+#: Run a module as ``python -m`` does, then print as JSON lines whether wandb.init's first
+#: import came before TensorFlow's and, from an exit handler that runs after kerasweep's,
+#: how many objects Python's shutdown collections would still walk.
+MODULE_RUN = """
+import atexit, gc, json, runpy, sys
+atexit.register(lambda: print(json.dumps({{"tracked_at_exit": len(gc.get_objects())}})))
 sys.argv = {argv!r}
 try:
     runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
@@ -134,5 +138,17 @@ except SystemExit as end:
     assert not end.code, end.code
 names = list(sys.modules)  # in the order their imports began
 launch = "wandb.sdk.launch.inputs.internal"
-print(launch in names and names.index(launch) < names.index("tensorflow"))
+early = launch in names and names.index(launch) < names.index("tensorflow")
+print(json.dumps({{"wandb_launch_before_tensorflow": early}}))
 """
+
+
+def module_run(argv: list[str], cwd: str | os.PathLike[str], **env: str) -> dict:
+    """What :data:`MODULE_RUN` found running ``argv`` in a fresh process (one dict)."""
+    done = fresh_python("-c", MODULE_RUN.format(argv=argv), cwd=cwd, **env)
+    assert done.returncode == 0, done.stderr
+    facts: dict = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            facts.update(json.loads(line))
+    return facts

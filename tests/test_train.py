@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ import yaml
 from kerasweep import DEFAULT_CONFIG, sweep_train
 from kerasweep.callbacks import TrainingDiverged
 from kerasweep.train import RunConfigError, parse_args, resolve_config
-from tests.conftest import PRELOAD_ORDER, ROOT, fresh_python, subprocess_env
+from tests.conftest import ROOT, fresh_python, module_run, subprocess_env
 from tests.wandb_records import read_run, run_file
 
 FAST = {"dataset": "digits", "hidden_units": 16, "verbose": 0}
@@ -257,19 +258,48 @@ def test_auto_compiles_the_stacked_loop_with_xla_for_long_runs_on_a_cpu():
     assert _stacked_jit({**long_run, "jit_compile": False}, data) is False
 
 
-@pytest.mark.slow
-def test_program_mode_imports_wandbs_first_init_modules_before_tensorflow(tmp_path):
-    # python -m kerasweep.train is a new process per run: wandb.init's first import
-    # (wandb.sdk.launch) costs 1.3 s more once TensorFlow is loaded
+@pytest.fixture(scope="module")
+def program_run(tmp_path_factory):
+    """One run of program mode (``python -m kerasweep.train``) in a new process."""
+    tmp_path = tmp_path_factory.mktemp("program-run")
     argv = ["kerasweep.train", "--dataset=digits", "--epochs=1", "--hidden_units=8"]
     dirs = ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR")
-    done = fresh_python(
-        "-c",
-        PRELOAD_ORDER.format(argv=argv),
-        cwd=tmp_path,
-        WANDB_MODE="offline",
-        WANDB_SILENT="true",
-        **dict.fromkeys(dirs, str(tmp_path)),
+    env = dict.fromkeys(dirs, str(tmp_path))
+    return module_run(argv, cwd=tmp_path, WANDB_MODE="offline", WANDB_SILENT="true", **env)
+
+
+@pytest.mark.slow
+def test_program_mode_imports_wandbs_first_init_modules_before_tensorflow(program_run):
+    # python -m kerasweep.train is a new process per run: wandb.init's first import
+    # (wandb.sdk.launch) costs 1.3 s more once TensorFlow is loaded
+    assert program_run["wandb_launch_before_tensorflow"] is True
+
+
+@pytest.mark.slow
+def test_program_mode_exits_without_collecting_what_is_alive(program_run):
+    # each run's process would spend 1.3 s of its exit walking TensorFlow's objects
+    assert program_run["tracked_at_exit"] < 100
+
+
+@pytest.mark.slow
+def test_the_first_run_freezes_what_importing_tensorflow_made(tmp_path):
+    # a user's script: the first run imports TensorFlow, and later collections (each
+    # run's clean-up, Python's own) skip its 350,000 long-lived objects
+    code = (
+        "import gc\n"
+        "from kerasweep import sweep_train\n"
+        f"sweep_train({FAST!r} | {{'epochs': 1}})\n"
+        "print(gc.get_freeze_count())\n"
     )
+    done = fresh_python("-c", code, cwd=tmp_path, WANDB_MODE="disabled")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "True"
+    assert int(done.stdout.strip().splitlines()[-1]) > 100_000
+
+
+@pytest.mark.slow
+def test_a_run_freezes_nothing_where_the_user_imported_tensorflow_first():
+    # this process imported TensorFlow (and made models) before any run: a freeze now
+    # would keep the user's garbage alive
+    assert gc.get_freeze_count() == 0
+    sweep_train({**FAST, "epochs": 1})
+    assert gc.get_freeze_count() == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import weakref
 
 import keras
@@ -12,6 +13,7 @@ from tensorflow.python.eager import context
 from kerasweep import build_mlp
 from kerasweep.compiled_models import CompiledModels
 from kerasweep.local.cleanup import clear_keras, run_cleanup
+from tests.conftest import fresh_python
 
 
 class _Node:
@@ -84,3 +86,28 @@ def test_a_compiled_model_let_go_after_being_frozen_is_freed_at_the_next_clean_u
         pool.take("b", build_mlp(8, 4, 3), keras.optimizers.SGD(0.1), loss="mse")
         clean_up()  # run 2 let run 1's model go: collected now, not when the agent ends
         assert gone() is None
+
+
+#: A user's script: one local agent, then an exit handler registered before it reports
+#: how many objects Python's shutdown collections would still walk.
+AGENT_EXIT = """
+import atexit, gc, json
+atexit.register(lambda: print(json.dumps({"tracked": len(gc.get_objects())})))
+from kerasweep import local_agent, local_sweep
+alive = [[] for _ in range(20_000)]
+def function():
+    import wandb
+    wandb.init(config={"a": 0})
+    wandb.log({"val_loss": 1.0})
+config = {"method": "grid", "parameters": {"a": {"values": [1]}}}
+local_agent(local_sweep(config, db="k.db"), function, count=1, db="k.db")
+print(gc.get_freeze_count())
+"""
+
+
+def test_after_the_agent_the_process_exits_without_collecting_what_is_alive(tmp_path):
+    done = fresh_python("-c", AGENT_EXIT, cwd=tmp_path, WANDB_MODE="offline", WANDB_SILENT="true")
+    assert done.returncode == 0, done.stderr
+    *_, unfrozen_after_agent, at_exit = done.stdout.strip().splitlines()
+    assert unfrozen_after_agent == "0"  # the agent leaves the collector as it found it
+    assert json.loads(at_exit)["tracked"] < 100  # the 20,000 lists and the rest: frozen
