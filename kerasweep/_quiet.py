@@ -57,6 +57,8 @@ def import_tensorflow_quietly() -> None:
     quiet_tensorflow()
     if "tensorflow" in sys.modules or os.environ.get("KERASWEEP_VERBOSE_TF"):
         return
-    with _stderr_fd_silenced(), imports_uncollected(freeze_new="tensorflow"):
+    # Paused, not frozen after: the command line's agent starts next, and it freezes and
+    # unfreezes survivors only in a process where nothing was frozen before it.
+    with _stderr_fd_silenced(), imports_uncollected():
         import keras  # noqa: F401
         import tensorflow  # noqa: F401

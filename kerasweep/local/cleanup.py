@@ -14,8 +14,8 @@ clean-up unfreezes everything first and collects it all. When the agent ends eve
 unfrozen (``gc.unfreeze()``), so anything that became garbage meanwhile is collected as
 usual; the process's exit skips collecting what is still alive then
 (:func:`kerasweep.long_lived_objects.freeze_survivors_at_exit`: 1.3 s less with TensorFlow
-loaded). A process that froze objects before the agent (itself, or kerasweep's import of
-TensorFlow: :func:`kerasweep.long_lived_objects.imports_uncollected`) is left as it is.
+loaded). A process that froze objects before the agent is left as it is (one where
+``sweep_train`` imported TensorFlow, which froze what was alive then, included).
 
 Example:
     >>> with run_cleanup() as clean_up:  # doctest: +SKIP

@@ -111,3 +111,28 @@ def test_after_the_agent_the_process_exits_without_collecting_what_is_alive(tmp_
     *_, unfrozen_after_agent, at_exit = done.stdout.strip().splitlines()
     assert unfrozen_after_agent == "0"  # the agent leaves the collector as it found it
     assert json.loads(at_exit)["tracked"] < 100  # the 20,000 lists and the rest: frozen
+
+
+#: The command line: TensorFlow imported first (kerasweep._quiet), then the agent's clean-ups.
+CLI_IMPORT_THEN_AGENT = """
+import gc
+from kerasweep._quiet import import_tensorflow_quietly
+from kerasweep.local.cleanup import run_cleanup
+import_tensorflow_quietly()
+print(gc.get_freeze_count())
+with run_cleanup() as clean_up:
+    alive = [[] for _ in range(1000)]
+    clean_up()
+    print(gc.get_freeze_count())
+print(gc.get_freeze_count())
+"""
+
+
+@pytest.mark.slow
+def test_after_the_command_lines_import_the_agent_still_freezes_each_runs_survivors():
+    done = fresh_python("-c", CLI_IMPORT_THEN_AGENT)
+    assert done.returncode == 0, done.stderr
+    after_import, after_clean_up, after_agent = map(int, done.stdout.split())
+    assert after_import == 0  # nothing the agent would take for the process's own freeze
+    assert after_clean_up > 100_000  # TensorFlow's objects and the run's survivors
+    assert after_agent == 0
