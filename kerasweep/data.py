@@ -17,10 +17,8 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +42,6 @@ class DatasetError(ValueError):
     """A data set cannot be loaded; the message says what to do instead."""
 
 
-@dataclass(frozen=True)
 class Dataset:
     """Arrays of one data set, ready for a classifier with logits.
 
@@ -54,26 +51,89 @@ class Dataset:
             and int32 class labels.
         x_train_uint8, x_scale: When the features are small integers scaled (images), the
             same training features as uint8, with ``x_train == x_train_uint8 / x_scale`` in
-            float32 exactly; else None. A quarter of the bytes to move per batch.
+            float32 exactly; else None. A quarter of the bytes to hold and read per batch.
+            Given these, ``x_train`` may be left out (None): it is then made from them on
+            first use, which a stacked fit never needs (0.4 s and 188 MB for MNIST).
+
+    Example:
+        >>> import numpy as np
+        >>> pixels = np.array([[0, 255], [51, 102]], np.uint8)
+        >>> data = Dataset("two", None, np.array([0, 1]), pixels / 255, np.array([0, 1]),
+        ...                x_train_uint8=pixels, x_scale=255.0)
+        >>> data.x_train.tolist()
+        [[0.0, 1.0], [0.20000000298023224, 0.4000000059604645]]
     """
 
-    name: str
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    x_train_uint8: np.ndarray | None = field(default=None, repr=False)
-    x_scale: float | None = None
+    __slots__ = ("_x_train", "name", "x_scale", "x_test", "x_train_uint8", "y_test", "y_train")
+
+    def __init__(
+        self,
+        name: str,
+        x_train: np.ndarray | None,
+        y_train: np.ndarray,
+        x_test: np.ndarray,
+        y_test: np.ndarray,
+        x_train_uint8: np.ndarray | None = None,
+        x_scale: float | None = None,
+    ) -> None:
+        if x_train is None and (x_train_uint8 is None or x_scale is None):
+            raise ValueError(
+                "Dataset: x_train is needed unless x_train_uint8 and x_scale are given"
+            )
+        for attr, value in (
+            ("name", name),
+            ("_x_train", x_train),
+            ("y_train", y_train),
+            ("x_test", x_test),
+            ("y_test", y_test),
+            ("x_train_uint8", x_train_uint8),
+            ("x_scale", x_scale),
+        ):
+            object.__setattr__(self, attr, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Dataset is read-only: cannot set {name!r}")
+
+    def __repr__(self) -> str:
+        shapes = f"x_train={self.n_train}x{self.input_dim}, x_test={tuple(self.x_test.shape)}"
+        return f"Dataset(name={self.name!r}, {shapes}, x_scale={self.x_scale!r})"
+
+    @property
+    def x_train(self) -> np.ndarray:
+        """The training features as float32 (made from the uint8 ones on first use)."""
+        if self._x_train is None:
+            x = self.x_train_uint8.astype(np.float32)
+            x /= np.float32(self.x_scale)
+            x.setflags(write=self.x_train_uint8.flags.writeable)
+            object.__setattr__(self, "_x_train", x)
+        return self._x_train
+
+    @property
+    def n_train(self) -> int:
+        """Number of training examples."""
+        return len(self.y_train)
 
     @property
     def input_dim(self) -> int:
         """Width of one flattened example."""
-        return int(self.x_train.shape[1])
+        return int(self.x_test.shape[1])
 
     @property
     def num_classes(self) -> int:
         """Number of classes (largest label + 1)."""
         return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+    def renamed(self, name: str) -> Dataset:
+        """The same arrays under another name."""
+        return Dataset(
+            name,
+            self._x_train,
+            self.y_train,
+            self.x_test,
+            self.y_test,
+            self.x_train_uint8,
+            self.x_scale,
+        )
 
 
 def _prepare(x: np.ndarray, y: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -91,14 +151,17 @@ def _as_uint8(x: np.ndarray, scale: float) -> np.ndarray | None:
         return None
     if not np.issubdtype(x.dtype, np.integer) and not np.array_equal(x, np.rint(x)):
         return None
-    return x.reshape(len(x), -1).astype(np.uint8)
+    return x.reshape(len(x), -1).astype(np.uint8, copy=False)
 
 
 def _prepared(name: str, parts: dict[str, np.ndarray], scale: float) -> Dataset:
     """The float32 data set, with its uint8 training features where they exist."""
-    x_train, y_train = _prepare(parts["x_train"], parts["y_train"], scale)
-    x_test, y_test = _prepare(parts["x_test"], parts["y_test"], scale)
     compact = _as_uint8(parts["x_train"], scale)
+    if compact is None:
+        x_train, y_train = _prepare(parts["x_train"], parts["y_train"], scale)
+    else:  # the float32 copy is made only if something asks for it
+        x_train, y_train = None, np.asarray(parts["y_train"]).reshape(-1).astype(np.int32)
+    x_test, y_test = _prepare(parts["x_test"], parts["y_test"], scale)
     return Dataset(
         name,
         x_train,
@@ -157,7 +220,7 @@ def _load_mnist() -> Dataset:
                 f"({reason}); use dataset 'digits' (bundled with scikit-learn, works offline) "
                 "or a .npz path holding x_train, y_train, x_test, y_test"
             ) from None
-    return dataclasses.replace(_load_npz(path), name="mnist")
+    return _load_npz(path).renamed("mnist")
 
 
 def _load_digits() -> Dataset:
@@ -256,7 +319,7 @@ def load_dataset(name_or_path: str | os.PathLike[str]) -> Dataset:
 
 def _read_only(data: Dataset) -> Dataset:
     """Freeze the arrays: runs in one process share them, so none may change them."""
-    for array in (data.x_train, data.y_train, data.x_test, data.y_test, data.x_train_uint8):
+    for array in (data._x_train, data.y_train, data.x_test, data.y_test, data.x_train_uint8):
         if array is not None:
             array.setflags(write=False)
     return data

@@ -264,16 +264,19 @@ class GradientTapeModel(keras.Model):
             )
         return super().evaluate(x, *args, **kwargs)
 
-    def _train_stacked(self, data: Any, x_scale: tf.Tensor | None = None) -> dict[str, Any]:
+    def _train_stacked(
+        self, data: Any, features: tf.Tensor, labels: tf.Tensor, x_scale: tf.Tensor | None = None
+    ) -> dict[str, Any]:
         """The optimizer steps of one stacked element, in one ``tf.while_loop``.
 
-        Each step is Keras' own; rows past a batch's size (only in an epoch's smaller last
-        batch) weigh nothing in the loss and the metrics. With ``x_scale``, ``x`` is uint8
-        and the input is ``float32(x) / x_scale``.
+        ``data`` is ``(indices, sizes)``; each step gathers its batch's rows of ``features``
+        and ``labels`` (resident), then takes Keras' own step; rows past a batch's size
+        (only in an epoch's smaller last batch) weigh nothing in the loss and the metrics.
+        With ``x_scale``, ``features`` are uint8 and the input is ``float32(x) / x_scale``.
         """
-        xs, ys, sizes = data
+        indices, sizes = data
         steps = tf.reduce_sum(tf.cast(sizes > 0, tf.int32))
-        batch_size = tf.shape(keras.tree.flatten(xs)[0])[1]
+        batch_size = tf.shape(indices)[1]
         row_index = tf.range(batch_size)
 
         def body(i: tf.Tensor) -> tuple[tf.Tensor]:
@@ -281,11 +284,11 @@ class GradientTapeModel(keras.Model):
             real = tf.cast(row_index < size, tf.float32)
             # the mean over the real rows: Keras' reduction divides by the full length
             scale = tf.cast(batch_size, tf.float32) / tf.cast(size, tf.float32)
-            # t[i], not tf.gather: a dynamic slice, no gather (i is the loop's counter)
-            x = keras.tree.map_structure(lambda t: t[i], xs)
+            rows = indices[i]  # a dynamic slice, no gather (i is the loop's counter)
+            x = tf.gather(features, rows)
             if x_scale is not None:
-                x = keras.tree.map_structure(lambda t: tf.cast(t, tf.float32) / x_scale, x)
-            y = keras.tree.map_structure(lambda t: t[i], ys)
+                x = tf.cast(x, tf.float32) / x_scale
+            y = tf.gather(labels, rows)
             self._train_update(x, y, real * scale, None, count=size, rows=real)
             return (i + 1,)
 

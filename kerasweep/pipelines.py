@@ -10,6 +10,7 @@ from them is shared by the runs of a process while they live.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +56,7 @@ def make_datasets(
     """
     import tensorflow as tf
 
-    train = _reshuffled_index_batches(len(data.x_train), int(batch_size), seed)
+    train = _reshuffled_index_batches(data.n_train, int(batch_size), seed)
     train = train.map(
         _gatherer(data.x_train, data.y_train), num_parallel_calls=tf.data.AUTOTUNE
     ).prefetch(tf.data.AUTOTUNE)
@@ -188,23 +189,29 @@ class StackedBatches:
     """Training batches stacked ``batches_per_element`` at a time, for one compiled loop.
 
     What :func:`stack_batches` returns and ``GradientTapeModel.fit`` takes in place of a
-    dataset: each element of ``dataset`` is ``(x, y, sizes)`` with ``x`` of shape
-    ``(batches_per_element, batch_size, ...)``, ``y`` of shape
-    ``(batches_per_element, batch_size)`` and ``sizes`` the number of real examples in each
-    batch (``batch_size``, fewer for an epoch's last batch, 0 for padding after it). The
-    dataset never ends; each ``ceil(steps_per_epoch / batches_per_element)`` elements are one
-    epoch.
+    dataset. The examples stay resident where the model trains (``features``, ``labels``);
+    each element of ``dataset`` is ``(indices, sizes)``: ``indices`` of shape
+    ``(batches_per_element, batch_size)`` are the rows of each batch, ``sizes`` the number of
+    real examples in each batch (``batch_size``, fewer for an epoch's last batch, 0 for
+    padding after it; padding rows point at row 0). The compiled loop gathers each step's
+    batch itself. The dataset never ends; each ``ceil(steps_per_epoch / batches_per_element)``
+    elements are one epoch.
 
     Attributes:
-        dataset: The endless ``tf.data.Dataset`` of stacked elements.
+        dataset: The endless ``tf.data.Dataset`` of stacked index batches.
+        features: The training features, a tensor on the training device (uint8 when
+            ``x_scale`` is set).
+        labels: The training labels, a tensor beside ``features``.
         steps_per_epoch: Batches (optimizer steps) per epoch.
         batches_per_element: Batches per element; the model's ``steps_per_execution``.
         batch_size: Examples per full batch.
-        x_scale: None, or the elements' ``x`` are uint8 and the model's input is
-            ``float32(x) / x_scale`` (computed inside the compiled loop).
+        x_scale: None, or ``features`` are uint8 and the model's input is
+            ``float32(features) / x_scale`` (computed inside the compiled loop).
     """
 
-    dataset: object
+    dataset: Any
+    features: Any
+    labels: Any
     steps_per_epoch: int
     batches_per_element: int
     batch_size: int
@@ -214,6 +221,30 @@ class StackedBatches:
     def elements_per_epoch(self) -> int:
         """Elements that make one epoch (the last one padded)."""
         return -(-self.steps_per_epoch // self.batches_per_element)
+
+    def batches(self, elements: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The real batches of the first ``elements`` elements, as a plain ``fit`` sees them.
+
+        Each is ``(x, y)`` with ``x`` the model's input (float32, scaled) and only the real
+        rows, in training order: for checking what a stacked fit trains on. A new iterator
+        of ``dataset``, so the order is the fit's when ``stack_batches`` had a seed.
+
+        Example:
+            >>> from kerasweep.data import load_dataset
+            >>> stacked = stack_batches(load_dataset("digits"), 64, 8, seed=0)
+            >>> [len(x) for x, _ in stacked.batches(stacked.elements_per_epoch)][-3:]
+            [64, 64, 29]
+        """
+        features, labels = self.features.numpy(), self.labels.numpy()
+        iterator = iter(self.dataset)
+        for _ in range(elements):
+            indices, sizes = next(iterator)
+            for rows, size in zip(indices.numpy(), sizes.numpy(), strict=True):
+                if size:
+                    x = features[rows[:size]]
+                    if self.x_scale is not None:
+                        x = x.astype(np.float32) / np.float32(self.x_scale)
+                    yield x, labels[rows[:size]]
 
 
 def stack_batches(
@@ -227,13 +258,18 @@ def stack_batches(
 
     Every epoch is one fresh permutation of the whole training set cut into batches of
     ``batch_size`` (the last one smaller), exactly as :func:`make_datasets` yields them; then
-    ``batches_per_element`` consecutive batches are gathered into one element, so a model
-    compiled with ``steps_per_execution=batches_per_element`` runs all of them, one optimizer
-    step per batch, in one call. The epoch's last element is padded with empty batches and
-    its last batch with masked rows (``sizes`` says how many are real). Image data sets keep
-    their pixels as uint8 in the elements (:attr:`Dataset.x_train_uint8`), a quarter of the
-    bytes to gather and read; the compiled loop divides them by ``x_scale`` in float32, which
-    gives exactly the float32 features.
+    ``batches_per_element`` consecutive batches' row indices are stacked into one element, so
+    a model compiled with ``steps_per_execution=batches_per_element`` runs all of them, one
+    optimizer step per batch, in one call that gathers each batch from the resident
+    examples. The epoch's last element is padded with empty batches and its last batch with
+    masked rows (``sizes`` says how many are real). Image data sets keep their pixels as
+    uint8 (:attr:`Dataset.x_train_uint8`), a quarter of the bytes to hold and read; the
+    compiled loop divides them by ``x_scale`` in float32, which gives exactly the float32
+    features.
+
+    The examples are copied once to the training device (the first GPU when there is
+    one) and shared by the runs of a process while the read-only arrays of
+    :func:`~kerasweep.data.load_dataset` live.
 
     Args:
         data: The arrays.
@@ -249,13 +285,13 @@ def stack_batches(
         >>> stacked = stack_batches(load_dataset("digits"), 64, 8, seed=0)
         >>> stacked.steps_per_epoch, stacked.elements_per_epoch
         (23, 3)
-        >>> x, y, sizes = next(iter(stacked.dataset))
-        >>> tuple(x.shape), sizes.numpy().tolist()
-        ((8, 64, 64), [64, 64, 64, 64, 64, 64, 64, 64])
+        >>> indices, sizes = next(iter(stacked.dataset))
+        >>> tuple(indices.shape), sizes.numpy().tolist()
+        ((8, 64), [64, 64, 64, 64, 64, 64, 64, 64])
     """
     import tensorflow as tf
 
-    n, batch_size, k = len(data.x_train), int(batch_size), int(batches_per_element)
+    n, batch_size, k = data.n_train, int(batch_size), int(batches_per_element)
     if batch_size < 1 or k < 1:
         raise ValueError(
             f"batch_size ({batch_size}) and batches_per_element ({k}) must be at least 1"
@@ -267,20 +303,42 @@ def stack_batches(
     sizes = tf.constant(sizes.reshape(elements, k).astype(np.int32))
 
     def epoch(key):
-        order = tf.pad(_epoch_order(n, key), [[0, padding]])  # padding rows gather example 0
+        order = tf.cast(_epoch_order(n, key), tf.int32)
+        order = tf.pad(order, [[0, padding]])  # padding rows point at example 0
         return tf.data.Dataset.from_tensor_slices(
             (tf.reshape(order, [elements, k, batch_size]), sizes)
         )
 
-    # An endless stream of keys, one per epoch: fit keeps one iterator across epochs. One
-    # element is gathered ahead while the model trains on another: elements are big (up to
-    # k batches), and a gather is much shorter than k steps.
+    # An endless stream of keys, one per epoch: fit keeps one iterator across epochs.
     compact = data.x_train_uint8 is not None
-    features = data.x_train_uint8 if compact else data.x_train
-    dataset = _quick_to_start(
-        tf.data.Dataset.random(seed=seed)
-        .flat_map(epoch)
-        .map(_gatherer(features, data.y_train), num_parallel_calls=1)
-        .prefetch(1)
+    features, labels = _device_tensors(
+        data.x_train_uint8 if compact else data.x_train, data.y_train
     )
-    return StackedBatches(dataset, steps, k, batch_size, data.x_scale if compact else None)
+    dataset = _quick_to_start(tf.data.Dataset.random(seed=seed).flat_map(epoch).prefetch(1))
+    return StackedBatches(
+        dataset,
+        features,
+        labels,
+        steps,
+        k,
+        batch_size,
+        data.x_scale if compact else None,
+    )
+
+
+def _device_tensors(x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+    """``x`` and ``y`` as tensors on the training device, copied once for read-only arrays.
+
+    On a CPU these are :func:`_host_tensors`; with a GPU, copies in its memory, so no
+    compiled call copies examples to the device.
+    """
+    import tensorflow as tf
+
+    if not tf.config.list_logical_devices("GPU"):
+        return _host_tensors(x, y)
+
+    def copy():
+        with tf.device("/GPU:0"):
+            return tf.identity(tf.constant(x)), tf.identity(tf.constant(y))
+
+    return _kept_while_alive((x, y), "GPU tensors", copy)

@@ -68,26 +68,22 @@ def fit_stacked(
         function = _make_stacked_train_function(model, stacked)
         model._stacked_train_function = (made_for, function)
     plain_function, model.train_function = model.train_function, function
-    model._stacked_x_scale = None
-    if stacked.x_scale is not None:
-        model._stacked_x_scale = tf.constant(stacked.x_scale, tf.float32)
+    x_scale = None if stacked.x_scale is None else tf.constant(stacked.x_scale, tf.float32)
+    model._stacked_examples = (stacked.features, stacked.labels, x_scale)
     try:
         return plain_fit(stacked.dataset, **kwargs)
     finally:
         model.train_function = plain_function
+        model._stacked_examples = None  # the examples are the caller's to keep
 
 
 def _build_for_stacked(model: keras.Model, stacked: StackedBatches) -> None:
     """Build the model, metrics, loss and optimizer for one batch, before tracing."""
-    x_spec, y_spec, _ = stacked.dataset.element_spec
-
-    def one_batch(spec: tf.TensorSpec, dtype: str | None = None) -> keras.KerasTensor:
-        return keras.KerasTensor(spec.shape[1:], dtype or spec.dtype.name)
-
-    x_dtype = "float32" if stacked.x_scale is not None else None
+    rows = (stacked.batch_size,)
+    x_dtype = "float32" if stacked.x_scale is not None else stacked.features.dtype.name
     batch = (
-        keras.tree.map_structure(lambda spec: one_batch(spec, x_dtype), x_spec),
-        keras.tree.map_structure(one_batch, y_spec),
+        keras.KerasTensor(rows + tuple(stacked.features.shape[1:]), x_dtype),
+        keras.KerasTensor(rows + tuple(stacked.labels.shape[1:]), stacked.labels.dtype.name),
     )
     with model.distribute_strategy.scope():
         keras_internals.symbolic_build(model, batch)
@@ -100,8 +96,12 @@ def _stacked_jit(model: keras.Model) -> bool:
 
 
 def _make_stacked_train_function(model: keras.Model, stacked: StackedBatches):
-    def train_stacked(data: Any, x_scale: tf.Tensor | None) -> dict[str, Any]:
-        return model.distribute_strategy.run(model._train_stacked, args=(data, x_scale))
+    def train_stacked(
+        data: Any, features: tf.Tensor, labels: tf.Tensor, x_scale: tf.Tensor | None
+    ) -> dict[str, Any]:
+        return model.distribute_strategy.run(
+            model._train_stacked, args=(data, features, labels, x_scale)
+        )
 
     if not model.run_eagerly:
         # No AutoGraph (as Keras' own train functions): the loop is an explicit
@@ -112,14 +112,21 @@ def _make_stacked_train_function(model: keras.Model, stacked: StackedBatches):
             jit_compile=_stacked_jit(model),
             autograph=False,
         )
-        # Traced once for any number of batches per element and any batch size: the
-        # loop reads both from the element, so later fits with other batch sizes reuse
-        # the graph (XLA still compiles each new shape, on its first call).
+        # Traced once for any number of batches per element, any batch size and any
+        # number of examples: the loop reads them from its arguments, so later fits with
+        # other batch sizes reuse the graph (XLA still compiles each new shape, on its
+        # first call).
         x_scale = None if stacked.x_scale is None else tf.TensorSpec([], tf.float32)
-        train_stacked.get_concrete_function(_any_batches(stacked.dataset.element_spec), x_scale)
+        train_stacked.get_concrete_function(
+            _any_batches(stacked.dataset.element_spec),
+            _any_rows(stacked.features),
+            _any_rows(stacked.labels),
+            x_scale,
+        )
 
     def function(iterator: Any) -> dict[str, Any]:
-        return train_stacked(next(iterator), model._stacked_x_scale)
+        features, labels, x_scale = model._stacked_examples
+        return train_stacked(next(iterator), features, labels, x_scale)
 
     return function
 
@@ -131,3 +138,8 @@ def _any_batches(spec: Any) -> Any:
         return tf.TensorSpec([None] * min(2, t.shape.rank) + t.shape[2:].as_list(), t.dtype)
 
     return keras.tree.map_structure(relax, spec)
+
+
+def _any_rows(tensor: tf.Tensor) -> tf.TensorSpec:
+    """The spec of ``tensor`` with any number of rows."""
+    return tf.TensorSpec([None, *tensor.shape[1:]], tensor.dtype)

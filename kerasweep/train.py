@@ -283,25 +283,19 @@ def _fit(run):
     return history
 
 
-#: Most bytes of training examples stacked for one compiled call.
-STACK_BYTES = 32 * 2**20
-
-
 def _steps_per_call(cfg: Mapping[str, Any], data: Any) -> int:
-    """``steps_per_execution`` for the run: at most an epoch, and at most ``STACK_BYTES``.
+    """``steps_per_execution`` for the run: the config's, at most an epoch.
 
     Each compiled call costs about a millisecond on a CPU besides its steps, so more steps
-    per call are faster; past an epoch they only add padding, and past a few tens of MB the
-    stacked batches cost memory for nothing.
+    per call are faster; past an epoch they only add padding. A stacked element holds only
+    row indices (the compiled loop gathers the rows), so its size sets no limit.
     """
-    batch_bytes = cfg["batch_size"] * (data.x_train[:1].nbytes + data.y_train[:1].nbytes)
-    limits = (cfg["steps_per_execution"], _steps_per_epoch(cfg, data), STACK_BYTES // batch_bytes)
-    return max(1, min(limits))
+    return max(1, min(cfg["steps_per_execution"], _steps_per_epoch(cfg, data)))
 
 
 def _steps_per_epoch(cfg: Mapping[str, Any], data: Any) -> int:
     """Training batches per epoch, the last one smaller."""
-    return -(-len(data.x_train) // cfg["batch_size"])
+    return -(-data.n_train // cfg["batch_size"])
 
 
 #: On a CPU, "auto" compiles the stacked loop with XLA for runs of at least this many steps.

@@ -68,6 +68,27 @@ def test_npz_integer_images_are_scaled_and_flattened(tmp_path):
     assert data.name == str(path)
 
 
+def test_the_float32_training_copy_of_images_is_made_on_first_read(tmp_path):
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (30, 3, 3), dtype=np.uint8)
+    path = tmp_path / "imgs.npz"
+    np.savez(path, x_train=pixels, y_train=np.arange(30) % 3, x_test=pixels[:5], y_test=[0] * 5)
+    data = load_dataset(path)
+    assert data._x_train is None  # nothing made yet: a stacked fit reads the uint8 pixels
+    assert not data.x_train_uint8.flags.writeable
+    assert (data.n_train, data.input_dim, data.num_classes) == (30, 9, 3)
+    stacked = stack_batches(data, 8, 2, seed=0)
+    list(stacked.batches(2))
+    assert data._x_train is None
+    x = data.x_train  # made once, exactly pixels / 255 in float32, read-only like the rest
+    np.testing.assert_array_equal(x, pixels.reshape(30, 9).astype(np.float32) / np.float32(255))
+    assert data.x_train is x and not x.flags.writeable
+    with pytest.raises(AttributeError, match="read-only"):
+        data.name = "other"
+    with pytest.raises(ValueError, match="x_train is needed"):
+        Dataset("bad", None, data.y_train, data.x_test, data.y_test)
+
+
 @pytest.mark.parametrize(
     ("arrays", "message"),
     [
@@ -165,27 +186,27 @@ def test_training_batches_reshuffle_each_epoch_and_keep_sizes():
 
 def _stacked_epochs(stacked, epochs):
     """The real batches of ``epochs`` epochs of stacked elements, as lists of (x, y)."""
-    it = iter(stacked.dataset)
-    out = []
-    for _ in range(epochs):
-        batches = []
-        for _ in range(stacked.elements_per_epoch):
-            xs, ys, sizes = next(it)
-            for x, y, size in zip(xs.numpy(), ys.numpy(), sizes.numpy(), strict=True):
-                if size:
-                    batches.append((x[:size].ravel().tolist(), y[:size].tolist()))
-        out.append(batches)
-    return out
+    per_epoch = stacked.elements_per_epoch
+    batches = [(x.ravel().tolist(), y.tolist()) for x, y in stacked.batches(epochs * per_epoch)]
+    steps = stacked.steps_per_epoch
+    return [batches[e * steps : (e + 1) * steps] for e in range(epochs)]
 
 
 def test_stacked_batches_are_make_datasets_batches_grouped_and_padded():
-    stacked = stack_batches(_small(), batch_size=4, batches_per_element=2, seed=3)
+    data = _small()
+    stacked = stack_batches(data, batch_size=4, batches_per_element=2, seed=3)
     assert (stacked.steps_per_epoch, stacked.elements_per_epoch) == (3, 2)
+    # the examples stay resident; elements are row indices and batch sizes
+    np.testing.assert_array_equal(stacked.features.numpy(), data.x_train)
+    np.testing.assert_array_equal(stacked.labels.numpy(), data.y_train)
     it = iter(stacked.dataset)
-    x, y, sizes = next(it)
-    assert tuple(x.shape) == (2, 4, 1) and tuple(y.shape) == (2, 4)
+    indices, sizes = next(it)
+    assert tuple(indices.shape) == (2, 4) and indices.dtype.name == "int32"
     assert sizes.numpy().tolist() == [4, 4]
-    assert next(it)[2].numpy().tolist() == [2, 0]  # short last batch, then an empty one
+    indices, sizes = next(it)
+    assert sizes.numpy().tolist() == [2, 0]  # short last batch, then an empty one
+    assert indices.numpy()[0, 2:].tolist() == [0, 0]  # padding rows point at row 0
+    assert indices.numpy()[1].tolist() == [0, 0, 0, 0]
     epochs = _stacked_epochs(stack_batches(_small(), 4, 2, seed=3), 4)
     for epoch in epochs:
         assert [len(xs) for xs, _ in epoch] == [4, 4, 2]
@@ -231,6 +252,9 @@ def test_runs_share_one_validation_pipeline_and_host_copy_of_loaded_arrays():
     x, _ = _host_tensors(data.x_train_uint8, data.y_train)
     assert _host_tensors(data.x_train_uint8, data.y_train)[0] is x
     np.testing.assert_array_equal(x.numpy(), data.x_train_uint8)
+    # the stacked batches of every run read that one copy (on a CPU)
+    assert stack_batches(data, 32, 8).features is x
+    assert stack_batches(data, 64, 4).labels is _host_tensors(data.x_train_uint8, data.y_train)[1]
     batches = [int(x.shape[0]) for x, _ in first]
     assert batches == [128, 128, 104] == [int(x.shape[0]) for x, _ in first]
 

@@ -505,10 +505,7 @@ def _stacked_and_plain(n=100, batch_size=16, k=3, seed=5, epochs=2):
     y = RNG.integers(0, C, size=n).astype("int32")
     data = Dataset("toy", x, y, x[:20], y[:20])
     stacked = stack_batches(data, batch_size, k, seed=seed)
-    batches, it = [], iter(stacked.dataset)
-    for _ in range(epochs * stacked.elements_per_epoch):
-        xs, ys, sizes = next(it)
-        batches += [(xb[:s], yb[:s]) for xb, yb, s in zip(xs, ys, sizes.numpy(), strict=True) if s]
+    batches = list(stacked.batches(epochs * stacked.elements_per_epoch))
     plain = tf.data.Dataset.from_generator(
         lambda: iter(batches),
         output_signature=(
@@ -651,16 +648,11 @@ def test_stacked_uint8_images_train_as_their_float32_features():
     )
     assert data.x_train_uint8 is not None and data.x_scale == 255.0
     stacked = stack_batches(data, 16, 3, seed=2)
-    assert stacked.x_scale == 255.0 and stacked.dataset.element_spec[0].dtype == tf.uint8
+    assert stacked.x_scale == 255.0 and stacked.features.dtype == tf.uint8
     # the same batches, as float32 features, for a plain fit
-    index = {row.tobytes(): n for n, row in enumerate(images)}
-    batches, it = [], iter(stacked.dataset)
-    for _ in range(2 * stacked.elements_per_epoch):
-        xs, ys, sizes = next(it)
-        for xb, yb, s in zip(xs.numpy(), ys.numpy(), sizes.numpy(), strict=True):
-            if s:
-                rows = [index[r.tobytes()] for r in xb[:s]]
-                batches.append((data.x_train[rows], yb[:s]))
+    batches = list(stacked.batches(2 * stacked.elements_per_epoch))
+    index = {row.tobytes(): n for n, row in enumerate(data.x_train)}
+    assert all(r.tobytes() in index for x, _ in batches for r in x)  # exactly the features
     plain = tf.data.Dataset.from_generator(
         lambda: iter(batches),
         output_signature=(tf.TensorSpec((None, D), tf.float32), tf.TensorSpec((None,), tf.int32)),
