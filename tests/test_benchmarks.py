@@ -54,7 +54,7 @@ def _benchmark(name: str):
 
 def _check_entry(entry: object, batch_size: int) -> None:
     assert isinstance(entry, dict)
-    assert set(entry) == {"device", "batch_size", "ms_per_step"}
+    assert set(entry) == {"device", "batch_size", "ms_per_step", "floor_variants"}
     assert isinstance(entry["device"], str) and entry["device"]
     assert entry["batch_size"] == batch_size
     times = entry["ms_per_step"]
@@ -85,6 +85,18 @@ def test_several_batch_sizes_give_a_list_in_order():
         _check_entry(entry, batch_size)
         assert entry["ms_per_step"]["floor"] == 2.0  # the median of the rounds
     assert step_time.json_payload(results[:1]) == payload[0]
+
+
+def test_targets_name_both_floors_of_the_sweep_train_path():
+    step_time = _benchmark("step_time")
+    result = step_time.Result("CPU: test", 64)
+    result.samples = {key: [1.0] for key in step_time.LOOPS}
+    result.samples.update(sweep_train_path=[0.24], floor=[0.2])
+    result.floor_variants = {step_time.HONEST_FLOOR: 0.22}
+    lines = step_time.format_targets(result).splitlines()
+    assert any(line.startswith("  (e)/(f)   =   1.200") and "MISSED" in line for line in lines)
+    assert any(line.startswith("  (e)/(f'') =   1.091") and line.endswith("met") for line in lines)
+    assert step_time.json_payload([result])["floor_variants"] == {step_time.HONEST_FLOOR: 0.22}
 
 
 def test_bad_batch_sizes_are_one_clear_error():
