@@ -414,10 +414,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     from kerasweep._quiet import import_tensorflow_quietly
-    from kerasweep.adapters.wandb_internals import preload_init_imports
+    from kerasweep.adapters.wandb_internals import launch_inputs_only_when_staged
     from kerasweep.long_lived_objects import freeze_survivors_at_exit
 
     freeze_survivors_at_exit()  # each run is a process of its own: 1.3 s less at its exit
-    preload_init_imports()  # each program run is a new process: 1.3 s less than after TF
     import_tensorflow_quietly()
-    raise SystemExit(main())
+    # each program run is a new process: its wandb.init need not import wandb.sdk.launch
+    with launch_inputs_only_when_staged():
+        code = main()
+    raise SystemExit(code)

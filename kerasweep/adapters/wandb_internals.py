@@ -1,6 +1,6 @@
 """Every use of wandb's private API: the ``log`` of its run classes, its settings singleton.
 
-kerasweep's local controller needs four things wandb has no public API for:
+kerasweep's local controller needs five things wandb has no public API for:
 
 - the rows a run logs, however it logs them (``wandb.log``, ``run.log``, a Keras callback):
   :func:`capture_log` wraps ``log`` on ``wandb.sdk.wandb_run.Run`` and
@@ -13,7 +13,8 @@ kerasweep's local controller needs four things wandb has no public API for:
   what ``wandb.teardown()`` resets besides the service;
 - one listing of the installed packages per agent (:func:`cached_working_set`): wandb calls
   ``wandb.util.working_set`` at every ``wandb.init`` for the run's ``requirements.txt``;
-- the first ``wandb.init``'s import done before TensorFlow's (:func:`preload_init_imports`).
+- a run start that skips W&B Launch's staged inputs while none can exist, and with them
+  the import of ``wandb.sdk.launch`` (:func:`launch_inputs_only_when_staged`).
 
 Tested with wandb 0.28.2 and 0.31.0 (read in 0.29.0 and 0.30.0 too). wandb 0.28.0 and
 0.28.1 keep the account lookup as ``_server``, not ``_session_identity``.
@@ -54,14 +55,14 @@ __all__ = [
     "captured_run_should_stop",
     "capturing",
     "forget_settings",
-    "preload_init_imports",
+    "launch_inputs_only_when_staged",
 ]
 
 #: module -> wandb run class whose ``log`` is wrapped while a local run records
 LOG_CLASSES = {"wandb.sdk.wandb_run": "Run", "wandb.sdk.lib.noop_run": "NoopRun"}
 
-#: what the first ``wandb.init`` of a process imports (launch inputs, for W&B Launch jobs)
-INIT_IMPORTS = ("wandb.sdk.launch.inputs.internal",)
+#: where W&B Launch jobs stage their inputs, which every ``wandb.init`` applies
+LAUNCH_INPUTS_MODULE = "wandb.sdk.launch.inputs.internal"
 
 #: what ``wandb.teardown()`` resets in the setup singleton besides the service
 SETTINGS_STATE = ("_settings", "_settings_environ", "_sweep_config", "_session_identity")
@@ -213,23 +214,41 @@ def cached_working_set() -> Iterator[None]:
             wandb.util.working_set = original
 
 
-def preload_init_imports() -> bool:
-    """Import what the first ``wandb.init`` of this process would import; True if done.
+@contextmanager
+def launch_inputs_only_when_staged() -> Iterator[bool]:
+    """Inside, a run's start reads W&B Launch's staged job inputs only if any can exist.
 
-    That first ``init`` imports ``wandb.sdk.launch`` (:data:`INIT_IMPORTS`), whose pydantic
-    models read their fields' docstrings on Python < 3.13 by ``inspect.getmodule``, which
-    scans every module loaded: 0.4 s before TensorFlow is imported, 1.7 s after (about 3,900
-    modules). Call it before TensorFlow is imported; later it costs what the first
-    ``init`` would have cost anyway. Never raises: a wandb without these modules is left to
-    its own ``init``.
+    Every ``wandb.init`` calls ``Run._detect_and_apply_job_inputs``, which imports
+    ``wandb.sdk.launch`` (:data:`LAUNCH_INPUTS_MODULE`) to apply the inputs a W&B Launch job
+    staged. Inputs are staged only through that module, so while it is not imported there
+    are none, and the import is all the call does: 0.2 to 0.5 s in a new process, 1.7 s once
+    TensorFlow is loaded (its pydantic models read their fields' docstrings through
+    ``inspect.getmodule``, which scans every loaded module on Python < 3.13). Inside the
+    block the call is skipped while the module is not imported, and made as before once
+    it is. Yields False, changing nothing, for a wandb without that method.
 
     Example:
-        >>> preload_init_imports()
+        >>> import wandb
+        >>> with launch_inputs_only_when_staged() as skipping:
+        ...     wandb.init(mode="disabled").finish()
+        >>> skipping
         True
     """
+    from wandb.sdk import wandb_run
+
+    original = getattr(wandb_run.Run, "_detect_and_apply_job_inputs", None)
+    if original is None:
+        yield False
+        return
+
+    @functools.wraps(original)
+    def apply_if_staged(self: Any) -> None:
+        if sys.modules.get(LAUNCH_INPUTS_MODULE) is not None:  # something may have staged
+            original(self)
+
+    wandb_run.Run._detect_and_apply_job_inputs = apply_if_staged
     try:
-        for name in INIT_IMPORTS:
-            importlib.import_module(name)
-    except Exception:  # a wandb that moved them: its own init imports them
-        return False
-    return True
+        yield True
+    finally:
+        if wandb_run.Run._detect_and_apply_job_inputs is apply_if_staged:
+            wandb_run.Run._detect_and_apply_job_inputs = original

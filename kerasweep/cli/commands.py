@@ -105,9 +105,7 @@ def _function(args: argparse.Namespace, config: dict):
     if args.verbose:
         return sweep_train
     from kerasweep._quiet import import_tensorflow_quietly
-    from kerasweep.adapters.wandb_internals import preload_init_imports
 
-    preload_init_imports()  # 1.3 s sooner now than after TensorFlow's import
     with contextlib.suppress(Exception):  # a broken install fails each run, with its error
         import_tensorflow_quietly()
     return functools.partial(sweep_train, {"verbose": 0})

@@ -11,10 +11,11 @@ failed, in case the service is what broke).
 
 wandb also lists the installed Python packages at every ``wandb.init`` (the run's
 ``requirements.txt``), reading every package's metadata (about 0.2 s here). While the
-agent runs, the list is read once and handed to every run. And the first ``wandb.init``
-of a process imports modules whose import takes 1.3 s longer once TensorFlow is loaded
-(:func:`kerasweep.adapters.wandb_internals.preload_init_imports`): the session imports
-them when it starts, before the first run imports TensorFlow.
+agent runs, the list is read once and handed to every run. And every ``wandb.init``
+applies the inputs a W&B Launch job staged, importing ``wandb.sdk.launch`` to do so (0.2 to
+0.5 s, 1.7 s once TensorFlow is loaded); while the agent runs, that step is skipped as long
+as nothing could have staged any
+(:func:`kerasweep.adapters.wandb_internals.launch_inputs_only_when_staged`).
 
 Example:
     >>> with agent_session():  # doctest: +SKIP
@@ -41,13 +42,12 @@ logger = logging.getLogger("kerasweep.local")
 def agent_session() -> Iterator[None]:
     """wandb for the runs of one agent: torn down before the first and after the last.
 
-    Inside, the installed packages are listed once (:func:`shared_package_list`). What the
-    first ``wandb.init`` imports is imported first (before a run imports TensorFlow).
+    Inside, the installed packages are listed once (:func:`shared_package_list`), and a run
+    start reads W&B Launch's staged inputs only if some could exist.
     """
-    wandb_internals.preload_init_imports()
     teardown()
     try:
-        with shared_package_list():
+        with wandb_internals.launch_inputs_only_when_staged(), shared_package_list():
             yield
     finally:
         teardown()

@@ -21,6 +21,7 @@ from kerasweep.adapters.wandb_internals import (
     captured_run_should_stop,
     capturing,
     forget_settings,
+    launch_inputs_only_when_staged,
 )
 from tests.conftest import fresh_python
 
@@ -122,25 +123,41 @@ def _fresh_python(code: str, tmp_path) -> str:
 
 
 @pytest.mark.slow
-def test_the_preloaded_modules_are_what_the_first_init_imports(tmp_path):
-    # a new process: the first wandb.init imports them; after the preload it imports none
-    # of wandb.sdk.launch (where the import is slow once TensorFlow is loaded)
+def test_a_run_start_imports_launch_inputs_only_when_they_can_be_staged(tmp_path):
+    # a new process: wandb.init imports the module (so the name is still wandb's) ...
     out = _fresh_python(
         "import sys, wandb\n"
-        "from kerasweep.adapters.wandb_internals import INIT_IMPORTS\n"
-        "before = set(sys.modules)\n"
+        "from kerasweep.adapters.wandb_internals import LAUNCH_INPUTS_MODULE\n"
         "wandb.init(config={'a': 1}).finish()\n"
-        "print(sorted(m for m in INIT_IMPORTS if m not in before and m in sys.modules))\n",
+        "print(LAUNCH_INPUTS_MODULE in sys.modules)\n",
         tmp_path,
     )
-    assert out.strip() == repr(sorted(wandb_internals.INIT_IMPORTS))
+    assert out.strip() == "True"
+    # ... but inside the block, nothing of wandb.sdk.launch; with the module imported (what
+    # staging an input takes), the staged inputs are applied as before; after it, as before
     out = _fresh_python(
         "import sys, wandb\n"
-        "from kerasweep.adapters.wandb_internals import preload_init_imports\n"
-        "assert preload_init_imports()\n"
-        "before = set(sys.modules)\n"
-        "wandb.init(config={'a': 1}).finish()\n"
-        "print([m for m in set(sys.modules) - before if m.startswith('wandb.sdk.launch')])\n",
+        "from kerasweep.adapters.wandb_internals import (\n"
+        "    LAUNCH_INPUTS_MODULE, launch_inputs_only_when_staged)\n"
+        "with launch_inputs_only_when_staged() as skipping:\n"
+        "    wandb.init(config={'a': 1}).finish()\n"
+        "    print(skipping, [m for m in sys.modules if m.startswith('wandb.sdk.launch')])\n"
+        "    import importlib\n"
+        "    inputs = importlib.import_module(LAUNCH_INPUTS_MODULE)\n"
+        "    applied = []\n"
+        "    inputs.StagedLaunchInputs.apply = lambda self, run: applied.append(run.id)\n"
+        "    run = wandb.init(config={'a': 2})\n"
+        "    run.finish()\n"
+        "    print(applied == [run.id])\n",
         tmp_path,
     )
-    assert out.strip() == "[]"
+    assert out.strip().splitlines() == ["True []", "True"]
+
+
+def test_the_launch_inputs_step_is_wandbs_own_again_after_the_block():
+    from wandb.sdk import wandb_run
+
+    original = wandb_run.Run._detect_and_apply_job_inputs
+    with launch_inputs_only_when_staged() as skipping:
+        assert skipping and wandb_run.Run._detect_and_apply_job_inputs is not original
+    assert wandb_run.Run._detect_and_apply_job_inputs is original
