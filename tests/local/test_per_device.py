@@ -201,9 +201,18 @@ def test_a_store_gone_for_good_ends_with_the_agents_lines_and_their_status(
             else:
                 (tmp_path / "sweep.json").write_text(json.dumps(config))
                 proc = _kerasweep("run", str(tmp_path / "sweep.json"), *options, env=env)
-            deadline = time.monotonic() + 120
-            while not _both_running(url):  # each agent is in the middle of its run
-                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            # each agent is in the middle of its run (their imports can take a minute when
+            # the machine is busy and its disk cache cold)
+            deadline = time.monotonic() + 300
+            while not _both_running(url):
+                ended = proc.poll()
+                if ended is not None or time.monotonic() > deadline:
+                    if ended is None:
+                        proc.kill()
+                    out, err = proc.communicate()
+                    why = f"ended with {ended}" if ended is not None else "still running"
+                    pytest.fail(f"the two runs were never seen running at once ({why}):\n"
+                                f"{out}\n{err}")  # fmt: skip
                 time.sleep(0.2)
             postgres_cluster.stop("fast")
             out, err = proc.communicate(timeout=180)
