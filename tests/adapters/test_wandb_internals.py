@@ -133,15 +133,17 @@ def test_a_run_start_imports_launch_inputs_only_when_they_can_be_staged(tmp_path
         tmp_path,
     )
     assert out.strip() == "True"
-    # ... but inside the block, nothing of wandb.sdk.launch; with the module imported (what
+    # ... but inside the block, nothing more of wandb.sdk.launch; with the module imported (what
     # staging an input takes), the staged inputs are applied as before; after it, as before
     out = _fresh_python(
         "import sys, wandb\n"
         "from kerasweep.adapters.wandb_internals import (\n"
         "    LAUNCH_INPUTS_MODULE, launch_inputs_only_when_staged)\n"
         "with launch_inputs_only_when_staged() as skipping:\n"
+        "    before = set(sys.modules)  # wandb 0.28 imports wandb.sdk.launch itself\n"
         "    wandb.init(config={'a': 1}).finish()\n"
-        "    print(skipping, [m for m in sys.modules if m.startswith('wandb.sdk.launch')])\n"
+        "    new = [m for m in set(sys.modules) - before if m.startswith('wandb.sdk.launch')]\n"
+        "    print(skipping, new)\n"
         "    import importlib\n"
         "    inputs = importlib.import_module(LAUNCH_INPUTS_MODULE)\n"
         "    applied = []\n"
