@@ -102,8 +102,7 @@ class Dataset:
     def x_train(self) -> np.ndarray:
         """The training features as float32 (made from the uint8 ones on first use)."""
         if self._x_train is None:
-            x = self.x_train_uint8.astype(np.float32)
-            x /= np.float32(self.x_scale)
+            x = _features(self.x_train_uint8, self.x_scale)
             x.setflags(write=self.x_train_uint8.flags.writeable)
             object.__setattr__(self, "_x_train", x)
         return self._x_train
@@ -136,12 +135,18 @@ class Dataset:
         )
 
 
-def _prepare(x: np.ndarray, y: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+def _features(x: np.ndarray, scale: float) -> np.ndarray:
+    """``x`` flattened to one float32 row per example, divided by ``scale``."""
     x = np.asarray(x)
     x = x.reshape(len(x), -1).astype(np.float32)
     if scale != 1.0:
         x /= np.float32(scale)
-    return x, np.asarray(y).reshape(-1).astype(np.int32)
+    return x
+
+
+def _labels(y: np.ndarray) -> np.ndarray:
+    """``y`` as a flat int32 array."""
+    return np.asarray(y).reshape(-1).astype(np.int32)
 
 
 def _as_uint8(x: np.ndarray, scale: float) -> np.ndarray | None:
@@ -157,17 +162,14 @@ def _as_uint8(x: np.ndarray, scale: float) -> np.ndarray | None:
 def _prepared(name: str, parts: dict[str, np.ndarray], scale: float) -> Dataset:
     """The float32 data set, with its uint8 training features where they exist."""
     compact = _as_uint8(parts["x_train"], scale)
-    if compact is None:
-        x_train, y_train = _prepare(parts["x_train"], parts["y_train"], scale)
-    else:  # the float32 copy is made only if something asks for it
-        x_train, y_train = None, np.asarray(parts["y_train"]).reshape(-1).astype(np.int32)
-    x_test, y_test = _prepare(parts["x_test"], parts["y_test"], scale)
+    # with uint8 pixels, the float32 copy is made only if something asks for it
+    x_train = _features(parts["x_train"], scale) if compact is None else None
     return Dataset(
         name,
         x_train,
-        y_train,
-        x_test,
-        y_test,
+        _labels(parts["y_train"]),
+        _features(parts["x_test"], scale),
+        _labels(parts["y_test"]),
         x_train_uint8=compact,
         x_scale=scale if compact is not None else None,
     )
