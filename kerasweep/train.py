@@ -27,6 +27,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kerasweep.adapters.xla_cache import enable_xla_cache
 from kerasweep.compiled_models import CompiledModels
 from kerasweep.long_lived_objects import imports_uncollected
 
@@ -220,6 +221,17 @@ def sweep_train(config: Mapping[str, Any] | None = None):
 
 def _fit(run):
     """``sweep_train``'s work inside its wandb run."""
+    # before the process's first XLA compile: TensorFlow reads its flags then
+    xla_cache = enable_xla_cache()
+    try:
+        return _fit_model(run)
+    finally:
+        if xla_cache is not None:
+            xla_cache.publish()  # what this run compiled, for the next process
+
+
+def _fit_model(run):
+    """Load the data, build and compile the model, and ``fit`` it."""
     # the first run imports TensorFlow: about 1 s of garbage collection less
     with imports_uncollected(freeze_new="tensorflow"):
         import keras

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -14,6 +17,10 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ["WANDB_SILENT"] = "true"
 os.environ.setdefault("WANDB_MODE", "disabled")
+# XLA executables persist in one cache for the session and its child processes, never in
+# the user's (tests of the cache itself give it directories of their own).
+os.environ["KERASWEEP_XLA_CACHE"] = tempfile.mkdtemp(prefix="kerasweep-xla-cache-")
+atexit.register(shutil.rmtree, os.environ["KERASWEEP_XLA_CACHE"], ignore_errors=True)
 # Never let a test talk to W&B or read a developer's credentials.
 for _secret in ("WANDB_API_KEY", "WANDB_BASE_URL"):
     os.environ.pop(_secret, None)
