@@ -243,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(name, str(work))
     os.environ.setdefault("WANDB_SILENT", "true")
     os.environ["KERASWEEP_DB"] = str(work / "kerasweep.db")
+    os.environ.setdefault("KERASWEEP_XLA_CACHE", str(work / "xla-cache"))  # cold
     os.chdir(work)
     if not args.no_keras:
         import keras  # noqa: F401

@@ -488,6 +488,8 @@ def run_system(system: str, plan: Plan, workdir: Path) -> Outcome:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     env.update(WANDB_MODE="offline", WANDB_SILENT="true")
+    # a first sweep's compiles: kerasweep's XLA cache starts empty, not with earlier runs'
+    env["KERASWEEP_XLA_CACHE"] = str(rundir / "xla-cache")
     for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
         env[var] = str(rundir)
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", system]

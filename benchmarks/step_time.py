@@ -634,6 +634,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
             os.environ.setdefault(var, str(workdir))
+        os.environ.setdefault("KERASWEEP_XLA_CACHE", str(workdir / "xla-cache"))
         work = prepare_workload(load_images(settings.quick), workdir)
         print(f"data: {work.source}; {work.n_train} training examples")
         print(f"model: 784-{'-'.join(map(str, HIDDEN_UNITS))}-10 MLP, SGD lr {LEARNING_RATE}")

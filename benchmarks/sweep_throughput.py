@@ -550,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
             os.environ[var] = str(workdir)
         os.environ["WANDB_MODE"] = args.wandb_mode
+        os.environ.setdefault("KERASWEEP_XLA_CACHE", str(workdir / "xla-cache"))  # cold
         os.environ.setdefault("WANDB_SILENT", "true")
         os.chdir(workdir)  # wandb's run folders
         dataset = resolve_dataset(args.dataset, workdir)
