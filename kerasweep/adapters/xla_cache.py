@@ -14,7 +14,9 @@ links to the shared entries that parse whole (checked here before linking), in a
 keyed by TensorFlow's version and the CPU's features. What the process compiles lands
 there; :meth:`XlaCache.publish` moves each new entry into the shared directory with one
 ``os.replace``, so other processes only ever see whole entries. Only CPU executables are
-kept (a GPU's model is not in TensorFlow's key either).
+kept (a GPU's model is not in TensorFlow's key either). TensorFlow 2.18 sometimes lowers
+the same traced loop to a second HLO module (a race under CPU load); a process that gets
+it compiles once and publishes it beside the first, and later processes load either.
 
 It is on by default where TensorFlow's C++ errors are hidden (``TF_CPP_MIN_LOG_LEVEL=3``,
 as kerasweep's command line and agents set): TensorFlow first tries to read each entry as

@@ -3,6 +3,7 @@ can fail a run."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -63,7 +64,25 @@ def test_a_new_process_loads_what_an_earlier_one_compiled(warm_cache):
     second = run_with_cache(root)
     assert LOADED in second.stderr
     after = {e.name: e.stat().st_mtime_ns for e in shared.glob("xla_compile_cache__*.pb")}
-    assert after == before  # loaded, not compiled and written again
+    # every entry the first process published is still there, never written again
+    assert {name: after.get(name) for name in before} == before
+    if lowering_is_deterministic():
+        assert after == before  # loaded, not compiled again
+    else:
+        # TensorFlow 2.18 lowers the same traced loop to one of two HLO modules (with or
+        # without a padded dynamic dimension), by a race that CPU load makes likely: a
+        # process that gets the other one compiles it and publishes it beside the first,
+        # under the same signature. Seen on 2.18, never on 2.21 (the versions CI runs).
+        signatures = {name.split("__")[1] for name in before}
+        assert all(name.split("__")[1] in signatures for name in set(after) - set(before))
+
+
+def lowering_is_deterministic() -> bool:
+    """Whether this TensorFlow always lowers one traced function to one HLO module
+    (checked on 2.21; versions between the floor and it are taken to be like the floor)."""
+    version = importlib.metadata.version("tensorflow")
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return (major, minor) >= (2, 21)
 
 
 def test_damaged_entries_are_dropped_and_the_run_still_trains(warm_cache, tmp_path):
