@@ -24,6 +24,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -100,8 +101,24 @@ def fresh_database(server_url: str) -> Iterator[str]:
     try:
         yield with_database(server_url, name)
     finally:
+        _drop_database(server_url, name)
+
+
+def _drop_database(server_url: str, name: str, tries: int = 20) -> None:
+    """Drop ``name``, ending its connections. An autovacuum worker in it has no role, and
+    PostgreSQL refuses to end it for a role that is not a superuser (InsufficientPrivilege,
+    seen with three test processes on one server): it is done within moments, so try again."""
+    import psycopg
+
+    for attempt in range(tries):
         with psycopg.connect(server_url, autocommit=True, connect_timeout=10) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            try:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except psycopg.errors.InsufficientPrivilege:
+                if attempt == tries - 1:
+                    raise
+        time.sleep(0.1)
 
 
 # -- a throwaway cluster ----------------------------------------------------------------------
