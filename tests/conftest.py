@@ -67,6 +67,15 @@ def fresh_python(
 # -- PostgreSQL (tests/postgres.py): a fresh database per test, on $KERASWEEP_TEST_POSTGRES_URL
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (the README's test command): a worker per CPU core, at most four. Each
+    worker loads TensorFlow and starts agents and servers of its own."""
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    cores = len(usable) if usable else os.cpu_count() or 1
+    return min(4, cores)
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "postgres: needs a PostgreSQL server (tests/postgres.py)")
 
