@@ -229,6 +229,11 @@ def test_peers_tiny_run_reports_every_system_in_both_modes(tmp_path):
         )
         assert params == [(64, 0.01), (256, 0.01)]
         assert grid[name]["epochs_trained"] == 4
+    later = result["modes"]["grid"]["kerasweep_later_sweep"]  # the same sweep again
+    assert later["problem"] is None and later["wall_s"] > 0
+    assert later["epochs_trained"] == grid["kerasweep"]["epochs_trained"]
+    assert "kerasweep_later_sweep" not in result["modes"]["hyperband"]
+    assert "| kerasweep, later sweep |" in proc.stdout
     assert "### mode grid" in proc.stdout and "### mode hyperband" in proc.stdout
     assert "seconds per epoch" in proc.stdout
 
