@@ -24,9 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import wrapt
 
+from kerasweep._version import __version__
 from kerasweep.long_lived_objects import imports_uncollected
-
-__version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {

@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Hyperparameter sweeps of Keras models with W&B's engine, offline.",
     )
     parser.add_argument("--db", default=None, metavar="PATH", help=argparse.SUPPRESS)
-    from kerasweep import __version__
+    from kerasweep._version import __version__
 
     parser.add_argument("--version", action="version", version=f"kerasweep {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -32,6 +32,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from kerasweep._version import __version__
 from kerasweep.dashboard.feed import Payload
 from kerasweep.dashboard.pages import PLOTLY_PATH, SCRIPT_PATH, error_page, list_page, sweep_page
 from kerasweep.dashboard.sweep_list import sweep_href
@@ -226,6 +227,4 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def _version() -> str:
-    from kerasweep import __version__
-
     return __version__
