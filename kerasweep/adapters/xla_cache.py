@@ -69,10 +69,17 @@ def enable_xla_cache() -> XlaCache | None:
     global _enabled
     if _enabled is not None:
         return _enabled
+    inherited = os.environ.get("TF_XLA_FLAGS", "")
+    flags = _without_inherited_cache(inherited)
+    if flags != inherited:  # a parent's own directory is never this process's
+        if flags:
+            os.environ["TF_XLA_FLAGS"] = flags
+        else:
+            del os.environ["TF_XLA_FLAGS"]
     setting = os.environ.get(ENV)
     if setting is not None and setting.strip().lower() in _OFF:
         return None
-    if "tf_xla_persistent_cache_directory" in os.environ.get("TF_XLA_FLAGS", ""):
+    if "tf_xla_persistent_cache_directory" in flags:
         return None
     if setting is None and os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") != "3":
         return None
@@ -81,7 +88,6 @@ def enable_xla_cache() -> XlaCache | None:
         cache = XlaCache(root, tensorflow_version=_tensorflow_version())
     except OSError:
         return None  # an unwritable cache costs a compile, never the run
-    flags = os.environ.get("TF_XLA_FLAGS", "")
     os.environ["TF_XLA_FLAGS"] = (
         f"{flags} --tf_xla_persistent_cache_directory={cache.private} "
         "--tf_xla_persistent_cache_device_types=CPU"
@@ -89,6 +95,27 @@ def enable_xla_cache() -> XlaCache | None:
     atexit.register(cache.close)
     _enabled = cache
     return cache
+
+
+def _without_inherited_cache(flags: str) -> str:
+    """``flags`` less the cache flags that a parent process's :func:`enable_xla_cache` set.
+
+    A child inherits its parent's ``TF_XLA_FLAGS``, which name the parent's own directory:
+    TensorFlow would write the child's entries there in place, beside the parent's and
+    any sibling's. A child takes a directory of its own instead.
+    """
+    words = flags.split()
+    for word in words:
+        key, _, value = word.partition("=")
+        if key == "--tf_xla_persistent_cache_directory" and _is_private_directory(Path(value)):
+            return " ".join(
+                w for w in words if w not in (word, "--tf_xla_persistent_cache_device_types=CPU")
+            )
+    return flags
+
+
+def _is_private_directory(path: Path) -> bool:
+    return path.name.startswith("proc-") and path.parent.name.startswith("tf-")
 
 
 class XlaCache:

@@ -25,7 +25,7 @@ RUN = (
 LOADED = "Loading cached entry for"  # TensorFlow's log line for an executable it loaded
 
 
-def run_with_cache(root) -> subprocess.CompletedProcess:
+def run_with_cache(root, **env: str) -> subprocess.CompletedProcess:
     proc = fresh_python(
         "-c",
         RUN,
@@ -33,6 +33,7 @@ def run_with_cache(root) -> subprocess.CompletedProcess:
         KERASWEEP_XLA_CACHE=str(root),
         TF_CPP_MIN_LOG_LEVEL="0",
         TF_CPP_VMODULE="device_executable_persistor=1",
+        **env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("trained")
@@ -51,6 +52,7 @@ def warm_cache(tmp_path_factory):
     return root, run_with_cache(root)
 
 
+@pytest.mark.slow
 def test_a_new_process_loads_what_an_earlier_one_compiled(warm_cache):
     root, first = warm_cache
     assert LOADED not in first.stderr
@@ -85,6 +87,23 @@ def lowering_is_deterministic() -> bool:
     return (major, minor) >= (2, 21)
 
 
+@pytest.mark.slow
+def test_a_process_started_by_one_with_the_cache_publishes_through_its_own(tmp_path):
+    parent = XlaCache(tmp_path / "parent", tensorflow_version="0.test")
+    try:  # the child inherits the flags its parent's enable_xla_cache set
+        flags = (
+            f"--tf_xla_persistent_cache_directory={parent.private} "
+            "--tf_xla_persistent_cache_device_types=CPU"
+        )
+        run_with_cache(tmp_path / "child", TF_XLA_FLAGS=flags)
+        assert not list(parent.private.iterdir())  # nothing written in the parent's place
+        entries = list(shared_directory(tmp_path / "child").glob("xla_compile_cache__*.pb"))
+        assert entries and all(is_whole_entry(e) for e in entries)
+    finally:
+        parent.close()
+
+
+@pytest.mark.slow
 def test_damaged_entries_are_dropped_and_the_run_still_trains(warm_cache, tmp_path):
     root, _ = warm_cache
     damaged = tmp_path / "damaged"
@@ -101,6 +120,7 @@ def test_damaged_entries_are_dropped_and_the_run_still_trains(warm_cache, tmp_pa
     assert entries and all(is_whole_entry(e) for e in entries)  # compiled and published anew
 
 
+@pytest.mark.slow
 def test_whole_entries_are_told_from_torn_and_foreign_files(warm_cache, tmp_path):
     entry = next(shared_directory(warm_cache[0]).glob("xla_compile_cache__*.pb"))
     data = entry.read_bytes()
@@ -232,3 +252,39 @@ def test_an_unwritable_cache_leaves_it_off(fresh_setting, tmp_path):
     fresh_setting.setenv(xla_cache.ENV, str(blocked / "cache"))
     assert enable_xla_cache() is None
     assert "TF_XLA_FLAGS" not in os.environ
+
+
+def test_a_child_takes_a_directory_of_its_own_not_its_parents(fresh_setting, tmp_path):
+    parent = XlaCache(tmp_path, tensorflow_version="0.test")
+    try:  # what a child of a process that enabled the cache inherits
+        inherited = (
+            f"--xla_foo=1 --tf_xla_persistent_cache_directory={parent.private} "
+            "--tf_xla_persistent_cache_device_types=CPU"
+        )
+        fresh_setting.setenv("TF_XLA_FLAGS", inherited)
+        fresh_setting.setenv(xla_cache.ENV, str(tmp_path))
+        cache = enable_xla_cache()
+        assert cache is not None and cache.private != parent.private
+        flags = os.environ["TF_XLA_FLAGS"].split()
+        assert flags == [
+            "--xla_foo=1",
+            f"--tf_xla_persistent_cache_directory={cache.private}",
+            "--tf_xla_persistent_cache_device_types=CPU",
+        ]
+    finally:
+        parent.close()
+
+
+def test_a_child_with_the_cache_off_does_not_write_to_its_parents(fresh_setting, tmp_path):
+    parent = XlaCache(tmp_path, tensorflow_version="0.test")
+    try:
+        fresh_setting.setenv(
+            "TF_XLA_FLAGS",
+            f"--tf_xla_persistent_cache_directory={parent.private} "
+            "--tf_xla_persistent_cache_device_types=CPU",
+        )
+        fresh_setting.setenv(xla_cache.ENV, "off")
+        assert enable_xla_cache() is None
+        assert "TF_XLA_FLAGS" not in os.environ
+    finally:
+        parent.close()
