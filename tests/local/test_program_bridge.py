@@ -109,11 +109,14 @@ def installed(tmp_path_factory) -> Path:
         ignore=shutil.ignore_patterns(".git", "tests", "benchmarks", "build", "dist", "*.db",
                                       "wandb", "__pycache__", "*.egg-info"),
     )  # fmt: skip
-    subprocess.run(
+    built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
          "-w", str(base / "dist"), str(source)],
-        check=True,
+        capture_output=True, text=True,
     )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    # setuptools' deprecations become errors at a date it names: none may be left
+    assert "Warning" not in built.stderr, built.stderr
     (wheel,) = (base / "dist").glob("kerasweep-*.whl")
     env_dir = base / "venv"
     venv.create(env_dir, with_pip=False)
