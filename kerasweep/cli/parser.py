@@ -11,6 +11,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from kerasweep._version import __version__
+
 __all__ = ["UsageError", "build_parser"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
@@ -126,8 +128,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Hyperparameter sweeps of Keras models with W&B's engine, offline.",
     )
     parser.add_argument("--db", default=None, metavar="PATH", help=argparse.SUPPRESS)
-    from kerasweep._version import __version__
-
     parser.add_argument("--version", action="version", version=f"kerasweep {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.add_parser(

@@ -149,7 +149,7 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/api/sweeps":
             self._payload(feed.sweeps(), None)
         elif path == "/healthz":
-            self._json({"kerasweep": _version(), "store": self.server.dashboard.key})
+            self._json({"kerasweep": __version__, "store": self.server.dashboard.key})
         elif asset := _Assets.get(path):
             self._asset(*asset, "text/javascript")
         else:
@@ -224,7 +224,3 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not self._head and status != 304:
             self.wfile.write(data)
-
-
-def _version() -> str:
-    return __version__
