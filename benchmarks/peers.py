@@ -524,6 +524,27 @@ def run_system(system: str, plan: Plan, workdir: Path, *, later: bool = False) -
     return Outcome(system, wall, trials, later=later)
 
 
+def run_plan(
+    plan: Plan, systems: Sequence[str], workdir: Path, *, later_sweep: bool
+) -> list[Outcome]:
+    """Each system's run of ``plan``, one after another, each line printed as it ends; in
+    grid mode with ``later_sweep``, kerasweep's sweep again right after its first."""
+    outcomes: list[Outcome] = []
+
+    def run(system: str, later: bool = False) -> Outcome:
+        outcome = run_system(system, plan, workdir, later=later)
+        shown = outcome.problem or f"{outcome.wall:.1f} s, {outcome.epochs_trained} epochs"
+        print(f"  {plan.mode} {outcome.label}: {shown}", flush=True)
+        outcomes.append(outcome)
+        return outcome
+
+    for system in systems:
+        first = run(system)
+        if system == "kerasweep" and plan.mode == "grid" and later_sweep and not first.problem:
+            run(system, later=True)
+    return outcomes
+
+
 def _ratio(peer: float | None, ours: float | None) -> str:
     if peer is None or not ours:
         return ""
@@ -728,20 +749,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"data: {source}")
         payload["data"] = source
         for plan in plans(args, data):
-            outcomes = []
-            for system in args.systems:
-                runs = [False, True] if system == "kerasweep" and plan.mode == "grid" else [False]
-                if not args.later_sweep:
-                    runs = [False]
-                for later in runs:
-                    if later and outcomes[-1].problem is not None:
-                        break
-                    outcome = run_system(system, plan, workdir, later=later)
-                    shown = outcome.problem or (
-                        f"{outcome.wall:.1f} s, {outcome.epochs_trained} epochs"
-                    )
-                    print(f"  {plan.mode} {outcome.label}: {shown}", flush=True)
-                    outcomes.append(outcome)
+            outcomes = run_plan(plan, args.systems, workdir, later_sweep=args.later_sweep)
             reports.append(format_mode(plan, outcomes))
             fields = dataclasses.asdict(plan)
             fields["data"] = source
@@ -749,9 +757,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "plan": fields,
                 "systems": {o.system: o.to_json() for o in outcomes if not o.later},
             }
-            later = [o for o in outcomes if o.later]
-            if later:
-                payload["modes"][plan.mode]["kerasweep_later_sweep"] = later[0].to_json()
+            for o in outcomes:
+                if o.later:
+                    payload["modes"][plan.mode]["kerasweep_later_sweep"] = o.to_json()
     for report in reports:
         print()
         print(report)
