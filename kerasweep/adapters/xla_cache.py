@@ -54,6 +54,8 @@ ENV = "KERASWEEP_XLA_CACHE"
 #: The shared entries beyond this size are pruned, oldest first.
 MAX_BYTES = 512 * 2**20
 _ENTRY_GLOB = "xla_compile_cache__*.pb"
+_DIRECTORY_FLAG = "--tf_xla_persistent_cache_directory"
+_DEVICE_TYPES_FLAG = "--tf_xla_persistent_cache_device_types=CPU"
 _OFF = {"", "0", "off", "false", "no"}
 _enabled: XlaCache | None = None
 
@@ -89,8 +91,7 @@ def enable_xla_cache() -> XlaCache | None:
     except OSError:
         return None  # an unwritable cache costs a compile, never the run
     os.environ["TF_XLA_FLAGS"] = (
-        f"{flags} --tf_xla_persistent_cache_directory={cache.private} "
-        "--tf_xla_persistent_cache_device_types=CPU"
+        f"{flags} {_DIRECTORY_FLAG}={cache.private} {_DEVICE_TYPES_FLAG}"
     ).strip()
     atexit.register(cache.close)
     _enabled = cache
@@ -107,10 +108,8 @@ def _without_inherited_cache(flags: str) -> str:
     words = flags.split()
     for word in words:
         key, _, value = word.partition("=")
-        if key == "--tf_xla_persistent_cache_directory" and _is_private_directory(Path(value)):
-            return " ".join(
-                w for w in words if w not in (word, "--tf_xla_persistent_cache_device_types=CPU")
-            )
+        if key == _DIRECTORY_FLAG and _is_private_directory(Path(value)):
+            return " ".join(w for w in words if w not in (word, _DEVICE_TYPES_FLAG))
     return flags
 
 
