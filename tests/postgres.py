@@ -110,15 +110,15 @@ def _drop_database(server_url: str, name: str, tries: int = 20) -> None:
     seen with three test processes on one server): it is done within moments, so try again."""
     import psycopg
 
-    for attempt in range(tries):
-        with psycopg.connect(server_url, autocommit=True, connect_timeout=10) as admin:
+    with psycopg.connect(server_url, autocommit=True, connect_timeout=10) as admin:
+        for attempt in range(tries):
             try:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 return
             except psycopg.errors.InsufficientPrivilege:
                 if attempt == tries - 1:
                     raise
-        time.sleep(0.1)
+            time.sleep(0.1)
 
 
 # -- a throwaway cluster ----------------------------------------------------------------------
