@@ -443,10 +443,18 @@ class Outcome:
     trials: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     problem: str | None = None  # "not installed: ...", "failed: ...", "not applicable: ..."
     later: bool = False  # kerasweep's second sweep, on the XLA cache its first one left
+    #: With ``--repeats``: every round's own outcome; ``wall`` is then their median and
+    #: ``trials`` the first round's.
+    rounds: list[Outcome] = dataclasses.field(default_factory=list)
 
     @property
     def label(self) -> str:
         return f"{self.system}, later sweep" if self.later else self.system
+
+    @property
+    def walls(self) -> list[float]:
+        """The wall time of each round (one, without ``--repeats``)."""
+        return [r.wall for r in self.rounds] if self.rounds else [self.wall]
 
     @property
     def epochs_trained(self) -> int:
@@ -460,12 +468,16 @@ class Outcome:
 
     @property
     def outside_epochs(self) -> float:
+        """Seconds outside epochs (the median over the rounds)."""
+        if self.rounds:
+            return statistics.median(r.outside_epochs for r in self.rounds)
         return self.wall - sum(e["seconds"] for t in self.trials for e in t["epochs"])
 
     def seconds_per_epoch(self) -> dict[int, float]:
-        """Median epoch seconds by batch size, each trial's first epoch left out."""
+        """Median epoch seconds by batch size over every round, each trial's first epoch
+        left out."""
         by_size: dict[int, list[float]] = {}
-        for trial in self.trials:
+        for trial in (t for r in self.rounds or [self] for t in r.trials):
             later = [e["seconds"] for e in trial["epochs"][1:]]
             by_size.setdefault(trial["params"]["batch_size"], []).extend(later)
         return {b: statistics.median(s) for b, s in sorted(by_size.items()) if s}
@@ -480,21 +492,47 @@ class Outcome:
             "outside_epochs_s": round(self.outside_epochs, 3) if self.problem is None else None,
             "seconds_per_epoch": {str(b): round(s, 4) for b, s in self.seconds_per_epoch().items()},
             "trial_records": self.trials,
+            **(
+                {
+                    "rounds": [
+                        {"wall_s": round(r.wall, 3), "trial_records": r.trials} for r in self.rounds
+                    ]
+                }
+                if self.rounds
+                else {}
+            ),
         }
 
 
-def run_system(system: str, plan: Plan, workdir: Path, *, later: bool = False) -> Outcome:
+def over_rounds(runs: Sequence[Outcome]) -> Outcome:
+    """One system's rounds as one outcome: the median wall time, epochs pooled; a round's
+    problem, if one had any."""
+    if len(runs) == 1:
+        return runs[0]
+    failed = next((r for r in runs if r.problem is not None), None)
+    if failed is not None:
+        return failed
+    first = runs[0]
+    wall = statistics.median(r.wall for r in runs)
+    return Outcome(first.system, wall, first.trials, later=first.later, rounds=list(runs))
+
+
+def run_system(
+    system: str, plan: Plan, workdir: Path, *, later: bool = False, round_: int = 0
+) -> Outcome:
     """``system``'s run of ``plan`` in a fresh process, timed from its start to its exit.
 
     ``later``: the same sweep again, as a user's next sweep on the machine: kerasweep's XLA
-    cache holds what the first one compiled.
+    cache holds what the first one compiled. ``round_``: which repeat this is (each round's
+    first sweep starts with an empty XLA cache of its own).
     """
     if plan.mode == "hyperband" and system not in HYPERBAND_SYSTEMS:
         return Outcome(system, problem="not applicable: its hyperband needs a W&B server")
     missing = missing_packages(system)
     if missing:
         return Outcome(system, problem=f"not installed: {', '.join(missing)}")
-    rundir = workdir / f"{plan.mode}-{system}{'-later' if later else ''}"
+    suffix = f"-round{round_ + 1}" if round_ else ""
+    rundir = workdir / f"{plan.mode}-{system}{'-later' if later else ''}{suffix}"
     rundir.mkdir()
     plan_path, out_path = rundir / "plan.json", rundir / "trials.json"
     plan_path.write_text(json.dumps(dataclasses.asdict(plan)))
@@ -504,7 +542,7 @@ def run_system(system: str, plan: Plan, workdir: Path, *, later: bool = False) -
     env.update(WANDB_MODE="offline", WANDB_SILENT="true")
     # a first sweep's compiles: kerasweep's XLA cache starts empty, not with the user's;
     # the later sweep finds what the first one left
-    env["KERASWEEP_XLA_CACHE"] = str(workdir / f"{plan.mode}-{system}-xla-cache")
+    env["KERASWEEP_XLA_CACHE"] = str(workdir / f"{plan.mode}-{system}-xla-cache{suffix}")
     for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
         env[var] = str(rundir)
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", system]
@@ -525,24 +563,31 @@ def run_system(system: str, plan: Plan, workdir: Path, *, later: bool = False) -
 
 
 def run_plan(
-    plan: Plan, systems: Sequence[str], workdir: Path, *, later_sweep: bool
+    plan: Plan, systems: Sequence[str], workdir: Path, *, later_sweep: bool, repeats: int = 1
 ) -> list[Outcome]:
     """Each system's run of ``plan``, one after another, each line printed as it ends; in
-    grid mode with ``later_sweep``, kerasweep's sweep again right after its first."""
-    outcomes: list[Outcome] = []
+    grid mode with ``later_sweep``, kerasweep's sweep again right after its first.
 
-    def run(system: str, later: bool = False) -> Outcome:
-        outcome = run_system(system, plan, workdir, later=later)
+    With ``repeats`` above 1 the systems take turns, round after round, so that a machine
+    whose speed drifts slows each of them alike; each system's rounds come back as one
+    outcome (:func:`over_rounds`).
+    """
+    runs: dict[tuple[str, bool], list[Outcome]] = {}
+
+    def run(system: str, round_: int, later: bool = False) -> Outcome:
+        outcome = run_system(system, plan, workdir, later=later, round_=round_)
         shown = outcome.problem or f"{outcome.wall:.1f} s, {outcome.epochs_trained} epochs"
-        print(f"  {plan.mode} {outcome.label}: {shown}", flush=True)
-        outcomes.append(outcome)
+        of = f" (round {round_ + 1} of {repeats})" if repeats > 1 else ""
+        print(f"  {plan.mode} {outcome.label}{of}: {shown}", flush=True)
+        runs.setdefault((system, later), []).append(outcome)
         return outcome
 
-    for system in systems:
-        first = run(system)
-        if system == "kerasweep" and plan.mode == "grid" and later_sweep and not first.problem:
-            run(system, later=True)
-    return outcomes
+    for round_ in range(repeats):
+        for system in systems:
+            first = run(system, round_)
+            if system == "kerasweep" and plan.mode == "grid" and later_sweep and not first.problem:
+                run(system, round_, later=True)
+    return [over_rounds(rounds) for rounds in runs.values()]
 
 
 def _ratio(peer: float | None, ours: float | None) -> str:
@@ -569,14 +614,25 @@ def format_mode(plan: Plan, outcomes: Sequence[Outcome]) -> str:
         "| best val_loss | outside epochs (s) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    if any(o.rounds for o in outcomes):
+        rounds = max(len(o.rounds) for o in outcomes)
+        lines[1:1] = [
+            "",
+            f"{rounds} rounds, the systems taking turns: wall is the median (the range in "
+            "brackets), outside epochs the median, epochs pooled over the rounds; trials "
+            "and val_loss are the first round's.",
+        ]
     for o in outcomes:
         if o.problem is not None:
             lines.append(f"| {o.label} | {o.problem} | | | | | | |")
             continue
         best = "" if o.best_val_loss is None else f"{o.best_val_loss:.4f}"
         shorter = sum(len(t["epochs"]) < plan.epochs for t in o.trials)
+        wall = f"{o.wall:.1f}"
+        if o.rounds:
+            wall += f" ({min(o.walls):.1f} to {max(o.walls):.1f})"
         lines.append(
-            f"| {o.label} | {o.wall:.1f} | {_ratio(o.wall, ours and ours.wall)} "
+            f"| {o.label} | {wall} | {_ratio(o.wall, ours and ours.wall)} "
             f"| {len(o.trials)} | {shorter} | {o.epochs_trained} | {best} "
             f"| {o.outside_epochs:.1f} |"
         )
@@ -607,6 +663,11 @@ def format_mode(plan: Plan, outcomes: Sequence[Outcome]) -> str:
             f"fastest peer end to end: {fastest.system}, {fastest.wall / ours.wall:.2f}x "
             "kerasweep's wall time (target 4x)",
         ]
+        if ours.rounds and len(fastest.walls) == len(ours.walls):
+            each = ", ".join(
+                f"{p / k:.2f}x" for p, k in zip(fastest.walls, ours.walls, strict=True)
+            )
+            lines.append(f"  round by round: {each}")
         later = next((o for o in ran if o.later), None)
         if later is not None:
             lines.append(
@@ -685,6 +746,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="grid mode runs kerasweep twice by default, the second time as a user's later "
         "sweep on the same machine (XLA's compiled loops loaded from disk); run it once",
     )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="rounds of every system, taking turns; wall times are the median over the "
+        "rounds and epochs are pooled (a machine whose speed drifts slows each alike)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--worker", choices=SYSTEMS, help=argparse.SUPPRESS)
     parser.add_argument("--plan", help=argparse.SUPPRESS)
@@ -709,7 +777,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     repeated = [s for i, s in enumerate(args.systems) if s in args.systems[:i]]
     if repeated:
         parser.error(f"--systems: {repeated[0]!r} is named twice")
-    for name in ("epochs", "hyperband_epochs", "min_iter", "eta"):
+    for name in ("epochs", "hyperband_epochs", "min_iter", "eta", "repeats"):
         if getattr(args, name) < (2 if name == "eta" else 1):
             parser.error(f"--{name.replace('_', '-')}: {getattr(args, name)} is too small")
     if args.tiny:
@@ -741,7 +809,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     found = versions()
     print(f"device: {device_name()}")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in found.items()))
-    payload: dict[str, Any] = {"device": device_name(), "versions": found, "modes": {}}
+    payload: dict[str, Any] = {
+        "device": device_name(),
+        "versions": found,
+        "repeats": args.repeats,
+        "modes": {},
+    }
     reports = []
     with tempfile.TemporaryDirectory(prefix="kerasweep-peers-") as tmp:
         workdir = Path(tmp)
@@ -749,7 +822,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"data: {source}")
         payload["data"] = source
         for plan in plans(args, data):
-            outcomes = run_plan(plan, args.systems, workdir, later_sweep=args.later_sweep)
+            outcomes = run_plan(
+                plan, args.systems, workdir, later_sweep=args.later_sweep, repeats=args.repeats
+            )
             reports.append(format_mode(plan, outcomes))
             fields = dataclasses.asdict(plan)
             fields["data"] = source

@@ -254,6 +254,65 @@ def test_peers_missing_packages_are_reported_not_run(tmp_path, monkeypatch):
     assert "| kerastuner | not installed: tensorboard |" in table
 
 
+def _peer_run(peers, system, wall, epoch_seconds, later=False):
+    """An outcome of one round: a trial per batch size, its epochs taking these seconds."""
+    trials = [
+        {
+            "params": {"batch_size": b, "learning_rate": 0.01},
+            "epochs": [{"seconds": s, "val_loss": 0.5} for s in seconds],
+        }
+        for b, seconds in epoch_seconds.items()
+    ]
+    return peers.Outcome(system, wall, trials, later=later)
+
+
+def test_peers_repeats_take_turns_and_report_medians(tmp_path, monkeypatch):
+    peers = _benchmark("peers")
+    plan = peers.Plan("grid", "unused.npz", (64, 256), (0.01,), 2)
+    walls = {  # kerasweep, its later sweep, optuna: three rounds each
+        ("kerasweep", False): iter([10.0, 14.0, 11.0]),
+        ("kerasweep", True): iter([9.0, 9.5, 8.0]),
+        ("optuna", False): iter([40.0, 42.0, 60.0]),
+    }
+    calls = []
+
+    def fake_run_system(system, plan, workdir, *, later=False, round_=0):
+        calls.append((system, later, round_))
+        wall = next(walls[system, later])
+        return _peer_run(peers, system, wall, {64: [1.0, wall / 10], 256: [1.0, wall / 20]}, later)
+
+    monkeypatch.setattr(peers, "run_system", fake_run_system)
+    outcomes = peers.run_plan(plan, ["kerasweep", "optuna"], tmp_path, later_sweep=True, repeats=3)
+    assert calls == [  # the systems take turns, round after round
+        (system, later, r)
+        for r in range(3)
+        for system, later in (("kerasweep", False), ("kerasweep", True), ("optuna", False))
+    ]
+    ours, later, optuna = outcomes
+    assert (ours.wall, later.wall, optuna.wall) == (11.0, 9.0, 42.0)  # medians
+    assert ours.walls == [10.0, 14.0, 11.0] and len(ours.trials) == 2  # the first round's
+    # epochs pooled over the rounds, each trial's first epoch left out
+    assert ours.seconds_per_epoch() == {64: 1.1, 256: 0.55}
+    assert optuna.seconds_per_epoch() == {64: 4.2, 256: 2.1}
+    table = peers.format_mode(plan, outcomes)
+    assert "| kerasweep | 11.0 (10.0 to 14.0) | 1.00x |" in table
+    assert "| optuna | 42.0 (40.0 to 60.0) | 3.82x |" in table
+    assert "3 rounds, the systems taking turns" in table
+    assert "fastest peer end to end: optuna, 3.82x" in table
+    assert "  round by round: 4.00x, 3.00x, 5.45x" in table
+    assert "batch 64: the fastest peer per epoch is 3.82x" in table
+    record = ours.to_json()
+    assert [r["wall_s"] for r in record["rounds"]] == [10.0, 14.0, 11.0]
+
+
+def test_peers_a_failed_round_is_the_systems_outcome():
+    peers = _benchmark("peers")
+    good = _peer_run(peers, "optuna", 40.0, {64: [1.0, 2.0]})
+    failed = peers.Outcome("optuna", 3.0, problem="failed: out of memory")
+    assert peers.over_rounds([good, failed]).problem == "failed: out of memory"
+    assert peers.over_rounds([good]) is good
+
+
 def test_peers_mnist_shaped_digits_are_learnable():
     from sklearn.neighbors import NearestCentroid
 
@@ -272,6 +331,7 @@ def test_peers_mnist_shaped_digits_are_learnable():
         (["--batch-sizes", "64,x"], "--batch-sizes: '64,x'"),
         (["--learning-rates", "0"], "--learning-rates: '0'"),
         (["--systems", "kerasweep,optuna,kerasweep"], "--systems: 'kerasweep' is named twice"),
+        (["--repeats", "0"], "--repeats: 0 is too small"),
     ],
 )
 def test_bad_peers_options_are_one_clear_error(args, message, capsys):
