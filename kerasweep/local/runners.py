@@ -17,9 +17,9 @@ import json
 import logging
 import os
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -56,15 +56,21 @@ def error_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {line}" if line else type(err).__name__
 
 
-@dataclass(frozen=True)
+@dataclass
 class FunctionRunner:
     """Calls ``function()`` in this process, its wandb rows recorded into the run."""
 
     function: Callable[[], Any]
     wandb_mode: str
+    _wandb: wandb_session.AgentSession | None = field(default=None, init=False, repr=False)
 
-    def session(self) -> AbstractContextManager[None]:
-        return wandb_session.agent_session()
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        with wandb_session.agent_session() as self._wandb:
+            try:
+                yield
+            finally:
+                self._wandb = None
 
     def run(self, run: LocalRun) -> str:
         outcome, error = "finished", None
@@ -72,7 +78,11 @@ class FunctionRunner:
             params_file(run, wandb_mode=self.wandb_mode) as path,
             environ(run_environ(run, path, wandb_mode=self.wandb_mode)),
         ):
-            wandb_session.forget_settings()  # the next wandb.init reads the run's variables
+            # the next wandb.init reads the run's variables
+            if self._wandb is not None:
+                self._wandb.forget_settings()
+            else:
+                wandb_session.forget_settings()
             try:
                 with run.recording():
                     try:

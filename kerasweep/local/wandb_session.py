@@ -7,7 +7,9 @@ environment once per process, into a singleton that also owns the wandb service 
 about 0.2 s per run. Between runs the local agent forgets only the settings, so the next
 ``wandb.init`` reads the environment again and talks to the service already running; the
 service is shut down with ``wandb.teardown()`` when the agent ends (or after a run that
-failed, in case the service is what broke).
+failed, in case the service is what broke). The first service starts (``wandb.setup()``, a
+wait of about 0.2 s for the new process) on a thread of its own while the agent claims its
+first run.
 
 wandb also lists the installed Python packages at every ``wandb.init`` (the run's
 ``requirements.txt``), reading every package's metadata (about 0.2 s here). While the
@@ -18,9 +20,9 @@ as nothing could have staged any
 (:func:`kerasweep.adapters.wandb_internals.launch_inputs_only_when_staged`).
 
 Example:
-    >>> with agent_session():  # doctest: +SKIP
+    >>> with agent_session() as session:  # doctest: +SKIP
     ...     for run in runs:
-    ...         forget_settings()  # the next wandb.init reads the run's variables
+    ...         session.forget_settings()  # the next wandb.init reads the run's variables
     ...         function()
     ...         finish_run(failed=False)
 """
@@ -28,28 +30,72 @@ Example:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 from kerasweep.adapters import wandb_internals
 
-__all__ = ["agent_session", "finish_run", "forget_settings", "shared_package_list", "teardown"]
+__all__ = [
+    "AgentSession",
+    "agent_session",
+    "finish_run",
+    "forget_settings",
+    "shared_package_list",
+    "teardown",
+]
 
 logger = logging.getLogger("kerasweep.local")
 
 
+class AgentSession:
+    """wandb's service, started for an agent's runs on a thread while the agent goes on.
+
+    Made by :func:`agent_session`; every wandb call of the agent's waits for the start to
+    end first (:meth:`forget_settings`, the teardown when the session ends).
+    """
+
+    def __init__(self) -> None:
+        self._starting = threading.Thread(
+            target=_start_service, name="kerasweep-wandb-service", daemon=True
+        )
+        self._starting.start()
+
+    def wait(self) -> None:
+        """Until the service's start has ended (started, or failed: ``wandb.init`` then
+        starts it itself and raises what is wrong)."""
+        self._starting.join()
+
+    def forget_settings(self) -> None:
+        """:func:`forget_settings`, once the service's start has ended."""
+        self.wait()
+        forget_settings()
+
+
+def _start_service() -> None:
+    import wandb
+
+    try:
+        wandb.setup()  # reads the settings, which each run forgets; starts the service
+    except Exception:  # the first run's wandb.init tries again, and reports the error
+        logger.debug("starting wandb's service before the first run failed", exc_info=True)
+
+
 @contextmanager
-def agent_session() -> Iterator[None]:
+def agent_session() -> Iterator[AgentSession]:
     """wandb for the runs of one agent: torn down before the first and after the last.
 
-    Inside, the installed packages are listed once (:func:`shared_package_list`), and a run
-    start reads W&B Launch's staged inputs only if some could exist.
+    Inside, the service starts at once, on a thread (:class:`AgentSession`), the installed
+    packages are listed once (:func:`shared_package_list`), and a run start reads W&B
+    Launch's staged inputs only if some could exist.
     """
     teardown()
+    session = AgentSession()
     try:
         with wandb_internals.launch_inputs_only_when_staged(), shared_package_list():
-            yield
+            yield session
     finally:
+        session.wait()
         teardown()
 
 

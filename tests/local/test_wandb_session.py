@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 import wandb
@@ -110,6 +111,39 @@ def test_a_failed_run_gets_a_new_service_for_the_next(db, offline):
     assert [r.state for r in Store(db).runs(sweep_id)] == ["finished", "failed", "finished"]
     assert [s["a"] for s in seen] == [1, 2, 3]
     assert seen[0]["service"] == seen[1]["service"] != seen[2]["service"]
+
+
+@pytest.mark.slow
+def test_the_service_starts_while_the_agent_claims_its_first_run(db, offline, monkeypatch):
+    started: list[tuple[str, str]] = []
+    real_setup = wandb.setup
+
+    def setup(*args, **kwargs):
+        result = real_setup(*args, **kwargs)
+        started.append((threading.current_thread().name, os.environ.get("WANDB_SERVICE", "")))
+        return result
+
+    monkeypatch.setattr(wandb, "setup", setup)
+    seen: list[dict] = []
+    sweep_id = local_sweep(GRID, db=db)
+    local_agent(sweep_id, _recording(seen), db=db)
+    # set up once, by the session's own thread; every run talked to that service
+    assert [name for name, _ in started] == ["kerasweep-wandb-service"]
+    assert {s["service"] for s in seen} == {started[0][1]}
+    assert all(s["group"] == f"sweep-{sweep_id}" for s in seen)  # the runs' own settings
+
+
+@pytest.mark.slow
+def test_a_service_that_fails_to_start_early_is_started_by_the_first_run(db, offline, monkeypatch):
+    def failing_setup(*args, **kwargs):
+        raise RuntimeError("no service today")
+
+    monkeypatch.setattr(wandb, "setup", failing_setup)
+    seen: list[dict] = []
+    sweep_id = local_sweep(GRID, db=db)
+    result = local_agent(sweep_id, _recording(seen), db=db)
+    assert result.failed == 0 and [s["a"] for s in seen] == [1, 2, 3]
+    assert len({s["service"] for s in seen}) == 1
 
 
 def test_forget_settings_rereads_the_environment_and_keeps_the_service(offline, monkeypatch):
