@@ -38,6 +38,10 @@ data, building, between trials), and the median seconds per epoch (validation in
 each trial's first epoch left out: it holds the tracing) by batch size, with each peer's
 ratio over kerasweep.
 
+With ``--repeats N`` the systems take turns for N rounds (a machine whose speed drifts
+slows each alike); each wall time is then the median over the rounds, the epochs are pooled,
+and the fastest peer's ratio is also given round by round.
+
 In grid mode kerasweep runs twice: first as a first sweep on the machine (its XLA cache
 starts empty, so every batch size's loop is compiled), then the same sweep again as a user's
 later sweep, whose compiled loops load from the cache the first one left (``--no-later-sweep``
@@ -52,6 +56,7 @@ Usage::
 
     python benchmarks/peers.py                             # both modes, every system
     python benchmarks/peers.py --mode grid --json peers.json
+    python benchmarks/peers.py --mode grid --repeats 3     # turns, medians: a noisy machine
     python benchmarks/peers.py --systems kerasweep,optuna --epochs 2
     python benchmarks/peers.py --tiny                      # a minute or two: a smoke test
 """
