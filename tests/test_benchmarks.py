@@ -305,6 +305,30 @@ def test_peers_repeats_take_turns_and_report_medians(tmp_path, monkeypatch):
     assert [r["wall_s"] for r in record["rounds"]] == [10.0, 14.0, 11.0]
 
 
+def test_peers_each_round_runs_in_its_own_directory_with_an_empty_xla_cache(tmp_path, monkeypatch):
+    peers = _benchmark("peers")
+    started = []
+
+    def fake_run(command, *, cwd, env, **kwargs):
+        started.append((Path(cwd).name, Path(env["KERASWEEP_XLA_CACHE"]).name))
+        out = Path(command[command.index("--out") + 1])
+        trial = {"params": {"batch_size": 64, "learning_rate": 0.01}, "epochs": []}
+        trial["epochs"].append({"seconds": 0.1, "val_loss": 0.5})
+        out.write_text(json.dumps({"trials": [trial]}))
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(peers.subprocess, "run", fake_run)
+    plan = peers.Plan("grid", "unused.npz", (64,), (0.01,), 1)
+    outcomes = peers.run_plan(plan, ["kerasweep"], tmp_path, later_sweep=True, repeats=2)
+    assert started == [
+        ("grid-kerasweep", "grid-kerasweep-xla-cache"),
+        ("grid-kerasweep-later", "grid-kerasweep-xla-cache"),  # the first sweep's cache
+        ("grid-kerasweep-round2", "grid-kerasweep-xla-cache-round2"),  # a new, empty one
+        ("grid-kerasweep-later-round2", "grid-kerasweep-xla-cache-round2"),
+    ]
+    assert [len(o.rounds) for o in outcomes] == [2, 2]
+
+
 def test_peers_a_failed_round_is_the_systems_outcome():
     peers = _benchmark("peers")
     good = _peer_run(peers, "optuna", 40.0, {64: [1.0, 2.0]})
