@@ -66,7 +66,7 @@ class FunctionRunner:
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
-        with wandb_session.agent_session() as self._wandb:
+        with wandb_session.agent_session(self.wandb_mode) as self._wandb:
             try:
                 yield
             finally:

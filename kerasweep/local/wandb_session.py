@@ -9,7 +9,7 @@ about 0.2 s per run. Between runs the local agent forgets only the settings, so 
 service is shut down with ``wandb.teardown()`` when the agent ends (or after a run that
 failed, in case the service is what broke). The first service starts (``wandb.setup()``, a
 wait of about 0.2 s for the new process) on a thread of its own while the agent claims its
-first run.
+first run, unless the runs' wandb is disabled (then no run starts one).
 
 wandb also lists the installed Python packages at every ``wandb.init`` (the run's
 ``requirements.txt``), reading every package's metadata (about 0.2 s here). While the
@@ -53,18 +53,28 @@ class AgentSession:
 
     Made by :func:`agent_session`; every wandb call of the agent's waits for the start to
     end first (:meth:`forget_settings`, the teardown when the session ends).
+
+    Args:
+        wandb_mode: The runs' ``WANDB_MODE``: the service starts in it; with
+            ``"disabled"`` nothing starts. None: the mode the environment gives.
     """
 
-    def __init__(self) -> None:
-        self._starting = threading.Thread(
-            target=_start_service, name="kerasweep-wandb-service", daemon=True
-        )
-        self._starting.start()
+    def __init__(self, wandb_mode: str | None = None) -> None:
+        self._starting: threading.Thread | None = None
+        if wandb_mode != "disabled":
+            self._starting = threading.Thread(
+                target=_start_service,
+                args=(wandb_mode,),
+                name="kerasweep-wandb-service",
+                daemon=True,
+            )
+            self._starting.start()
 
     def wait(self) -> None:
         """Until the service's start has ended (started, or failed: ``wandb.init`` then
         starts it itself and raises what is wrong)."""
-        self._starting.join()
+        if self._starting is not None:
+            self._starting.join()
 
     def forget_settings(self) -> None:
         """:func:`forget_settings`, once the service's start has ended."""
@@ -72,25 +82,27 @@ class AgentSession:
         forget_settings()
 
 
-def _start_service() -> None:
+def _start_service(wandb_mode: str | None) -> None:
     import wandb
 
     try:
-        wandb.setup()  # reads the settings, which each run forgets; starts the service
+        # reads the settings, which each run forgets, and starts the service
+        wandb.setup(wandb.Settings(mode=wandb_mode) if wandb_mode else None)
     except Exception:  # the first run's wandb.init tries again, and reports the error
         logger.debug("starting wandb's service before the first run failed", exc_info=True)
 
 
 @contextmanager
-def agent_session() -> Iterator[AgentSession]:
+def agent_session(wandb_mode: str | None = None) -> Iterator[AgentSession]:
     """wandb for the runs of one agent: torn down before the first and after the last.
 
-    Inside, the service starts at once, on a thread (:class:`AgentSession`), the installed
-    packages are listed once (:func:`shared_package_list`), and a run start reads W&B
-    Launch's staged inputs only if some could exist.
+    Inside, the service starts at once, on a thread (:class:`AgentSession`; not where
+    ``wandb_mode`` is ``"disabled"``), the installed packages are listed once
+    (:func:`shared_package_list`), and a run start reads W&B Launch's staged inputs only if
+    some could exist.
     """
     teardown()
-    session = AgentSession()
+    session = AgentSession(wandb_mode)
     try:
         with wandb_internals.launch_inputs_only_when_staged(), shared_package_list():
             yield session

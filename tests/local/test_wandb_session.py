@@ -11,7 +11,7 @@ from wandb.sdk import wandb_setup
 
 from kerasweep.local import local_agent, local_sweep
 from kerasweep.local.store import Store
-from kerasweep.local.wandb_session import forget_settings, shared_package_list
+from kerasweep.local.wandb_session import AgentSession, forget_settings, shared_package_list
 from tests.conftest import fresh_python
 
 GRID = {
@@ -131,6 +131,30 @@ def test_the_service_starts_while_the_agent_claims_its_first_run(db, offline, mo
     assert [name for name, _ in started] == ["kerasweep-wandb-service"]
     assert {s["service"] for s in seen} == {started[0][1]}
     assert all(s["group"] == f"sweep-{sweep_id}" for s in seen)  # the runs' own settings
+
+
+@pytest.mark.slow
+def test_disabled_runs_start_no_service(db, monkeypatch):
+    monkeypatch.delenv("WANDB_SERVICE", raising=False)
+    calls = []
+    monkeypatch.setattr(wandb, "setup", lambda *a, **k: calls.append(1))
+
+    def function():
+        wandb.init(config={"a": 0})
+        wandb.log({"val_loss": float(wandb.config.a)})
+
+    sweep_id = local_sweep(GRID, db=db)
+    result = local_agent(sweep_id, function, db=db, wandb_mode="disabled")
+    assert result.failed == 0 and calls == []
+    assert "WANDB_SERVICE" not in os.environ
+
+
+def test_the_early_service_starts_in_the_runs_mode(monkeypatch):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    seen = []
+    monkeypatch.setattr(wandb, "setup", lambda settings=None: seen.append(settings.mode))
+    AgentSession("offline").wait()
+    assert seen == ["offline"]
 
 
 @pytest.mark.slow
