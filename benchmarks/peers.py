@@ -488,7 +488,7 @@ class Outcome:
         return {b: statistics.median(s) for b, s in sorted(by_size.items()) if s}
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        record = {
             "wall_s": round(self.wall, 3),
             "problem": self.problem,
             "trials": len(self.trials),
@@ -497,16 +497,12 @@ class Outcome:
             "outside_epochs_s": round(self.outside_epochs, 3) if self.problem is None else None,
             "seconds_per_epoch": {str(b): round(s, 4) for b, s in self.seconds_per_epoch().items()},
             "trial_records": self.trials,
-            **(
-                {
-                    "rounds": [
-                        {"wall_s": round(r.wall, 3), "trial_records": r.trials} for r in self.rounds
-                    ]
-                }
-                if self.rounds
-                else {}
-            ),
         }
+        if self.rounds:
+            record["rounds"] = [
+                {"wall_s": round(r.wall, 3), "trial_records": r.trials} for r in self.rounds
+            ]
+        return record
 
 
 def over_rounds(runs: Sequence[Outcome]) -> Outcome:
