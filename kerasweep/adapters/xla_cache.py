@@ -81,7 +81,7 @@ def enable_xla_cache() -> XlaCache | None:
     setting = os.environ.get(ENV)
     if setting is not None and setting.strip().lower() in _OFF:
         return None
-    if "tf_xla_persistent_cache_directory" in flags:
+    if _DIRECTORY_FLAG.lstrip("-") in flags:  # the user's own cache
         return None
     if setting is None and os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") != "3":
         return None
