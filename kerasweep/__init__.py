@@ -46,6 +46,19 @@ _EXPORTS: dict[str, str] = {
     "load_sweep": "kerasweep.local.results",
     "report": "kerasweep.html_report",
     "serve": "kerasweep.dashboard",
+    # errors: every one derives from KerasweepError and keeps its builtin base
+    "KerasweepError": "kerasweep._errors",
+    "RunConfigError": "kerasweep.train",
+    "TrainingDiverged": "kerasweep.callbacks",
+    "EngineFailure": "kerasweep.sweep_config.engine",
+    "StoreError": "kerasweep.local.store",
+    "StoreLocationError": "kerasweep.local.store",
+    "StoreLostError": "kerasweep.local.store",
+    "StoreUnavailableError": "kerasweep.local.store",
+    "StoreVersionError": "kerasweep.local.store",
+    "UnknownSweepError": "kerasweep.local.store",
+    "NoBestRunError": "kerasweep.sweep_tables",
+    "UsageError": "kerasweep.cli",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -82,13 +95,25 @@ def _register_with_keras(keras: Any) -> None:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from kerasweep.callbacks import SweepMetricsLogger
+    from kerasweep._errors import KerasweepError
+    from kerasweep.callbacks import SweepMetricsLogger, TrainingDiverged
+    from kerasweep.cli import UsageError
     from kerasweep.dashboard import serve
     from kerasweep.data import Dataset, DatasetError, load_dataset
     from kerasweep.html_report import report
     from kerasweep.local import local_agent, local_sweep
     from kerasweep.local.results import load_sweep
+    from kerasweep.local.store import (
+        StoreError,
+        StoreLocationError,
+        StoreLostError,
+        StoreUnavailableError,
+        StoreVersionError,
+        UnknownSweepError,
+    )
     from kerasweep.model import GradientTapeModel, build_mlp
     from kerasweep.pipelines import make_datasets
     from kerasweep.sweep_config import SWEEP_CONFIG, SweepConfigError, load_sweep_config
-    from kerasweep.train import DEFAULT_CONFIG, sweep_train
+    from kerasweep.sweep_config.engine import EngineFailure
+    from kerasweep.sweep_tables import NoBestRunError
+    from kerasweep.train import DEFAULT_CONFIG, RunConfigError, sweep_train

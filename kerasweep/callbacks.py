@@ -24,6 +24,7 @@ import keras
 import wandb
 from wandb.integration.keras import WandbMetricsLogger
 
+from kerasweep._errors import KerasweepError
 from kerasweep.adapters import keras_internals, wandb_internals
 
 __all__ = ["DivergenceGuard", "ExecutionAwareMetricsLogger", "SweepMetricsLogger"]
@@ -149,7 +150,7 @@ class ExecutionAwareMetricsLogger(WandbMetricsLogger):
             wandb.log(row)
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(KerasweepError, RuntimeError):
     """The training loss became NaN or infinite; ``epoch`` is 0-based."""
 
     def __init__(self, epoch: int, loss: float) -> None:

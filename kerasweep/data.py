@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasweep._errors import KerasweepError
+
 __all__ = [
     "Dataset",
     "DatasetError",
@@ -38,7 +40,7 @@ _DIGITS_TEST_FRACTION = 0.2
 _DIGITS_SPLIT_SEED = 0
 
 
-class DatasetError(ValueError):
+class DatasetError(KerasweepError, ValueError):
     """A data set cannot be loaded; the message says what to do instead."""
 
 

@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from kerasweep._errors import KerasweepError
 from kerasweep.local.controller import searched_params
 from kerasweep.local.records import RunRecord, Sweep
 from kerasweep.local.results import SweepSummary
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 
-class NoBestRunError(LookupError):
+class NoBestRunError(KerasweepError, LookupError):
     """The sweep has no finished or stopped run with a metric value yet."""
 
 

@@ -27,6 +27,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kerasweep._errors import KerasweepError
 from kerasweep.adapters.xla_cache import enable_xla_cache
 from kerasweep.compiled_models import CompiledModels
 from kerasweep.long_lived_objects import imports_uncollected
@@ -69,7 +70,7 @@ COMPILED_MODELS = CompiledModels(capacity=4)
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "nadam")
 
 
-class RunConfigError(ValueError):
+class RunConfigError(KerasweepError, ValueError):
     """A run's parameters cannot train a model; the message names the key and value."""
 
 

@@ -11,6 +11,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from kerasweep._errors import KerasweepError
 from kerasweep._version import __version__
 
 __all__ = ["UsageError", "build_parser"]
@@ -18,7 +19,7 @@ __all__ = ["UsageError", "build_parser"]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
-class UsageError(Exception):
+class UsageError(KerasweepError):
     """Bad input from the command line: reported in one line, exit status 2.
 
     Raised for bad input only: an argument, a config, a store path, a sweep id, an output

@@ -36,6 +36,8 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
+from kerasweep._errors import KerasweepError
+
 __all__ = [
     "EngineFailure",
     "dry_run",
@@ -154,7 +156,7 @@ def schema_violations(config: Mapping[str, Any]) -> list[str]:
             return [f"{type(err).__name__}: {err}"]
 
 
-class EngineFailure(Exception):
+class EngineFailure(KerasweepError):
     """The engine failed on a config in a dry run: ``section`` is the key it failed on."""
 
     def __init__(self, section: str, cause: Exception) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from kerasweep._errors import KerasweepError
+
 __all__ = ["SweepConfigError"]
 
 
-class SweepConfigError(ValueError):
+class SweepConfigError(KerasweepError, ValueError):
     """A sweep config that cannot be run, described in one line.
 
     Attributes:

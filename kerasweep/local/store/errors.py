@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kerasweep._errors import KerasweepError
+
 __all__ = [
     "StoreError",
     "StoreLocationError",
@@ -12,7 +14,7 @@ __all__ = [
 ]
 
 
-class StoreError(RuntimeError):
+class StoreError(KerasweepError, RuntimeError):
     """The store cannot be opened or is not a kerasweep store."""
 
 
