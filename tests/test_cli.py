@@ -324,11 +324,13 @@ def fresh_run_command(tmp_path_factory):
 @pytest.mark.slow
 def test_run_never_imports_wandbs_launch_inputs(fresh_run_command):
     # the CLI imports TensorFlow before the agent starts (to keep its log lines out); a
-    # wandb.init that imported wandb.sdk.launch after it would take 1.7 s
+    # wandb.init that imported wandb.sdk.launch after it would be slow (benchmarks/RESULTS.md,
+    # "A process's start and exit")
     assert fresh_run_command["wandb_launch_imported"] is False
 
 
 @pytest.mark.slow
 def test_run_exits_without_collecting_what_is_alive(fresh_run_command):
-    # 1.3 s of Python's shutdown collections over TensorFlow's objects, skipped
+    # Python's shutdown collections over TensorFlow's objects, skipped (benchmarks/RESULTS.md,
+    # "A process's start and exit")
     assert fresh_run_command["tracked_at_exit"] < 100

@@ -50,9 +50,8 @@ def test_every_relative_link_resolves(page):
             continue
         path, _, anchor = target.partition("#")
         resolved = (page.parent / path).resolve() if path else page
-        if not resolved.exists():
-            broken.append(target)
-        elif anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved):
+        checks_anchor = bool(anchor) and resolved.suffix == ".md"
+        if not resolved.exists() or (checks_anchor and anchor not in _anchors(resolved)):
             broken.append(target)
     assert not broken, broken
 

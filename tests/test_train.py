@@ -272,13 +272,13 @@ def program_run(tmp_path_factory):
 @pytest.mark.slow
 def test_program_mode_never_imports_wandbs_launch_inputs(program_run):
     # python -m kerasweep.train is a new process per run: a wandb.init that imported
-    # wandb.sdk.launch would take 0.2 to 0.5 s, 1.7 s after TensorFlow
+    # wandb.sdk.launch would be slow, the more so after TensorFlow (benchmarks/RESULTS.md)
     assert program_run["wandb_launch_imported"] is False
 
 
 @pytest.mark.slow
 def test_program_mode_exits_without_collecting_what_is_alive(program_run):
-    # each run's process would spend 1.3 s of its exit walking TensorFlow's objects
+    # each run's process would spend its exit walking TensorFlow's objects
     assert program_run["tracked_at_exit"] < 100
 
 

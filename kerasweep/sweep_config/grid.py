@@ -25,8 +25,8 @@ __all__ = ["MAX_GRID_SIZE", "distinct_points", "grid_key", "leaf_points", "point
 MAX_GRID_SIZE = 100_000
 """Largest grid (number of distinct points) a ``method: grid`` config may span.
 
-W&B's engine builds the whole product of the grid on every request for a run: at a million
-points that takes about 2 s and 200 MB per run, so larger grids are refused up front.
+W&B's engine builds the whole product of the grid on every request for a run, so each run's
+wait and memory grow with the grid: larger grids are refused up front.
 """
 
 

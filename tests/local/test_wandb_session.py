@@ -221,7 +221,7 @@ def test_shared_package_list_gives_the_same_packages_every_call():
 @pytest.mark.slow
 def test_the_agents_runs_never_import_wandbs_launch_inputs(tmp_path):
     # a user's script in a new process: kerasweep only; each run's wandb.init would import
-    # wandb.sdk.launch (1.7 s once a run has imported TensorFlow) to apply staged inputs
+    # wandb.sdk.launch (slow once a run has imported TensorFlow) to apply staged inputs
     code = (
         "import sys\n"
         "from kerasweep import local_agent, local_sweep\n"
