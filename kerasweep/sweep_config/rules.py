@@ -349,6 +349,8 @@ _UNQUANTIZED = {
     "q_log_normal": "log_normal",
     "q_beta": "beta",
 }
+# What NumPy makes of NaN, or of a number beyond 64-bit integers, made an integer.
+_INT64_MIN = -(2**63)
 _NOT_SAMPLED = ("constant", "categorical", "categorical_w_probabilities")
 _HINTS = {
     "q": "use a larger q",
@@ -373,6 +375,8 @@ def _check_proposals(doc: Document, method: str, leaves: list[Leaf]) -> None:
         where, value = ((*leaf.path, key), leaf.spec[key]) if key else (leaf.path, leaf.spec)
         if leaf.distribution == "int_uniform":
             hint = "keep min and max within 64-bit integers"
+        elif key == "q" and isinstance(value, int):
+            hint = f"write q with a dot ({value}.0), or keep the values within 64-bit integers"
         else:
             hint = _HINTS.get(key or "", "use smaller numbers")
         doc.fail(
@@ -392,6 +396,11 @@ def _proposal_problem(distribution: str, spec: dict) -> str | None:
             return f"proposes {value} (its arithmetic overflows)"
         if distribution == "int_uniform" and not spec["min"] <= value <= spec["max"]:
             return f"proposes {value}, outside min..max"
+        if value == _INT64_MIN and isinstance(spec.get("q"), int):
+            return (
+                f"proposes {value} (NaN or a number beyond 64-bit integers, made an integer"
+                " because q is one)"
+            )
     return None
 
 

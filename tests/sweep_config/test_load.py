@@ -540,6 +540,12 @@ BAD_CONFIGS = [
         "1e+308",
     ),
     Bad(
+        "integer-q-beyond-64-bits",
+        _LR + "    distribution: q_uniform\n    min: 0\n    max: 1.0e+300\n    q: 1\n",
+        "parameters.lr.q",
+        "(1.0)",
+    ),
+    Bad(
         "int-uniform-beyond-64-bits",
         "method: random\nparameters:\n  units: {min: 1, max: " + str(2**70) + "}\n",
         "parameters.units.max",
