@@ -32,7 +32,8 @@ def load_sweep_config(source: Mapping | str | os.PathLike) -> dict:
 
     Returns:
         The config as given, as plain JSON-able data (dicts, lists, str, int, float, bool,
-        None; numpy scalars become Python numbers). Defaults are not filled in.
+        None; numpy scalars become Python numbers; hyperband's ``min_iter: 3.0`` becomes
+        ``3``). Defaults are not filled in.
 
     Raises:
         SweepConfigError: The file cannot be read or parsed, or the config is not one that

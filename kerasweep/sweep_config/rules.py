@@ -3,9 +3,12 @@
 Each ``check_*`` function takes the :class:`~kerasweep.sweep_config.reading.Document` (for
 line numbers) and the config as plain data, and fails on the first problem it finds: the
 top-level keys kerasweep can run, the method, the metric, hyperband's settings (bands that
-can be computed), ``program``/``command``, and what the method needs of the parameters (a
-grid of gridable values and at most :data:`~kerasweep.sweep_config.grid.MAX_GRID_SIZE`
-points, bayes with something to search).
+can be computed), ``program``/``command``, and what the method needs of the parameters: a
+grid of gridable values whose lists, repeats included, make at most
+:data:`~kerasweep.sweep_config.grid.MAX_GRID_SIZE` combinations; bayes with something to
+search and no NaN among its values; random and bayes proposals that stay finite numbers
+(the engine's own sampling at its extreme draws decides). :func:`normalised` writes the
+hyperband settings W&B counts as integers as ints.
 
 Example:
     >>> from kerasweep.sweep_config.reading import read
