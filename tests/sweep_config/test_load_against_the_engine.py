@@ -72,6 +72,11 @@ _INFERRED = {  # distributions the engine infers when "distribution" is left out
 _ATOMS = [0, 1, -3, 2.5, 0.001, 1e6, "adam", "", True, False, None, [1, 2], {"a": 1}, 3.0]
 _EDGES = [0, -1, 1, 2, 2.5, 3.0, 27.0, 800, -800, float("nan"), float("inf"), -float("inf")]
 _EDGES += [1e308, -1e308, 1e-310, 2**63, 2**70, -(2**70), True, None, "x", "", [], {}]
+# the schema's other top-level settings and metric options
+_SETTINGS = [("name", "s"), ("description", "d"), ("project", "p"), ("entity", "e")]
+_SETTINGS += [("controller", {"type": "local"}), ("kind", "sweep"), ("apiVersion", "v1")]
+_SETTINGS += [("job", "j"), ("image_uri", "i"), ("run_cap", 1), ("run_cap", 10)]
+_METRIC_OPTIONS = [("target", 0.5), ("impute", "best"), ("impute_while_running", "latest")]
 _UNKNOWN_KEYS = ["values", "value", "min", "max", "q", "mu", "sigma", "s", "eta", "min_iter"]
 _UNKNOWN_KEYS += ["max_iter", "distribution", "probabilities", "command", "goal", "name"]
 
@@ -152,6 +157,9 @@ def _config(rng: random.Random) -> dict:
         config["metric"] = {"name": rng.choice(["val_loss", "acc"])}
         if rng.random() < 0.5:
             config["metric"]["goal"] = rng.choice(["minimize", "maximize"])
+        if rng.random() < 0.2:
+            key, value = rng.choice(_METRIC_OPTIONS)
+            config["metric"][key] = value
     parameters: dict[str, Any] = {}
     for index in range(rng.randint(1, 3)):
         spec, _ = _parameter(rng, method)
@@ -172,8 +180,9 @@ def _config(rng: random.Random) -> dict:
                 ["python", "${program}", 2.5, True, "${args_no_hyphens}"],
             ]
         )
-    if rng.random() < 0.05:
-        config["run_cap"] = rng.choice([1, 10])
+    if rng.random() < 0.15:
+        key, value = rng.choice(_SETTINGS)
+        config[key] = copy.deepcopy(value)
     return config
 
 
@@ -390,6 +399,12 @@ def _deliberately_refused(config: dict) -> str | None:
     name = metric.get("name") if isinstance(metric, dict) else None
     if isinstance(name, str) and not name.strip():
         return "a metric named '' cannot be logged"
+    specs = [spec for spec in (config.get("parameters") or {}).values() if isinstance(spec, dict)]
+    if any(spec.get("q") == math.inf for spec in specs):
+        return (
+            "q: inf is no step: W&B's grid happens to list min alone (its random and bayes"
+            " search propose NaN); kerasweep refuses non-finite settings everywhere"
+        )
     nested = list(_nested_specs(config))
     if any(_wrong_probabilities(spec) for spec in nested):
         return (
@@ -408,8 +423,11 @@ def _wrong_probabilities(spec: dict) -> bool:
     values, probabilities = spec.get("values"), spec.get("probabilities")
     if not isinstance(values, list) or not isinstance(probabilities, list):
         return False
-    numbers = all(isinstance(p, (int, float)) for p in probabilities)
-    return len(values) != len(probabilities) or not numbers or abs(sum(probabilities) - 1) > 1e-5
+    if len(values) != len(probabilities):
+        return True
+    if not all(isinstance(p, (int, float)) for p in probabilities):
+        return True
+    return not abs(sum(probabilities) - 1) <= 1e-5  # NaN included
 
 
 def _nested_specs(config: dict) -> Iterator[dict]:
