@@ -31,7 +31,8 @@ __all__ = [
 ]
 
 MAX_GRID_SIZE = 100_000
-"""Largest grid (number of distinct points) a ``method: grid`` config may span.
+"""Largest grid (number of distinct points) a ``method: grid`` config may span, and the most
+combinations its lists may make with their repeats (:func:`engine_points`).
 
 W&B's engine builds the whole product of the grid on every request for a run: at a million
 points that takes about 2 s and 200 MB per run, so larger grids are refused up front.

@@ -102,7 +102,7 @@ def _values(rng: random.Random) -> list:
     return [copy.deepcopy(rng.choice(_ATOMS)) for _ in range(rng.randint(1, 5))]
 
 
-def _parameter(rng: random.Random, method: str) -> tuple[dict, str]:
+def _parameter(rng: random.Random, method: str) -> dict:
     names = sorted(DISTRIBUTIONS)
     if method == "grid" and rng.random() < 0.7:
         names = ["constant", "categorical", "int_uniform", "q_uniform"]
@@ -130,7 +130,7 @@ def _parameter(rng: random.Random, method: str) -> tuple[dict, str]:
     if "probabilities" in keys:
         weights = [rng.randint(1, 4) for _ in spec["values"]]
         spec["probabilities"] = [w / sum(weights) for w in weights]
-    return spec, distribution
+    return spec
 
 
 def _early_terminate(rng: random.Random) -> dict:
@@ -162,10 +162,10 @@ def _config(rng: random.Random) -> dict:
             config["metric"][key] = value
     parameters: dict[str, Any] = {}
     for index in range(rng.randint(1, 3)):
-        spec, _ = _parameter(rng, method)
+        spec = _parameter(rng, method)
         if rng.random() < 0.1:
-            inner, _ = _parameter(rng, method)
-            spec = {"parameters": {"inner": inner, "fixed": {"value": index}}}
+            inner = {"inner": _parameter(rng, method), "fixed": {"value": index}}
+            spec = {"parameters": inner}
         parameters[f"p{index}"] = spec
     config["parameters"] = parameters
     if "metric" in config and rng.random() < 0.4:
