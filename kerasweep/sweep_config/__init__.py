@@ -5,7 +5,8 @@ A sweep config is W&B's format (``method``, ``metric``, ``parameters``, ``early_
 over: against W&B's own JSON schema (from the ``sweeps`` package, the engine W&B's controller
 runs), and for what that engine would only trip over later, mid-sweep: a grid over a
 continuous distribution, bayes without a metric, hyperband bands that cannot be computed, a
-grid too large to enumerate. Every problem is reported as one :class:`SweepConfigError` line
+grid too large to enumerate, NaN among bayes values, bounds whose proposals overflow to inf.
+What W&B runs, it accepts. Every problem is reported as one :class:`SweepConfigError` line
 naming the file, the key and the value::
 
     sweep.yaml:9: parameters.learning_rate.min: 0.5 is greater than max 0.1

@@ -46,6 +46,7 @@ __all__ = [
     "judged_at_row",
     "next_run",
     "own_randomness",
+    "proposal_extremes",
     "schema",
     "schema_errors",
     "schema_violations",
@@ -168,7 +169,9 @@ class EngineFailure(KerasweepError):
 def dry_run(config: Mapping[str, Any], method: str, grid_points: int | None) -> None:
     """Ask the engine for a first run (and hyperband bands) the way a sweep will.
 
-    A grid larger than the engine can enumerate quickly only has its parameters parsed.
+    ``grid_points`` is how many combinations the engine builds for the grid (repeated values
+    included); a grid larger than the engine can enumerate quickly only has its parameters
+    parsed.
 
     Raises:
         EngineFailure: The engine raised; ``section`` names the part of the config.
@@ -193,6 +196,36 @@ def dry_run(config: Mapping[str, Any], method: str, grid_points: int | None) -> 
                 sweeps.stop_runs(copy.deepcopy(config), [])
     except Exception as err:
         raise EngineFailure(section, err) from err
+
+
+# The lowest and highest draws of random.uniform(0, 1) that the random search turns into a
+# proposal (a multiple of 2**-53 in [0, 1)), and the middle.
+_EXTREME_DRAWS = (2.0**-53, 0.5, 1.0 - 2.0**-53)
+
+
+def proposal_extremes(spec: Mapping[str, Any]) -> list[Any]:
+    """What the engine proposes for one parameter at its lowest, middle and highest draw.
+
+    Random search turns a uniform draw into a value with the distribution's inverse CDF
+    (bayes search too, with its own draws): a proposal that is not finite here is one the
+    engine can make mid-sweep.
+
+    Raises:
+        Exception: Whatever the engine raises for this parameter.
+
+    >>> proposal_extremes({"min": 1, "max": 3})
+    [1, 2, 3]
+    >>> proposal_extremes({"min": -1e308, "max": 1e308})
+    [inf, inf, inf]
+    """
+    import numpy
+
+    sweeps = _sweeps()
+    with warnings.catch_warnings(), numpy.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        parameter = sweeps.params.HyperParameter("p", copy.deepcopy(dict(spec)))
+        values = [parameter.ppf(draw) for draw in _EXTREME_DRAWS]
+    return [value.item() if hasattr(value, "item") else value for value in values]
 
 
 def sweep_run(*, name: str, state: str, config: Mapping[str, Any], history: list[dict]) -> Any:

@@ -20,10 +20,19 @@ from typing import Any
 
 from kerasweep.sweep_config.parameters import Leaf
 
-__all__ = ["MAX_GRID_SIZE", "distinct_points", "grid_key", "leaf_points", "points"]
+__all__ = [
+    "MAX_GRID_SIZE",
+    "distinct_points",
+    "engine_points",
+    "grid_key",
+    "leaf_engine_points",
+    "leaf_points",
+    "points",
+]
 
 MAX_GRID_SIZE = 100_000
-"""Largest grid (number of distinct points) a ``method: grid`` config may span.
+"""Largest grid (number of distinct points) a ``method: grid`` config may span, and the most
+combinations its lists may make with their repeats (:func:`engine_points`).
 
 W&B's engine builds the whole product of the grid on every request for a run, so each run's
 wait and memory grow with the grid: larger grids are refused up front.
@@ -55,6 +64,33 @@ def leaf_points(leaf: Leaf) -> int | None:
         steps = (spec["max"] - spec["min"]) / spec.get("q", 1.0)
         return math.ceil(steps) if math.isfinite(steps) else None
     return None
+
+
+def engine_points(leaves: Iterable[Leaf]) -> int | None:
+    """Combinations the engine's grid builds, repeated values included; None if not gridable.
+
+    The engine lists the whole product of every parameter's values, repeats and all, on each
+    request for a run, and only then drops the points it has seen: this, not :func:`points`,
+    is what a request costs.
+
+    >>> engine_points([Leaf(("a",), "categorical", {"values": [1, 1, 1]}),
+    ...                Leaf(("b",), "int_uniform", {"min": 1, "max": 10})])
+    30
+    """
+    size = 1
+    for leaf in leaves:
+        n = leaf_engine_points(leaf)
+        if n is None:
+            return None
+        size *= n
+    return size
+
+
+def leaf_engine_points(leaf: Leaf) -> int | None:
+    """Values one parameter contributes to the engine's product, repeats included."""
+    if leaf.distribution == "categorical":
+        return len(leaf.spec["values"])
+    return leaf_points(leaf)
 
 
 def grid_key(value: Any) -> str:

@@ -32,7 +32,8 @@ def load_sweep_config(source: Mapping | str | os.PathLike) -> dict:
 
     Returns:
         The config as given, as plain JSON-able data (dicts, lists, str, int, float, bool,
-        None; numpy scalars become Python numbers). Defaults are not filled in.
+        None; numpy scalars become Python numbers; hyperband's ``min_iter: 3.0`` becomes
+        ``3``). Defaults are not filled in.
 
     Raises:
         SweepConfigError: The file cannot be read or parsed, or the config is not one that
@@ -45,7 +46,7 @@ def load_sweep_config(source: Mapping | str | os.PathLike) -> dict:
     document = read(source)
     config = plain(document)
     _check(document, config)
-    return config
+    return rules.normalised(config)
 
 
 def grid_size(config: Mapping) -> int | None:
@@ -94,9 +95,9 @@ def _check(doc: Document, config: Any) -> None:
     rules.check_early_terminate(doc, config)
     rules.check_program_and_command(doc, config)
     check_schema(doc, config)
-    size = rules.check_method_needs(doc, config, method, leaves)
+    built = rules.check_method_needs(doc, config, method, leaves)
     try:
-        engine.dry_run(config, method, size)
+        engine.dry_run(config, method, built)
     except engine.EngineFailure as failure:
         doc.fail(
             failure.section,

@@ -3,9 +3,12 @@
 Each ``check_*`` function takes the :class:`~kerasweep.sweep_config.reading.Document` (for
 line numbers) and the config as plain data, and fails on the first problem it finds: the
 top-level keys kerasweep can run, the method, the metric, hyperband's settings (bands that
-can be computed), ``program``/``command``, and what the method needs of the parameters (a
-grid of gridable values and at most :data:`~kerasweep.sweep_config.grid.MAX_GRID_SIZE`
-points, bayes with something to search).
+can be computed), ``program``/``command``, and what the method needs of the parameters: a
+grid of gridable values whose lists, repeats included, make at most
+:data:`~kerasweep.sweep_config.grid.MAX_GRID_SIZE` combinations; bayes with something to
+search and no NaN among its values; random and bayes proposals that stay finite numbers
+(the engine's own sampling at its extreme draws decides). :func:`normalised` writes the
+hyperband settings W&B counts as integers as ints.
 
 Example:
     >>> from kerasweep.sweep_config.reading import read
@@ -18,7 +21,7 @@ from __future__ import annotations
 import math
 
 from kerasweep.sweep_config import engine, grid
-from kerasweep.sweep_config._text import count, did_you_mean, format_path, show
+from kerasweep.sweep_config._text import clip, count, did_you_mean, format_path, show
 from kerasweep.sweep_config.parameters import DISTRIBUTIONS, Leaf
 from kerasweep.sweep_config.reading import Document
 
@@ -32,6 +35,7 @@ __all__ = [
     "check_metric",
     "check_program_and_command",
     "check_top_level_keys",
+    "normalised",
 ]
 
 METHODS = ("grid", "random", "bayes")
@@ -125,13 +129,24 @@ def check_early_terminate(doc: Document, config: dict) -> None:
             f"{show(et['type'])} is not an early-termination type; the only one is hyperband",
         )
     doc.refuse_unknown(et, path, HYPERBAND_KEYS, "hyperband setting")
-    for key in ("min_iter", "max_iter", "s"):
+    for key in ("min_iter", "max_iter"):
         if key in et:
             value = et[key]
-            if isinstance(value, bool) or not isinstance(value, int):
+            if not _whole(value):
                 doc.fail((*path, key), value, f"{show(value)} is not an integer")
             if value < 1:
                 doc.fail((*path, key), value, f"{show(value)} must be at least 1")
+    if "s" in et and "max_iter" in et:  # without max_iter, the engine ignores s
+        s = et["s"]
+        if isinstance(s, bool) or not isinstance(s, int):
+            doc.fail(
+                (*path, "s"),
+                s,
+                f"{show(s)} is not an integer (the engine counts s bands down from"
+                " max_iter, and only a whole number written without a dot)",
+            )
+        if s < 1:
+            doc.fail((*path, "s"), s, f"{show(s)} must be at least 1")
     eta = et.get("eta", 3)
     if "eta" in et:
         if isinstance(eta, bool) or not isinstance(eta, (int, float)):
@@ -147,8 +162,6 @@ def check_early_terminate(doc: Document, config: dict) -> None:
             f"{show(et['max_iter'])} needs s as well (the engine takes max_iter and s"
             " before min_iter): add s or drop max_iter",
         )
-    if "s" in et and "max_iter" not in et:
-        doc.fail((*path, "s"), et["s"], f"{show(et['s'])} needs max_iter as well")
     if "max_iter" in et:
         if et["max_iter"] / eta < 1:
             doc.fail(
@@ -164,11 +177,19 @@ def check_early_terminate(doc: Document, config: dict) -> None:
                 int(band)
                 band *= eta
         except OverflowError:
+            if isinstance(eta, float):
+                doc.fail(
+                    (*path, "eta"),
+                    eta,
+                    f"{show(eta)} is too large: the engine computes {_HYPERBAND_BANDS} bands"
+                    " (min_iter * eta^k) and they overflow; use an integer eta",
+                )
             doc.fail(
-                (*path, "eta"),
-                eta,
-                f"{show(eta)} is too large: the engine computes {_HYPERBAND_BANDS} bands"
-                " (min_iter * eta^k) and they overflow; use an integer eta",
+                (*path, "min_iter"),
+                et["min_iter"],
+                f"{show(et['min_iter'])} is too large: the engine computes"
+                f" {_HYPERBAND_BANDS} bands (min_iter * eta^k) and they overflow;"
+                " write it as an integer, without a dot",
             )
     else:
         doc.fail((*path, "min_iter"), None, "missing: hyperband needs min_iter (or max_iter and s)")
@@ -191,47 +212,40 @@ def check_program_and_command(doc: Document, config: dict) -> None:
             f'{show(command)} is not a list: write ["${{env}}", "${{interpreter}}",'
             ' "${program}", "${args}"]',
         )
-    if not command:
-        doc.fail("command", command, "[] is empty")
-    for index, part in enumerate(command):
-        if not isinstance(part, str):
-            doc.fail(("command", index), part, f"{show(part)} is not a string (quote it)")
-    if "program" not in config and any("${program}" in part for part in command):
+    # [] runs the default command, and each item is run as its str(), as `wandb agent` does
+    if "program" not in config and any("${program}" in str(part) for part in command):
         doc.fail("command", command, f"{show(command)} uses ${{program}} but no program is given")
 
 
+def normalised(config: dict) -> dict:
+    """The config with the hyperband settings W&B counts as integers (``3.0``) as ints.
+
+    >>> normalised({"early_terminate": {"type": "hyperband", "min_iter": 3.0}})
+    {'early_terminate': {'type': 'hyperband', 'min_iter': 3}}
+    """
+    et = config.get("early_terminate")
+    if isinstance(et, dict):
+        for key in ("min_iter", "max_iter"):
+            if isinstance(et.get(key), float):
+                et[key] = int(et[key])
+    return config
+
+
+def _whole(value: object) -> bool:
+    """An integer as W&B's schema counts them: an int, or a float with nothing after the dot."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
 def check_method_needs(doc: Document, config: dict, method: str, leaves: list[Leaf]) -> int | None:
-    """What the chosen method needs of the parameters; returns the grid size."""
+    """What the chosen method needs of the parameters.
+
+    Returns, for a grid, how many combinations the engine builds for each request for a run
+    (:func:`~kerasweep.sweep_config.grid.engine_points`), else None.
+    """
     if method == "grid":
-        for leaf in leaves:
-            if not DISTRIBUTIONS[leaf.distribution].gridable:
-                why = (
-                    "a categorical with probabilities"
-                    if leaf.distribution == "categorical_w_probabilities"
-                    else f"the continuous distribution {leaf.distribution!r}"
-                )
-                doc.fail(
-                    leaf.path,
-                    leaf.spec,
-                    f"{show(leaf.spec)} is {why}: grid needs values, int_uniform,"
-                    " q_uniform or a constant",
-                )
-        size = grid.points(leaves)
-        assert size is not None
-        if size > grid.MAX_GRID_SIZE:
-            factors = sorted(
-                ((grid.leaf_points(leaf), leaf) for leaf in leaves), key=lambda f: -(f[0] or 0)
-            )
-            biggest = ", ".join(
-                f"{format_path(leaf.path[1:])}: {count(n)}" for n, leaf in factors[:3]
-            )
-            doc.fail(
-                "parameters",
-                size,
-                f"the grid has {count(size)} points ({biggest}, ...); the limit is"
-                f" {grid.MAX_GRID_SIZE:,}: use random or bayes, or fewer values",
-            )
-        return size
+        return _check_grid(doc, leaves)
     if method == "bayes":
         searchable = [leaf for leaf in leaves if leaf.distribution != "constant"]
         if not searchable:
@@ -249,4 +263,163 @@ def check_method_needs(doc: Document, config: dict, method: str, leaves: list[Le
                     f"{show(leaf.spec['probabilities'])}: W&B's bayes search fails on"
                     " categorical probabilities; drop them or use random",
                 )
+            if leaf.distribution == "categorical":
+                for index, value in enumerate(leaf.spec["values"]):
+                    if _holds_nan(value):
+                        doc.fail(
+                            (*leaf.path, "values", index),
+                            value,
+                            f"{show(value)} holds NaN, which equals nothing: W&B's bayes"
+                            " search cannot find a run's value among the values and fails"
+                            " once a run has it; drop it, or use random or grid",
+                        )
+    _check_proposals(doc, method, leaves)
+    return None
+
+
+def _check_grid(doc: Document, leaves: list[Leaf]) -> int:
+    for leaf in leaves:
+        if not DISTRIBUTIONS[leaf.distribution].gridable:
+            why = (
+                "a categorical with probabilities"
+                if leaf.distribution == "categorical_w_probabilities"
+                else f"the continuous distribution {leaf.distribution!r}"
+            )
+            doc.fail(
+                leaf.path,
+                leaf.spec,
+                f"{show(leaf.spec)} is {why}: grid needs values, int_uniform,"
+                " q_uniform or a constant",
+            )
+        if grid.leaf_points(leaf) is None:  # a q_uniform whose (max - min) / q overflows
+            spec = leaf.spec
+            key = "max" if math.isinf(spec["max"] - spec["min"]) else "q"
+            doc.fail(
+                (*leaf.path, key),
+                spec[key],
+                f"{show(spec[key])}: (max - min) / q is not a finite number, so the grid's"
+                f" values cannot be listed (min {show(spec['min'])}, max {show(spec['max'])},"
+                f" q {show(spec.get('q', 1.0))})",
+            )
+    size = grid.points(leaves)
+    assert size is not None
+    if size > grid.MAX_GRID_SIZE:
+        factors = sorted(
+            ((grid.leaf_points(leaf), leaf) for leaf in leaves), key=lambda f: -(f[0] or 0)
+        )
+        biggest = ", ".join(f"{format_path(leaf.path[1:])}: {count(n)}" for n, leaf in factors[:3])
+        doc.fail(
+            "parameters",
+            size,
+            f"the grid has {count(size)} points ({biggest}, ...); the limit is"
+            f" {grid.MAX_GRID_SIZE:,}: use random or bayes, or fewer values",
+        )
+    built = grid.engine_points(leaves)
+    assert built is not None
+    if built > grid.MAX_GRID_SIZE:
+        # only repeated values make the engine's product larger than the grid
+        leaf = max(
+            leaves,
+            key=lambda leaf: (grid.leaf_engine_points(leaf) or 0) / (grid.leaf_points(leaf) or 1),
+        )
+        values = leaf.spec["values"]
+        doc.fail(
+            (*leaf.path, "values"),
+            values,
+            f"{show(values)}: {len(values):,} values, {grid.leaf_points(leaf):,} of them"
+            f" distinct; W&B's engine lists the grid with the repeats, {count(built)}"
+            f" combinations for every run it proposes (the limit is {grid.MAX_GRID_SIZE:,}):"
+            " drop the repeated values",
+        )
+    return built
+
+
+def _holds_nan(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, dict):
+        return any(_holds_nan(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_nan(item) for item in value)
+    return False
+
+
+# The distribution each quantized one rounds to multiples of q.
+_UNQUANTIZED = {
+    "q_uniform": "uniform",
+    "q_log_uniform_values": "log_uniform_values",
+    "q_normal": "normal",
+    "q_log_normal": "log_normal",
+    "q_beta": "beta",
+}
+# What NumPy makes of NaN, or of a number beyond 64-bit integers, made an integer.
+_INT64_MIN = -(2**63)
+_NOT_SAMPLED = ("constant", "categorical", "categorical_w_probabilities")
+_HINTS = {
+    "q": "use a larger q",
+    "min": "narrow the range",
+    "max": "narrow the range",
+    "mu": "use a smaller mu",
+    "sigma": "use a smaller sigma",
+}
+
+
+def _check_proposals(doc: Document, method: str, leaves: list[Leaf]) -> None:
+    """Every number random or bayes search can propose is finite and, for int_uniform,
+    within min..max: finite extremes can still overflow (``max - min``, ``exp(mu)``,
+    ``x / q``), and integers beyond 64 bits break the engine's sampling."""
+    for leaf in leaves:
+        if leaf.distribution in _NOT_SAMPLED:
+            continue
+        problem = _proposal_problem(leaf.distribution, leaf.spec)
+        if problem is None:
+            continue
+        key = _culprit(leaf)
+        where, value = ((*leaf.path, key), leaf.spec[key]) if key else (leaf.path, leaf.spec)
+        if leaf.distribution == "int_uniform":
+            hint = "keep min and max within 64-bit integers"
+        elif key == "q" and isinstance(value, int):
+            hint = f"write q with a dot ({value}.0), or keep the values within 64-bit integers"
+        else:
+            hint = _HINTS.get(key or "", "use smaller numbers")
+        doc.fail(
+            where,
+            value,
+            f"{show(value)}: with {show(leaf.spec)}, W&B's {method} search {problem}; {hint}",
+        )
+
+
+def _proposal_problem(distribution: str, spec: dict) -> str | None:
+    try:
+        values = engine.proposal_extremes({**spec, "distribution": distribution})
+    except Exception as err:  # the engine's sampling fails on the parameter
+        return f"fails: {type(err).__name__}: {clip(str(err), 100)}"
+    for value in values:
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"proposes {value} (its arithmetic overflows)"
+        if distribution == "int_uniform" and not spec["min"] <= value <= spec["max"]:
+            return f"proposes {value}, outside min..max"
+        if value == _INT64_MIN and isinstance(spec.get("q"), int):
+            return (
+                f"proposes {value} (NaN or a number beyond 64-bit integers, made an integer"
+                " because q is one)"
+            )
+    return None
+
+
+def _culprit(leaf: Leaf) -> str | None:
+    """The key to name for a parameter whose proposals overflow."""
+    spec, distribution = leaf.spec, leaf.distribution
+    if "q" in spec and distribution in _UNQUANTIZED:
+        unquantized = {key: value for key, value in spec.items() if key != "q"}
+        if _proposal_problem(_UNQUANTIZED[distribution], unquantized) is None:
+            return "q"
+        distribution = _UNQUANTIZED[distribution]
+    if "min" in spec and "max" in spec:
+        return max(("max", "min"), key=lambda key: abs(spec[key]))
+    if distribution in ("normal", "log_normal"):
+        mu, sigma = abs(spec.get("mu", 0.0)), spec.get("sigma", 1.0)
+        if (distribution == "log_normal" and mu > 700) or sigma <= mu:
+            return "mu" if "mu" in spec else None
+        return "sigma" if "sigma" in spec else None
     return None

@@ -161,12 +161,6 @@ BAD_CONFIGS = [
         "'python train.py'",
     ),
     Bad(
-        "command-item-not-string",
-        _RANDOM + "program: t.py\ncommand: [python, 3, t.py]\n",
-        "command[1]",
-        "3",
-    ),
-    Bad(
         "command-program-macro-without-program",
         _RANDOM + "command: [python, '${program}']\n",
         "command",
@@ -500,6 +494,64 @@ BAD_CONFIGS = [
         "2.5",
     ),
     Bad(
+        "min-iter-float-overflows-bands",
+        _RANDOM + _METRIC + "early_terminate: {type: hyperband, min_iter: 1.0e+300}\n",
+        "early_terminate.min_iter",
+        "1e+300",
+    ),
+    # what W&B's engine accepts, then fails on mid-sweep or runs out of memory on
+    Bad(
+        "bayes-values-nan",
+        "method: bayes\n" + _METRIC + "parameters:\n  lr: {values: [0.1, .nan]}\n",
+        "parameters.lr.values[1]",
+        "nan",
+    ),
+    Bad(
+        "grid-repeated-values",
+        "method: grid\nparameters:\n  dropout: {values: [" + ", ".join(["0.5"] * 5000) + "]}\n"
+        "  units: {min: 1, max: 20000}\n",
+        "parameters.dropout.values",
+        "5,000 values, 1 of them distinct",
+        line=3,
+    ),
+    Bad(
+        "uniform-range-overflows",
+        _LR + "    min: -1.0e+308\n    max: 1.0e+308\n",
+        "parameters.lr.max",
+        "1e+308",
+    ),
+    Bad(
+        "log-normal-mu-overflows",
+        _LR + "    distribution: log_normal\n    mu: 800\n",
+        "parameters.lr.mu",
+        "800",
+    ),
+    Bad(
+        "q-underflows",
+        _LR + "    distribution: q_uniform\n    min: 0\n    max: 1\n    q: 1.0e-310\n",
+        "parameters.lr.q",
+        "1e-310",
+    ),
+    Bad(
+        "grid-q-uniform-range-overflows",
+        "method: grid\nparameters:\n  lr:\n    distribution: q_uniform\n"
+        "    min: -1.0e+308\n    max: 1.0e+308\n    q: 1.0e+307\n",
+        "parameters.lr.max",
+        "1e+308",
+    ),
+    Bad(
+        "integer-q-beyond-64-bits",
+        _LR + "    distribution: q_uniform\n    min: 0\n    max: 1.0e+300\n    q: 1\n",
+        "parameters.lr.q",
+        "(1.0)",
+    ),
+    Bad(
+        "int-uniform-beyond-64-bits",
+        "method: random\nparameters:\n  units: {min: 1, max: " + str(2**70) + "}\n",
+        "parameters.units.max",
+        str(2**70),
+    ),
+    Bad(
         "strict-not-boolean",
         _RANDOM + _METRIC + "early_terminate: {type: hyperband, min_iter: 3, strict: maybe}\n",
         "early_terminate.strict",
@@ -697,6 +749,24 @@ VALID_CONFIGS = {
         "metric": {"name": "val_loss", "goal": "minimize"},
         "parameters": SWEEP_CONFIG["parameters"],
     },
+    "hyperband-whole-floats": {
+        **SWEEP_CONFIG,
+        "early_terminate": {"type": "hyperband", "max_iter": 27.0, "s": 2, "min_iter": 3.0},
+    },
+    "hyperband-min-iter-whole-float": {
+        **SWEEP_CONFIG,
+        "early_terminate": {"type": "hyperband", "min_iter": 3.0},
+    },
+    "hyperband-s-with-min-iter": {  # the engine ignores s without max_iter
+        **SWEEP_CONFIG,
+        "early_terminate": {"type": "hyperband", "min_iter": 3, "s": 2.5},
+    },
+    "program-empty-command": {**SWEEP_CONFIG, "program": "train.py", "command": []},
+    "program-command-with-numbers": {
+        **SWEEP_CONFIG,
+        "program": "train.py",
+        "command": ["${env}", "${interpreter}", "${program}", "--epochs", 5, "${args}"],
+    },
     "grid-at-limit": {
         "method": "grid",
         "parameters": {"a": {"min": 1, "max": 100}, "b": {"min": 1, "max": MAX_GRID_SIZE // 100}},
@@ -730,6 +800,29 @@ def test_valid_config_loads_as_given_and_the_engine_runs_it(name):
             metric = config["metric"]["name"]
             runs = [_finished(first, metric, [float(i) for i in range(30)], RunState.running)]
             assert isinstance(sweeps.stop_runs(config, runs), list)
+
+
+def test_whole_float_hyperband_settings_load_as_integers():
+    config = load_sweep_config(VALID_CONFIGS["hyperband-whole-floats"])
+    early = config["early_terminate"]
+    assert (early["min_iter"], early["max_iter"]) == (3, 27)
+    assert type(early["min_iter"]) is int and type(early["max_iter"]) is int
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ([], ["train.py", "--lr=0.1"]),
+        (["${env}", "${interpreter}", "${program}", "--epochs", 5, "${args}"],
+         ["train.py", "--epochs", "5", "--lr=0.1"]),
+    ],
+    ids=["empty", "with-a-number"],
+)
+def test_accepted_commands_build_as_wandb_agent_builds_them(command, expected):
+    from kerasweep.local.program import build_command
+
+    config = load_sweep_config({**SWEEP_CONFIG, "program": "train.py", "command": command})
+    assert build_command(config, {"lr": 0.1})[2:] == expected
 
 
 @pytest.mark.parametrize(
@@ -846,6 +939,21 @@ def test_grid_just_over_the_limit_is_refused():
     config = {**config, "parameters": {**config["parameters"], "c": {"values": [1, 2]}}}
     with pytest.raises(SweepConfigError, match=rf"the limit is {MAX_GRID_SIZE:,}"):
         load_sweep_config(config)
+
+
+def test_grid_of_repeated_values_is_refused_before_anything_lists_it():
+    # one distinct point, but the engine's product of the lists has a million combinations
+    config = {"method": "grid", "parameters": {k: {"values": [1] * 100} for k in "abc"}}
+    assert grid_size(config) == 1
+    with pytest.raises(SweepConfigError) as caught:
+        load_sweep_config(config)
+    assert caught.value.key == "parameters.a.values"
+    assert "1,000,000 combinations" in str(caught.value)
+
+
+def test_grid_with_a_few_repeats_is_fine():
+    config = {"method": "grid", "parameters": {"a": {"values": [1, 1, 2]}, "b": {"value": 3}}}
+    assert load_sweep_config(config) == config
 
 
 def test_grid_point_identity_matches_the_engine():
