@@ -17,6 +17,12 @@ on every run so far (as the controller asks it today) and by the incremental equ
   proposed (2,000 of them); ``rebuild`` adds every run's parameters.
 - **random**: the next proposal; engine and controller as for grid. Incremental:
   :func:`random_proposal`, which hands the engine no runs.
+- **bayes** (a table of its own: no incremental equivalent): the engine's next proposal on
+  every run so far, already built, and of it the engine's reading of the runs
+  (``sweeps.bayes_search._construct_gp_data``: every run's parameters and best value, the
+  worst value imputed to failed runs). Its Gaussian process is fit on at most 100 finished
+  runs (drawn at random past 100) and at most 95 running ones; fitting takes most of the
+  time and varies widely from one draw to the next.
 
 Each run of the generated history logs ``--rows`` values of the metric (min_iter 1, eta 2:
 bands 1, 2, 4, 8); all are finished but four. Prints microseconds per decision and the
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import random
 import sys
@@ -210,6 +217,42 @@ def _random(size: int, rows: int, seconds: float) -> dict:
     }
 
 
+def _bayes(size: int, rows: int, seconds: float) -> dict:
+    """The engine's bayes search: its Gaussian process is fit on at most 100 of the runs
+    (drawn at random, with replacement, past 100), but every run is read to choose them."""
+    import sweeps.bayes_search  # the engine's own steps, to time its reading of the runs
+
+    rng = random.Random(size)
+    config = {**RANDOM, "method": "bayes"}
+    runs = [
+        engine.sweep_run(
+            name=name,
+            state="running" if i >= size - RUNNING else "finished",
+            config={
+                "learning_rate": {"value": rng.uniform(1e-4, 1e-1)},
+                "units": {"value": rng.choice([32, 64, 128])},
+            },
+            history=[{"val_loss": v} for v in series],
+        )
+        for i, (name, series) in enumerate(_history(size, rows, rng).items())
+    ]
+    filled = sweeps.bayes_search.bayes_baseline_validate_and_fill(config)
+    return {
+        "method": "bayes",
+        "runs": size,
+        "proposal_us": _per_call_us(
+            lambda: engine.next_run(config, runs, seed=0, proposal=size),
+            least=3,
+            seconds=seconds,
+        ),
+        "reading_us": _per_call_us(
+            lambda: sweeps.bayes_search._construct_gp_data(runs, filled),
+            least=3,
+            seconds=seconds,
+        ),
+    }
+
+
 def pure(sizes: tuple[int, ...], rows: int, seconds: float) -> list[dict]:
     """Every (method, size) measured; one row each."""
     with warnings.catch_warnings():
@@ -228,7 +271,22 @@ def pure(sizes: tuple[int, ...], rows: int, seconds: float) -> list[dict]:
                 row["ratio"] = row["controller_us"] / row["incremental_us"]
                 results.append(row)
                 print(_line(row), flush=True)
+        print()
+        print(BAYES_HEADER)
+        engine.next_run({**RANDOM, "method": "bayes"}, [], seed=0)  # scikit-learn's first use
+        for size in sizes:
+            row = _bayes(size, rows, seconds)
+            results.append(row)
+            print(
+                f"| bayes  | {size:>6,} | {row['proposal_us']:>13,.0f} |"
+                f" {row['reading_us']:>27,.0f} |",
+                flush=True,
+            )
     return results
+
+
+def _cell(value: float, spec: str, unit: str = "") -> str:
+    return "n/a" if math.isnan(value) else f"{value:,{spec}}{unit}"
 
 
 def _line(row: dict) -> str:
@@ -238,9 +296,9 @@ def _line(row: dict) -> str:
         f"{row['runs']:>6,}",
         f"{row['engine_us']:>11,.0f}",
         f"{controller:>15,.0f}",
-        f"{row['incremental_us']:>16,.1f}",
-        f"{row['ratio']:>8,.0f}x",
-        f"{row['rebuild_ms']:>12,.1f}",
+        f"{_cell(row['incremental_us'], '.1f'):>16}",
+        f"{_cell(row['ratio'], '.0f', 'x'):>9}",
+        f"{_cell(row['rebuild_ms'], '.1f'):>12}",
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -250,6 +308,12 @@ HEADER = (
     " rebuild (ms) |\n"
     "|-----------|-------:|------------:|----------------:|-----------------:|---------:|"
     "-------------:|"
+)
+
+
+BAYES_HEADER = (
+    "| method |   runs | proposal (us) | of which reading runs (us) |\n"
+    "|--------|-------:|--------------:|---------------------------:|"
 )
 
 
