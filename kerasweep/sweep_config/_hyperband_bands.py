@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Number
 from typing import Any
@@ -189,16 +189,21 @@ class HyperbandBands:
         return f"HyperbandBands(bands={self.bands[:4]}..., runs={len(self._runs)})"
 
     def __contains__(self, run_id: object) -> bool:
+        """True for a run handed in (:meth:`observe`, :meth:`extend`, :meth:`sync`)."""
         return run_id in self._runs
 
     def __len__(self) -> int:
         return len(self._runs)
 
-    def observe(self, run_id: str, value: Any) -> None:
-        """Take the next logged metric value of a run (one that is not a number adds nothing)."""
+    def _run(self, run_id: str) -> _Run:
         run = self._runs.get(run_id)
         if run is None:
             run = self._runs[run_id] = _Run()
+        return run
+
+    def observe(self, run_id: str, value: Any) -> None:
+        """Take the next logged metric value of a run (one that is not a number adds nothing)."""
+        run = self._run(run_id)
         run.seen += 1
         if not is_iteration(value):
             return
@@ -214,14 +219,14 @@ class HyperbandBands:
             run.next_band += 1
 
     def extend(self, run_id: str, values: Iterable[Any]) -> None:
-        """Take several logged values of a run, in log order."""
+        """Take several logged values of a run, in log order (none: the run is known)."""
+        self._run(run_id)
         for value in values:
             self.observe(run_id, value)
 
-    def sync(self, run_id: str, values: list[Any]) -> None:
+    def sync(self, run_id: str, values: Sequence[Any]) -> None:
         """Take what is new in ``values``, all the values a run has logged so far."""
-        run = self._runs.get(run_id)
-        self.extend(run_id, values[run.seen if run is not None else 0 :])
+        self.extend(run_id, values[self._run(run_id).seen :])
 
     def iterations(self, run_id: str) -> int:
         """How many iterations (finite values) a run has logged."""

@@ -201,3 +201,16 @@ def test_a_config_without_hyperband_is_refused():
         HyperbandBands.from_config({"metric": {"name": "m"}})
     with pytest.raises(ValueError, match="metric"):
         HyperbandBands.from_config({"early_terminate": {"type": "hyperband", "min_iter": 1}})
+
+
+def test_a_run_with_no_value_yet_is_known_and_not_judged():
+    config = {"metric": {"name": "m"}, "early_terminate": {"type": "hyperband", "min_iter": 2}}
+    bands = HyperbandBands.from_config(config)
+    bands.sync("a", [])
+    bands.sync("b", [float("nan"), 0.5])
+    assert "a" in bands and "c" not in bands
+    assert bands.verdict("a") is None and bands.verdict("b") is None
+    assert bands.iterations("b") == 1
+    assert bands.table() == [(2, None)]
+    bands.sync("b", [float("nan"), 0.5, 0.4])
+    assert bands.table() == [(2, 0.4), (6, None)]
