@@ -32,6 +32,7 @@ Usage::
 
     python benchmarks/scale.py --pure
     python benchmarks/scale.py --pure --sizes 100,1000 --json scale.json
+    python benchmarks/scale.py --pure --methods hyperband,grid --seconds 0.2
 """
 
 from __future__ import annotations
@@ -253,35 +254,45 @@ def _bayes(size: int, rows: int, seconds: float) -> dict:
     }
 
 
-def pure(sizes: tuple[int, ...], rows: int, seconds: float) -> list[dict]:
+MEASURES = {
+    "hyperband": lambda size, rows, seconds: _hyperband(size, rows, seconds),
+    "grid": lambda size, rows, seconds: _grid(size, seconds),
+    "random": lambda size, rows, seconds: _random(size, rows, seconds),
+}
+METHODS = (*MEASURES, "bayes")
+
+
+def pure(
+    sizes: tuple[int, ...], rows: int, seconds: float, methods: tuple[str, ...] = METHODS
+) -> list[dict]:
     """Every (method, size) measured; one row each."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         engine.next_run(RANDOM, [], seed=0)  # the engine's imports, outside the timings
         engine.stop_runs(HYPERBAND, [])
         results = []
+        if any(method in MEASURES for method in methods):
+            print(HEADER)
         for size in sizes:
-            measured = {
-                "hyperband": _hyperband(size, rows, seconds),
-                "grid": _grid(size, seconds),
-                "random": _random(size, rows, seconds),
-            }
-            for method, times in measured.items():
-                row = {"method": method, "runs": size, **times}
+            for method in methods:
+                if method not in MEASURES:
+                    continue
+                row = {"method": method, "runs": size, **MEASURES[method](size, rows, seconds)}
                 row["ratio"] = row["controller_us"] / row["incremental_us"]
                 results.append(row)
                 print(_line(row), flush=True)
-        print()
-        print(BAYES_HEADER)
-        engine.next_run({**RANDOM, "method": "bayes"}, [], seed=0)  # scikit-learn's first use
-        for size in sizes:
-            row = _bayes(size, rows, seconds)
-            results.append(row)
-            print(
-                f"| bayes  | {size:>6,} | {row['proposal_us']:>13,.0f} |"
-                f" {row['reading_us']:>27,.0f} |",
-                flush=True,
-            )
+        if "bayes" in methods:
+            print()
+            print(BAYES_HEADER)
+            engine.next_run({**RANDOM, "method": "bayes"}, [], seed=0)  # scikit-learn's first use
+            for size in sizes:
+                row = _bayes(size, rows, seconds)
+                results.append(row)
+                print(
+                    f"| bayes  | {size:>6,} | {row['proposal_us']:>13,.0f} |"
+                    f" {row['reading_us']:>27,.0f} |",
+                    flush=True,
+                )
     return results
 
 
@@ -323,6 +334,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
     parser.add_argument("--rows", type=int, default=8, help="metric rows per run")
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
+    parser.add_argument(
+        "--methods", default=",".join(METHODS), help=f"some of {', '.join(METHODS)}"
+    )
     parser.add_argument("--json", help="also write the results here")
     return parser.parse_args(argv)
 
@@ -333,9 +347,14 @@ def main(argv: list[str] | None = None) -> int:
         print("only --pure is measured so far", file=sys.stderr)
         return 2
     sizes = tuple(int(s) for s in args.sizes.split(","))
+    methods = tuple(m for m in args.methods.split(",") if m)
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        print(f"unknown methods: {', '.join(unknown)} (known: {', '.join(METHODS)})",
+              file=sys.stderr)
+        return 2
     print(f"python {platform.python_version()}, {platform.processor() or platform.machine()}")
-    print(HEADER)
-    results = pure(sizes, args.rows, args.seconds)
+    results = pure(sizes, args.rows, args.seconds, methods)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0
