@@ -146,6 +146,7 @@ def _sweep(seed: int) -> int:
     return checks + 1
 
 
+@pytest.mark.slow  # thousands of the engine's decisions
 def test_verdicts_equal_the_engines_on_generated_sweeps():
     checks = sum(_sweep(seed) for seed in range(SWEEPS))
     assert checks > 10 * SWEEPS

@@ -163,6 +163,7 @@ def _grid_sweep(seed: int) -> int:
     return checks
 
 
+@pytest.mark.slow  # thousands of the engine's decisions
 def test_grid_proposals_equal_the_engines_on_generated_sweeps():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the engine warns of runs lacking a parameter
@@ -232,6 +233,7 @@ _DISTRIBUTIONS = [
 ]
 
 
+@pytest.mark.slow  # thousands of the engine's decisions
 def test_random_proposals_equal_the_engines_with_every_run():
     rng = random.Random(0)
     for case in range(RANDOM_SWEEPS):
