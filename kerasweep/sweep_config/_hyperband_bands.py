@@ -11,7 +11,8 @@ one threshold, whatever the number of runs.
 What it keeps exactly as the engine does:
 
 - an iteration is a logged value that is a finite number (not a bool); anything else (NaN,
-  inf, None, text) is skipped and adds no iteration;
+  inf, None, text) is skipped and adds no iteration (a complex number, on which the engine
+  fails, is skipped too);
 - the bands: ``min_iter * eta**k`` truncated to integers (100 of them), or, with
   ``max_iter`` and ``s``, ``max_iter / eta**i`` for i = 1..s while at least 1, ascending;
   ``eta`` defaults to 3 and ``strict`` to true;
@@ -46,7 +47,8 @@ import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from numbers import Number
+from fractions import Fraction
+from numbers import Real
 from typing import Any
 
 __all__ = ["HyperbandBands", "Verdict", "is_iteration"]
@@ -56,16 +58,19 @@ _MIN_ITER_BANDS = 100
 
 
 def is_iteration(value: Any) -> bool:
-    """True if the engine counts `value` as one iteration (a finite number, not a bool).
+    """True if the engine counts `value` as one iteration: a finite real number as NumPy
+    holds it (not a bool, a fraction or an integer beyond 64 bits).
 
     >>> [is_iteration(v) for v in (1, 0.5, float("nan"), float("inf"), True, None, "1")]
     [True, True, False, False, False, False, False]
     """
-    if isinstance(value, bool) or not isinstance(value, Number):
+    if isinstance(value, (bool, Fraction)) or not isinstance(value, Real):
+        return False
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
         return False
     try:
         return math.isfinite(value)
-    except TypeError:  # a Number math cannot judge (complex): the engine's numpy can
+    except (TypeError, ValueError, OverflowError):
         return False
 
 

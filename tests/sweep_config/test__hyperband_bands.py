@@ -191,10 +191,20 @@ def test_repeated_bands_judge_as_the_engine():
 
 
 def test_an_iteration_is_what_the_engine_counts():
-    run = SweepRun(history=[{"m": v} for v in (*POOL, *ODD)])
-    assert [v for v in (*POOL, *ODD) if is_iteration(v)] == run.metric_history(
-        "m", filter_invalid=True
-    )
+    import decimal
+    import fractions
+
+    import numpy as np
+
+    odd = (decimal.Decimal("1.5"), fractions.Fraction(1, 2), np.float32(0.5), np.float16("nan"),
+           np.int8(3), np.bool_(True), np.float64("inf"), np.array(1.0), np.uint64(2**63),
+           2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 2**1100)  # fmt: skip
+    values = (*POOL, *ODD, *odd)
+    run = SweepRun(history=[{"m": v} for v in values])
+    assert [is_iteration(v) for v in values] == [
+        sweeps.run.is_number(v) for v in values
+    ]
+    assert [v for v in values if is_iteration(v)] == run.metric_history("m", filter_invalid=True)
 
 
 def test_a_config_without_hyperband_is_refused():
