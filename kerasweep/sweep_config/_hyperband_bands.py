@@ -51,7 +51,7 @@ from fractions import Fraction
 from numbers import Real
 from typing import Any
 
-__all__ = ["HyperbandBands", "Verdict", "is_iteration"]
+__all__ = ["HyperbandBands", "Verdict", "band_list", "is_iteration"]
 
 # How many bands the engine lists in the min_iter form.
 _MIN_ITER_BANDS = 100
