@@ -48,8 +48,11 @@ def _config(tmp_path, config, name="sweep.yaml"):
 
 def _sweep(capsys, tmp_path, config=GRID) -> str:
     assert main(["sweep", _config(tmp_path, config)]) == 0
-    out = capsys.readouterr().out
-    sweep_id = out.split("Created sweep with ID: ")[1].split()[0]
+    captured = capsys.readouterr()
+    sweep_id = captured.out.strip()  # the id alone on stdout, for SID=$(kerasweep sweep ...)
+    assert captured.out == f"{sweep_id}\n"
+    out = captured.err  # the sentences
+    assert out.split("Created sweep with ID: ")[1].split()[0] == sweep_id
     assert f"kerasweep agent {sweep_id}" in out
     return sweep_id
 

@@ -20,6 +20,9 @@ Anything else that goes wrong is an internal error: one line and exit status 1, 
 traceback under ``-v``.
 Ctrl-C or SIGTERM ends an agent after marking its run crashed ("interrupted"), with the rows
 it logged kept: exit status 130 or 143.
+Standard output holds only what a script captures where there is such a thing: the id of
+``kerasweep sweep`` (``SID=$(kerasweep sweep sweep.yaml)``), the YAML of ``best``, the
+data of ``export`` and ``--json``, the path ``report`` wrote; the sentences go to stderr.
 The store is ``--db PATH`` (an SQLite file) or ``--db postgresql://user:password@host:port/db``
 (a server agents on many machines share), else ``$KERASWEEP_DB``, else ``./kerasweep.db``.
 TensorFlow is only loaded by the runs themselves, with its log noise off.

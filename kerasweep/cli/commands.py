@@ -39,8 +39,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from kerasweep.local.store import redact, resolve_db
 
     db = f" --db {redact(args.db)}" if args.db else ""
-    print(f"Created sweep with ID: {sweep_id} (in {resolve_db(args.db)})")
-    print(f"Run sweep agent with: kerasweep{db} agent {sweep_id}")
+    # stdout holds the id alone, for SID=$(kerasweep sweep sweep.yaml)
+    print(f"Created sweep with ID: {sweep_id} (in {resolve_db(args.db)})", file=sys.stderr)
+    print(f"Run sweep agent with: kerasweep{db} agent {sweep_id}", file=sys.stderr)
+    print(sweep_id)
     return EXIT_OK
 
 
