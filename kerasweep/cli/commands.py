@@ -69,6 +69,14 @@ class _StdoutHandler(logging.StreamHandler):
     def stream(self, value) -> None:  # StreamHandler.__init__ assigns it
         pass
 
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A reader gone (``kerasweep agent ID | head``) ends the command (see ``main``);
+        other errors are logging's usual report."""
+        err = sys.exc_info()[1]  # what emit's except block is handling
+        if isinstance(err, BrokenPipeError):
+            raise err
+        super().handleError(record)
+
 
 def _setup_run_output(verbose: bool) -> None:
     handler = _StdoutHandler()
