@@ -26,6 +26,9 @@ message, nothing more written; an agent ends at its next line, the runs it ended
 Standard output holds only what a script captures where there is such a thing: the id of
 ``kerasweep sweep`` (``SID=$(kerasweep sweep sweep.yaml)``), the YAML of ``best``, the
 data of ``export`` and ``--json``, the path ``report`` wrote; the sentences go to stderr.
+The commands kerasweep suggests (``kerasweep serve ...``, ``wandb sync ...``) are written as
+this shell can run them: ``.venv/bin/kerasweep serve ...`` when the virtual environment that
+ran ``.venv/bin/kerasweep`` is not active.
 The store is ``--db PATH`` (an SQLite file) or ``--db postgresql://user:password@host:port/db``
 (a server agents on many machines share), else ``$KERASWEEP_DB``, else ``./kerasweep.db``.
 TensorFlow is only loaded by the runs themselves, with its log noise off.

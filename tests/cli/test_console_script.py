@@ -1,20 +1,26 @@
 """The ``kerasweep`` console script in a shell: ``--function module:name`` from the current
-folder, a reader that goes away, output that ``$(...)`` captures."""
+folder, a reader that goes away, output that ``$(...)`` captures, the commands it suggests."""
 
 from __future__ import annotations
 
 import csv
+import fnmatch
 import io
 import json
+import os
+import re
 import subprocess
 import sys
+import sysconfig
 import textwrap
+import venv
+from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.cli.console_script import install_script, run_script
-from tests.conftest import subprocess_env
+from tests.conftest import ROOT, subprocess_env
 from tests.local.helpers import function
 
 GRID = {
@@ -170,7 +176,7 @@ def test_output_a_script_captures_holds_nothing_else(kerasweep, finished):
     assert shell.returncode == 0, shell.stderr
     created = json.loads(shell.stdout)["sweep"]["id"]
     assert f"Created sweep with ID: {created}" in shell.stderr  # the sentences: on stderr
-    assert f"--db captured.db agent {created}" in shell.stderr
+    assert f"Run sweep agent with: {kerasweep} --db captured.db agent {created}" in shell.stderr
 
     def out(*argv: str) -> str:
         done = run_script(kerasweep, *argv, cwd=work)
@@ -184,3 +190,53 @@ def test_output_a_script_captures_holds_nothing_else(kerasweep, finished):
     assert out("report", sweep_id, "-o", "r.html") == "r.html\n"
     assert json.loads(out("show", sweep_id, "--json"))["sweep"]["id"] == sweep_id
     assert [s["id"] for s in json.loads(out("ls", "--json"))] == [sweep_id]
+
+
+def _gitignore_patterns() -> list[str]:
+    lines = (Path(ROOT) / ".gitignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+@pytest.mark.slow
+def test_the_quickstart_in_a_venv_that_is_not_active(tmp_path):
+    """``.venv/bin/kerasweep run ...`` without activating ``.venv``: its own ``mytrain.py``
+    found, and the commands it suggests run as shown in the same shell."""
+    work = tmp_path.resolve()
+    (work / "mytrain.py").write_text(MYTRAIN)
+    (work / "sweep.yaml").write_text(yaml.safe_dump(GRID))
+    venv.create(work / ".venv", with_pip=False, symlinks=True)
+    python = work / ".venv" / "bin" / "python"
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    # this checkout and the test venv's packages, as an install would give them
+    Path(purelib, "shared.pth").write_text(f"{ROOT}\n{sysconfig.get_paths()['purelib']}\n")
+    for name in ("kerasweep", "wandb"):
+        install_script(work / ".venv" / "bin", name, python=python)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env = {k: v for k, v in env.items() if not k.startswith(("WANDB_", "KERASWEEP_DB"))}
+    env.update(PATH="/usr/bin:/bin", WANDB_MODE="offline", WANDB_SILENT="true")
+    for name in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
+        env[name] = str(work / "wandb-home")
+
+    def shell(command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["bash", "-c", command], cwd=work, env=env, capture_output=True, text=True,
+            timeout=300,
+        )  # fmt: skip
+
+    done = shell(".venv/bin/kerasweep run sweep.yaml --function mytrain:train --count 1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    watch = re.search(r"^Watch it live: (.+) serve (\w+) ", done.stdout, re.MULTILINE)
+    sync = re.search(r"upload with `(.+) sync (\S+)`", done.stdout)
+    assert watch.group(1) == ".venv/bin/kerasweep" and sync.group(1) == ".venv/bin/wandb"
+    assert sync.group(2) == "./wandb/offline-run-*"
+    shown = shell(f"{watch.group(1)} show {watch.group(2)}")
+    assert shown.returncode == 0 and "finished" in shown.stdout, shown.stderr
+    assert shell(f"{sync.group(1)} sync --help").returncode == 0
+    assert shell("kerasweep --help").returncode == 127  # the plain names would not have run
+
+    report = f"report-{watch.group(2)}.html"
+    assert (work / report).is_file()
+    assert any(fnmatch.fnmatch(report, pattern) for pattern in _gitignore_patterns())
