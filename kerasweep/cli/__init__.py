@@ -23,9 +23,9 @@ it logged kept: exit status 130 or 143.
 A reader of the output that goes away (``kerasweep show ID | head -1``) ends any command
 quietly with exit status 141, as a Unix tool that SIGPIPE ends (the shell's 128 + 13): no
 message, nothing more written; an agent ends at its next line, the runs it ended recorded.
-Standard output holds only what a script captures where there is such a thing: the id of
-``kerasweep sweep`` (``SID=$(kerasweep sweep sweep.yaml)``), the YAML of ``best``, the
-data of ``export`` and ``--json``, the path ``report`` wrote; the sentences go to stderr.
+What a script captures is alone on standard output: the id ``kerasweep sweep`` prints
+(``SID=$(kerasweep sweep sweep.yaml)``), the YAML of ``best``, the data of ``export`` and
+``--json``, the path ``report`` wrote; the sentences around them go to stderr.
 The commands kerasweep suggests (``kerasweep serve ...``, ``wandb sync ...``) are written as
 this shell can run them: ``.venv/bin/kerasweep serve ...`` when the virtual environment that
 ran ``.venv/bin/kerasweep`` is not active.
@@ -36,6 +36,7 @@ TensorFlow is only loaded by the runs themselves, with its log noise off.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import sys
@@ -111,6 +112,19 @@ def _one_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
+def _internal_error(args: argparse.Namespace, err: Exception) -> int:
+    """One line (the traceback too under ``-v``); exit status 1."""
+    if args.verbose:
+        traceback.print_exception(err)
+    hint = "" if args.verbose else " (-v shows the traceback)"
+    print(
+        f"kerasweep {args.command}: internal error: {type(err).__name__}: {_one_line(err)}"
+        f"{hint}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``kerasweep`` command line; returns the exit status.
 
@@ -148,15 +162,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except Exception as err:
         return _internal_error(args, err)
-
-
-def _internal_error(args, err: Exception) -> int:
-    if args.verbose:
-        traceback.print_exception(err)
-    hint = "" if args.verbose else " (-v shows the traceback)"
-    print(
-        f"kerasweep {args.command}: internal error: {type(err).__name__}: {_one_line(err)}"
-        f"{hint}",
-        file=sys.stderr,
-    )
-    return EXIT_FAILED
