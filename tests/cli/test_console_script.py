@@ -21,6 +21,7 @@ import yaml
 
 from tests.cli.console_script import install_script, run_script
 from tests.conftest import ROOT, subprocess_env
+from tests.local import test_program_bridge
 from tests.local.helpers import function
 
 GRID = {
@@ -28,6 +29,8 @@ GRID = {
     "metric": {"name": "val_loss", "goal": "minimize"},
     "parameters": {"a": {"values": [3, 1, 2]}, "b": {"value": "p"}},
 }
+# the fixture `installed`: a fresh venv with the wheel of this checkout installed
+installed = test_program_bridge.installed
 MYTRAIN = """\
 import wandb
 
@@ -240,3 +243,34 @@ def test_the_quickstart_in_a_venv_that_is_not_active(tmp_path):
     report = f"report-{watch.group(2)}.html"
     assert (work / report).is_file()
     assert any(fnmatch.fnmatch(report, pattern) for pattern in _gitignore_patterns())
+
+
+@pytest.mark.slow
+def test_the_console_script_of_the_installed_wheel(installed, tmp_path):
+    """The ``kerasweep`` pip installs from the wheel, run in the folder of ``mytrain.py``."""
+    kerasweep = installed / "bin" / "kerasweep"
+    work = tmp_path.resolve()
+    (work / "mytrain.py").write_text(MYTRAIN)
+    (work / "sweep.yaml").write_text(yaml.safe_dump(GRID))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "KERASWEEP_"))}
+    env.update(WANDB_MODE="disabled", WANDB_SILENT="true", PATH="/usr/bin:/bin")
+
+    def run(*args: str, **options) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [kerasweep, *args], cwd=work, env=env, text=True, timeout=300, **options
+        )
+
+    created = run("sweep", "sweep.yaml", capture_output=True)
+    sweep_id = created.stdout.strip()
+    assert created.stdout == f"{sweep_id}\n" and "Created sweep" in created.stderr
+    done = run("agent", sweep_id, "--function", "mytrain:train", capture_output=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Watch it live: {kerasweep} serve {sweep_id}" in done.stdout  # not on PATH
+    shown = run("show", sweep_id, capture_output=True)
+    assert shown.returncode == 0 and "finished" in shown.stdout
+    proc = subprocess.Popen(
+        [kerasweep, "show", sweep_id], cwd=work, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    proc.stdout.close()
+    assert proc.wait(timeout=120) == 141 and proc.stderr.read() == b""
