@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 import yaml
 
 from kerasweep.cli import main
-from tests.conftest import module_run
+from tests.conftest import ROOT, module_run
 from tests.local.helpers import function, subprocess_env
 
 GRID = {
@@ -48,8 +50,11 @@ def _config(tmp_path, config, name="sweep.yaml"):
 
 def _sweep(capsys, tmp_path, config=GRID) -> str:
     assert main(["sweep", _config(tmp_path, config)]) == 0
-    out = capsys.readouterr().out
-    sweep_id = out.split("Created sweep with ID: ")[1].split()[0]
+    captured = capsys.readouterr()
+    sweep_id = captured.out.strip()  # the id alone on stdout, for SID=$(kerasweep sweep ...)
+    assert captured.out == f"{sweep_id}\n"
+    out = captured.err  # the sentences
+    assert out.split("Created sweep with ID: ")[1].split()[0] == sweep_id
     assert f"kerasweep agent {sweep_id}" in out
     return sweep_id
 
@@ -156,6 +161,16 @@ def test_report_command(tmp_path, capsys):
     assert main(["report", sweep_id, "-o", str(tmp_path / "r.html")]) == 0
     assert (tmp_path / "r.html").exists()
     assert capsys.readouterr().out.strip() == str(tmp_path / "r.html")
+
+
+def test_the_report_written_by_default_is_ignored_by_git(tmp_path, capsys):
+    """``run`` and ``agent`` leave ``report-<id>.html`` in the project folder."""
+    sweep_id = _sweep(capsys, tmp_path)
+    assert main(["report", sweep_id]) == 0
+    written = capsys.readouterr().out.strip()
+    assert written == f"report-{sweep_id}.html"
+    lines = Path(ROOT, ".gitignore").read_text().splitlines()
+    assert any(fnmatch.fnmatch(written, line.strip()) for line in lines if line.strip())
 
 
 def test_report_to_an_unwritable_path_is_one_line(tmp_path, capsys):

@@ -20,6 +20,15 @@ Anything else that goes wrong is an internal error: one line and exit status 1, 
 traceback under ``-v``.
 Ctrl-C or SIGTERM ends an agent after marking its run crashed ("interrupted"), with the rows
 it logged kept: exit status 130 or 143.
+A reader of the output that goes away (``kerasweep show ID | head -1``) ends any command
+quietly with exit status 141, as a Unix tool that SIGPIPE ends (the shell's 128 + 13): no
+message, nothing more written; an agent ends at its next line, the runs it ended recorded.
+What a script captures is alone on standard output: the id ``kerasweep sweep`` prints
+(``SID=$(kerasweep sweep sweep.yaml)``), the YAML of ``best``, the data of ``export`` and
+``--json``, the path ``report`` wrote; the sentences around them go to stderr.
+The commands kerasweep suggests (``kerasweep serve ...``, ``wandb sync ...``) are written as
+this shell can run them: ``.venv/bin/kerasweep serve ...`` when the virtual environment that
+ran ``.venv/bin/kerasweep`` is not active.
 The store is ``--db PATH`` (an SQLite file) or ``--db postgresql://user:password@host:port/db``
 (a server agents on many machines share), else ``$KERASWEEP_DB``, else ``./kerasweep.db``.
 TensorFlow is only loaded by the runs themselves, with its log noise off.
@@ -27,7 +36,9 @@ TensorFlow is only loaded by the runs themselves, with its log noise off.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import os
 import sys
 import traceback
 import warnings
@@ -37,6 +48,8 @@ from kerasweep.cli.commands import COMMANDS
 from kerasweep.cli.parser import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, build_parser
 
 __all__ = ["main"]
+
+EXIT_READER_GONE = 141  # 128 + SIGPIPE: what a shell shows for a Unix tool whose reader left
 
 
 @contextlib.contextmanager
@@ -64,15 +77,59 @@ def _hide_store_password() -> None:
         sys.argv[:] = [redact(arg) for arg in sys.argv]
 
 
+def _reader_gone() -> bool:
+    """Whether standard output is a pipe or socket whose reader has gone away."""
+    import select
+    import stat
+
+    try:
+        fd = sys.stdout.fileno()
+        mode = os.fstat(fd).st_mode
+    except (AttributeError, OSError, ValueError):  # not a file: nothing a shell reads
+        return False
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        return False
+    if not hasattr(select, "poll"):
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _write_nothing_more() -> None:
+    """Point standard output at the null device, so that what is still buffered for a reader
+    gone is dropped at exit, not reported."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, sys.stdout.fileno())
+        finally:
+            os.close(null)
+
+
 def _one_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
 
 
+def _internal_error(args: argparse.Namespace, err: Exception) -> int:
+    """One line (the traceback too under ``-v``); exit status 1."""
+    if args.verbose:
+        traceback.print_exception(err)
+    hint = "" if args.verbose else " (-v shows the traceback)"
+    print(
+        f"kerasweep {args.command}: internal error: {type(err).__name__}: {_one_line(err)}"
+        f"{hint}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``kerasweep`` command line; returns the exit status.
 
-    0 done, 1 failed (runs failed, or an internal error), 2 bad input, 130/143 interrupted.
+    0 done, 1 failed (runs failed, or an internal error), 2 bad input, 130/143 interrupted,
+    141 the reader of standard output went away.
     Quiets TensorFlow's start-up logs for the runs (the command's own edge; importing
     kerasweep changes nothing).
     """
@@ -86,7 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     _hide_store_password()
     try:
         with _input_errors_are_usage_errors():
-            return COMMANDS[args.command](args)
+            status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # here, where a reader gone is caught, not at exit
+        return status
+    except BrokenPipeError as err:
+        if not _reader_gone():  # a socket or a child's pipe: a bug or a lost service
+            return _internal_error(args, err)
+        _write_nothing_more()
+        return EXIT_READER_GONE
     except UsageError as err:
         print(f"kerasweep {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
@@ -97,12 +161,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("kerasweep: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as err:
-        if args.verbose:
-            traceback.print_exc()
-        hint = "" if args.verbose else " (-v shows the traceback)"
-        print(
-            f"kerasweep {args.command}: internal error: {type(err).__name__}: {_one_line(err)}"
-            f"{hint}",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
+        return _internal_error(args, err)

@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 
+from kerasweep.cli._shell_commands import kerasweep_command, wandb_command
 from kerasweep.cli.parser import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -39,8 +40,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from kerasweep.local.store import redact, resolve_db
 
     db = f" --db {redact(args.db)}" if args.db else ""
-    print(f"Created sweep with ID: {sweep_id} (in {resolve_db(args.db)})")
-    print(f"Run sweep agent with: kerasweep{db} agent {sweep_id}")
+    # stdout holds the id alone, for SID=$(kerasweep sweep sweep.yaml)
+    print(f"Created sweep with ID: {sweep_id} (in {resolve_db(args.db)})", file=sys.stderr)
+    print(f"Run sweep agent with: {kerasweep_command()}{db} agent {sweep_id}", file=sys.stderr)
+    print(sweep_id)
     return EXIT_OK
 
 
@@ -66,6 +69,14 @@ class _StdoutHandler(logging.StreamHandler):
     @stream.setter
     def stream(self, value) -> None:  # StreamHandler.__init__ assigns it
         pass
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A reader gone (``kerasweep agent ID | head``) ends the command (see ``main``);
+        other errors are logging's usual report."""
+        err = sys.exc_info()[1]  # what emit's except block is handling
+        if isinstance(err, BrokenPipeError):
+            raise err
+        super().handleError(record)
 
 
 def _setup_run_output(verbose: bool) -> None:
@@ -119,7 +130,7 @@ def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
     _setup_run_output(args.verbose)
     from kerasweep.dashboard.discovery import dashboard_hint
 
-    print(dashboard_hint(sweep_id, args.db), flush=True)
+    print(dashboard_hint(sweep_id, args.db, command=kerasweep_command()), flush=True)
     try:
         result = local_agent(
             sweep_id,
@@ -151,7 +162,8 @@ def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
     )
     if mode == "offline" and result.run_ids:
         wandb_dir = os.path.join(os.environ.get("WANDB_DIR") or ".", "wandb")
-        print(f"wandb runs are offline: upload with `wandb sync {wandb_dir}/offline-run-*`")
+        sync = f"{wandb_command()} sync {wandb_dir}/offline-run-*"
+        print(f"wandb runs are offline: upload with `{sync}`")
     return EXIT_FAILED if result.reason == "failures" else EXIT_OK
 
 

@@ -96,16 +96,19 @@ def find_dashboard(db: str | os.PathLike[str] | None = None) -> str | None:
     return None
 
 
-def dashboard_hint(sweep_id: str, db: str | os.PathLike[str] | None = None) -> str:
+def dashboard_hint(
+    sweep_id: str, db: str | os.PathLike[str] | None = None, command: str = "kerasweep"
+) -> str:
     """One line for an agent's terminal: where the dashboard of this sweep is, or how to start
     one.
 
     The store is ``db``, else ``$KERASWEEP_DB`` (named in the line: the agents ``--gpus``
     starts get it that way, not the shell the line is read in), a URL's password masked.
+    ``command`` starts kerasweep in the shell that reads the line (``.venv/bin/kerasweep``).
     """
     url = find_dashboard(db)
     if url is not None:
         return f"Dashboard: {url.rstrip('/')}/sweeps/{quote(str(sweep_id), safe='')}"
     shown = db or os.environ.get(DB_ENV_VAR)
     where = f" --db {redact(str(shown))}" if shown else ""
-    return f"Watch it live: kerasweep serve {sweep_id}{where}  (then open http://127.0.0.1:8787)"
+    return f"Watch it live: {command} serve {sweep_id}{where}  (then open http://127.0.0.1:8787)"

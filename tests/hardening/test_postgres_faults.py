@@ -248,7 +248,7 @@ def test_wrong_credentials_are_one_line_and_no_password_is_shown_or_kept(
     for argv in (["ls"], ["ls", "--json"], ["show", sweep.id], ["best", sweep.id],
                  ["export", sweep.id], ["sweep", str(config)]):  # fmt: skip
         assert main([*argv, "--db", url]) == 0
-        shown.append(capsys.readouterr().out)
+        shown.extend(capsys.readouterr())  # sweep's sentences are on stderr
     assert main(["report", sweep.id, "-o", str(tmp_path / "report.html"), "--db", url]) == 0
     capsys.readouterr()
 

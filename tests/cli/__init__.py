@@ -1,0 +1,1 @@
+"""Tests of the command line as a shell user runs it (kerasweep.cli)."""
