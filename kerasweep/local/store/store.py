@@ -68,7 +68,12 @@ class Store(StoreReader):
     # -- runs --------------------------------------------------------------------------------
 
     def reap_stale(self, sweep_id: str, stale_after: float = 60.0) -> list[str]:
-        """Mark crashed the running runs whose agent is gone or silent; returns their ids."""
+        """Mark crashed the running runs whose agent is gone or silent; returns their ids.
+
+        A read-only store is left as it is: its runs are shown as they were recorded.
+        """
+        if self._db.read_only:
+            return []
         return self._write(lambda c: runs.reap_stale(c, sweep_id, stale_after))
 
     def claim_run(
