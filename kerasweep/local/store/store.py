@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from kerasweep.local.records import NewRun, RunRecord, RunState, StopReason, SweepRecord
 from kerasweep.local.store import history, metrics, runs, sweeps
+from kerasweep.local.store.errors import StoreFullError
 from kerasweep.local.store.metrics import SweepMetrics
 from kerasweep.local.store.reader import StoreReader
 
@@ -70,11 +71,15 @@ class Store(StoreReader):
     def reap_stale(self, sweep_id: str, stale_after: float = 60.0) -> list[str]:
         """Mark crashed the running runs whose agent is gone or silent; returns their ids.
 
-        A read-only store is left as it is: its runs are shown as they were recorded.
+        A store that cannot take the change (read-only, or its file system full) is left
+        as it is: its runs are shown as they were recorded.
         """
         if self._db.read_only:
             return []
-        return self._write(lambda c: runs.reap_stale(c, sweep_id, stale_after))
+        try:
+            return self._write(lambda c: runs.reap_stale(c, sweep_id, stale_after))
+        except StoreFullError:
+            return []
 
     def claim_run(
         self,
