@@ -18,6 +18,7 @@ Every store operation is one function of a connection run by :meth:`Database.tra
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -382,6 +383,11 @@ def _create_private_file(path) -> None:
     except FileExistsError:
         return
     except OSError as err:
+        if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise StoreReadOnlyError(
+                f"cannot create store {path}: its folder {path.resolve().parent} is read-only "
+                f"here ({err.strerror}); kerasweep needs it writable"
+            ) from None
         raise StoreError(f"cannot create store {path}: {err.strerror}") from None
     os.close(fd)
     os.chmod(path, 0o600)

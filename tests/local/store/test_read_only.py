@@ -143,7 +143,11 @@ def test_writing_to_a_read_only_store_is_one_line_naming_its_folder(read_only):
     config = read_only.out / "sweep.yaml"
     config.write_text("method: grid\nparameters:\n  a:\n    values: [1, 2]\n")
     folder = str(read_only.folder.resolve())
-    for command in (["sweep", str(config)], ["agent", read_only.sweep_id, "--count", "1"]):
+    for command in (
+        ["sweep", str(config)],
+        ["sweep", str(config), "--db", str(read_only.folder / "new.db")],
+        ["agent", read_only.sweep_id, "--count", "1"],
+    ):
         done = read_only.run(*command)
         assert done.returncode == 2, done.stdout + done.stderr
         lines = done.stderr.strip().splitlines()
