@@ -26,7 +26,12 @@ NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
 class ReadOnlyStore:
-    """A store written, then made read-only; ``run`` runs a command as its reader."""
+    """A store written, then made read-only; ``run`` runs a command as its reader.
+
+    ``how``: ``permissions`` (the folder 0555, the file 0444), ``mount`` (a tmpfs remounted
+    read-only) or ``copied mid-sweep`` (permissions, with the ``-wal`` and ``-shm`` files of
+    a store still open when it was copied: rows only the WAL holds).
+    """
 
     def __init__(self, base: Path, how: str) -> None:
         self.base = base
@@ -39,13 +44,26 @@ class ReadOnlyStore:
         self.mounted = how == "mount"
         if self.mounted:
             _mount(["-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(self.folder)])
-        self.sweep_id, self.run_ids = write_sweep(self.db)
-        assert sorted(os.listdir(self.folder)) == ["kerasweep.db"]  # as copied, no -wal
+        if how == "copied mid-sweep":
+            source = base / "live" / "kerasweep.db"
+            source.parent.mkdir()
+            keeper = Store(source)  # an agent's connection, open while the folder is copied
+            keeper.sweeps()
+            self.sweep_id, self.run_ids = write_sweep(source)
+            for name in os.listdir(source.parent):
+                shutil.copy(source.parent / name, self.folder / name)
+            keeper.close()
+            assert os.path.getsize(f"{self.db}-wal") > 0
+        else:
+            self.sweep_id, self.run_ids = write_sweep(self.db)
+            assert os.listdir(self.folder) == ["kerasweep.db"]  # closed: no -wal, no -shm
+        self.files = sorted(os.listdir(self.folder))
         self.prefix: list[str] = []
         if self.mounted:
             _mount(["-o", "remount,ro", str(self.folder)])
         else:
-            os.chmod(self.db, 0o444)
+            for name in self.files:
+                os.chmod(self.folder / name, 0o444)
             os.chmod(self.folder, 0o555)
             if os.geteuid() == 0:
                 self.prefix = NOBODY
@@ -78,10 +96,10 @@ def _mount(args: list[str]) -> None:
         pytest.skip(f"mounting a file system is not permitted here: {done.stderr.strip()}")
 
 
-@pytest.fixture(params=["permissions", "mount"])
+@pytest.fixture(params=["permissions", "mount", "copied mid-sweep"])
 def read_only(request):
     how = request.param
-    if how == "permissions" and os.geteuid() == 0 and shutil.which("setpriv") is None:
+    if how != "mount" and os.geteuid() == 0 and shutil.which("setpriv") is None:
         pytest.skip("running as root without setpriv: nothing here is refused to root")
     if how == "mount" and os.geteuid() != 0:
         pytest.skip("mounting a read-only file system needs root (the permissions case runs)")
@@ -107,7 +125,7 @@ def test_ls_show_and_export_read_a_read_only_store(read_only):
     assert {run["id"] for run in exported["runs"]} == set(read_only.run_ids.values())
     csv = _ok(read_only.run("export", read_only.sweep_id, "--format", "csv"))
     assert len(csv.strip().splitlines()) == 1 + len(read_only.run_ids)
-    assert sorted(os.listdir(read_only.folder)) == ["kerasweep.db"]  # nothing written there
+    assert sorted(os.listdir(read_only.folder)) == read_only.files  # nothing written there
 
 
 def test_report_reads_a_read_only_store(read_only):
@@ -153,7 +171,7 @@ def test_writing_to_a_read_only_store_is_one_line_naming_its_folder(read_only):
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and folder in lines[0] and "read-only" in lines[0], done.stderr
         assert "internal error" not in lines[0]
-    assert sorted(os.listdir(read_only.folder)) == ["kerasweep.db"]
+    assert sorted(os.listdir(read_only.folder)) == read_only.files
 
 
 def test_a_read_only_store_object_reads_and_refuses_writes_in_one_line(read_only):
