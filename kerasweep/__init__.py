@@ -52,8 +52,10 @@ _EXPORTS: dict[str, str] = {
     "TrainingDiverged": "kerasweep.callbacks",
     "EngineFailure": "kerasweep.sweep_config.engine",
     "StoreError": "kerasweep.local.store",
+    "StoreFullError": "kerasweep.local.store",
     "StoreLocationError": "kerasweep.local.store",
     "StoreLostError": "kerasweep.local.store",
+    "StoreReadOnlyError": "kerasweep.local.store",
     "StoreUnavailableError": "kerasweep.local.store",
     "StoreVersionError": "kerasweep.local.store",
     "UnknownSweepError": "kerasweep.local.store",
@@ -105,8 +107,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from kerasweep.local.results import load_sweep
     from kerasweep.local.store import (
         StoreError,
+        StoreFullError,
         StoreLocationError,
         StoreLostError,
+        StoreReadOnlyError,
         StoreUnavailableError,
         StoreVersionError,
         UnknownSweepError,

@@ -357,6 +357,41 @@ def test_bayes_sweep_with_nested_and_log_scale_parameters():
     assert dims["units"]["ticktext"] == ["16", "64", "256"]
 
 
+def test_a_log_axis_over_less_than_two_decades_is_labelled_in_its_own_units():
+    import random
+
+    rng = random.Random(7)
+    rates = [10 ** rng.uniform(math.log10(0.0015), math.log10(0.04)) for _ in range(12)]
+    rates[:2] = [0.0015, 0.04]  # the whole range of the config
+    params = [{"learning_rate": lr, "batch_size": rng.choice([32, 64])} for lr in rates]
+    spec = {
+        "learning_rate": {"distribution": "log_uniform_values", "min": 0.0015, "max": 0.04},
+        "batch_size": {"values": [32, 64]},
+    }
+    metrics = [rng.uniform(0.1, 1.0) for _ in params]
+    data = _data(render_report(simple_sweep("random", params, metrics, config_parameters=spec)))
+    dims = {d["label"]: d for d in data["figures"]["parcoords"]["data"][0]["dimensions"]}
+    lr = dims["learning_rate"]
+    assert lr["values"] == pytest.approx([math.log10(v) for v in rates], rel=1e-5)
+    # round values of the parameter itself, not log10 exponents (-2.6 ... -1.4)
+    assert lr["ticktext"] == ["0.002", "0.005", "0.01", "0.02"]
+    assert lr["tickvals"] == pytest.approx([math.log10(t) for t in (0.002, 0.005, 0.01, 0.02)])
+
+
+def test_the_band_thresholds_and_labels_are_drawn_clear_of_the_curves():
+    snap = hyperband_sweep(runs=12, epochs=16, seed=1)
+    curves = _data(render_report(snap))["figures"]["curves"]
+    (thresholds,) = [t for t in curves["data"] if t.get("name") == "band threshold"]
+    # the value shows on hover, not as text beside the bar, over the run lines
+    assert "text" not in thresholds["mode"] and "texttemplate" not in thresholds
+    assert thresholds["showlegend"] and "threshold" in thresholds["text"][0]
+    # the band labels sit above the plot area, the legend above them
+    for label in curves["layout"]["annotations"]:
+        assert (label["yref"], label["y"], label["yanchor"]) == ("paper", 1, "bottom"), label
+    legend = curves["layout"]["legend"]
+    assert (legend["yref"], legend["y"], legend["yanchor"]) == ("container", 1.0, "top")
+
+
 def test_parcoords_spreads_geometric_choices_on_a_log_axis():
     import random
 

@@ -37,7 +37,8 @@ def _axis(values: list[float], log: bool, raw: list[Any] | None = None) -> dict[
     """Tick values/text for a numeric parcoords axis (values already log10 if ``log``).
 
     With at most 8 distinct values each gets a tick, labelled with ``raw`` (the values as
-    the runs had them, parallel to ``values``) when given.
+    the runs had them, parallel to ``values``) when given. A log axis is labelled in the
+    parameter's own units, at round values (:func:`_log_ticks`).
     """
     distinct = sorted(set(values))
     if len(distinct) <= 8 and raw is not None:
@@ -46,14 +47,50 @@ def _axis(values: list[float], log: bool, raw: list[Any] | None = None) -> dict[
     if len(distinct) <= 8:
         ticks = distinct
     elif log:
-        lo, hi = math.floor(min(values)), math.ceil(max(values))
-        ticks = [float(k) for k in range(lo, hi + 1) if min(values) <= k <= max(values)]
-        if len(ticks) < 2:
+        units = _log_ticks(10 ** min(values), 10 ** max(values))
+        if len(units) < 2:
             return {}
+        return {
+            "tickvals": [short(math.log10(t)) for t in units],
+            "ticktext": [fmt(t, 3) for t in units],
+        }
     else:
         return {"tickformat": ".3~g"}
     text = [fmt(10**t if log else t, 3) for t in ticks]
     return {"tickvals": [short(t) for t in ticks], "ticktext": text}
+
+
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    """Round values in ``[lo, hi]`` (both > 0) for the ticks of a log axis, in its own units.
+
+    Powers of ten where the range spans two decades or more, else 1-2-5 steps, else (less
+    than about half a decade) round steps of the values themselves.
+
+    >>> _log_ticks(0.0015, 0.04)
+    [0.002, 0.005, 0.01, 0.02]
+    >>> _log_ticks(1e-5, 0.1)
+    [1e-05, 0.0001, 0.001, 0.01, 0.1]
+    >>> _log_ticks(0.0012, 0.0035)
+    [0.0015, 0.002, 0.0025, 0.003, 0.0035]
+    """
+    slack = 1e-9 * (hi - lo)
+    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+    for steps in ((1,), (1, 2, 5)):
+        ticks = [float(f"{m}e{d}") for d in decades for m in steps]
+        ticks = [t for t in ticks if lo - slack <= t <= hi + slack]
+        if len(ticks) >= 3:
+            return ticks
+    step = 10.0 ** math.floor(math.log10((hi - lo) / 4)) if hi > lo else 0.0
+    if step == 0.0:
+        return []
+    for factor in (1, 2, 5, 10):
+        if (hi - lo) / (step * factor) <= 6:
+            step *= factor
+            break
+    digits = max(0, -math.floor(math.log10(step)) + 1)
+    first = math.ceil((lo - slack) / step)
+    ticks = [round(k * step, digits) for k in range(first, math.floor((hi + slack) / step) + 1)]
+    return [float(f"{t:.6g}") for t in ticks if t > 0]
 
 
 def parcoords_figure(sweep: SweepView) -> tuple[dict[str, Any] | None, list[int], str | None]:
@@ -224,9 +261,8 @@ def _band_overlays(
                 "yref": "paper",
                 "text": f"band {b}",
                 "showarrow": False,
-                "yanchor": "top",
-                "xanchor": "left",
-                "xshift": 3,
+                "yanchor": "bottom",  # above the plot, clear of the curves
+                "xanchor": "center",
                 "font": {"size": 10, "color": "#7b8794"},
             }
         )
@@ -238,16 +274,9 @@ def _band_overlays(
             )
             points.append((b, threshold, text))
     traces = []
-    if points:
+    if points:  # the values show on hover (and in the engine section), never over a curve
         marker = {"symbol": "line-ew-open", "size": 30, "color": "#1f2933", "line": {"width": 3.5}}
-        trace = _marker_trace("band threshold", points, marker)
-        trace.update(
-            mode="markers+text",
-            texttemplate="%{y:.3~g}",
-            textposition="middle right",
-            textfont={"size": 11, "color": "#1f2933"},
-        )
-        traces.append(trace)
+        traces.append(_marker_trace("band threshold", points, marker))
     return shapes, annotations, traces, [p[1] for p in points]
 
 
@@ -317,7 +346,7 @@ def _curves_layout(sweep: SweepView, log_y: bool, shapes: list, annotations: lis
     return {
         "font": FONT,
         "height": 460,
-        "margin": {"l": 64, "r": 20, "t": 40, "b": 48},
+        "margin": {"l": 64, "r": 20, "t": 60, "b": 48},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "#ffffff",
         "hovermode": "closest",
@@ -329,11 +358,12 @@ def _curves_layout(sweep: SweepView, log_y: bool, shapes: list, annotations: lis
         },
         "xaxis": {"title": {"text": "epoch"}, "rangemode": "tozero", **grid},
         "yaxis": {"title": {"text": metric}, "type": "log" if log_y else "linear", **grid},
-        "legend": {
+        "legend": {  # at the top, above the band labels
             "orientation": "h",
             "x": 0,
+            "yref": "container",
             "y": 1.0,
-            "yanchor": "bottom",
+            "yanchor": "top",
             "xanchor": "left",
             "bgcolor": "rgba(255,255,255,0.8)",
         },

@@ -62,3 +62,15 @@ def test_figures_keep_what_the_user_did_across_redraws():
     for _, figure in figures["figures"].values():
         assert figure["layout"]["uirevision"] == "kerasweep"
         assert all(trace["uirevision"] == "kerasweep" for trace in figure["data"])
+
+
+def test_the_dashboard_labels_a_narrow_log_axis_in_its_own_units():
+    from tests.sweep_snapshots import simple_sweep
+
+    rates = [0.0015 * (0.04 / 0.0015) ** (k / 11) for k in range(12)]
+    params = [{"learning_rate": lr} for lr in rates]
+    spec = {"learning_rate": {"distribution": "log_uniform_values", "min": 0.0015, "max": 0.04}}
+    snap = simple_sweep("random", params, [0.1 + k / 20 for k in range(12)], config_parameters=spec)
+    figure = Feed(_Snapshots(snap), min_interval=0).sweep("s").parts["data"]["figures"]
+    (lr,) = [d for d in figure["parcoords"][1]["data"][0]["dimensions"] if "learning" in d["label"]]
+    assert lr["ticktext"] == ["0.002", "0.005", "0.01", "0.02"]

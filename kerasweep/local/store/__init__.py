@@ -35,8 +35,10 @@ from kerasweep.local.records import (
 )
 from kerasweep.local.store.errors import (
     StoreError,
+    StoreFullError,
     StoreLocationError,
     StoreLostError,
+    StoreReadOnlyError,
     StoreUnavailableError,
     StoreVersionError,
     UnknownSweepError,
@@ -69,9 +71,11 @@ __all__ = [
     "StopReason",
     "Store",
     "StoreError",
+    "StoreFullError",
     "StoreLocation",
     "StoreLocationError",
     "StoreLostError",
+    "StoreReadOnlyError",
     "StoreReader",
     "StoreUnavailableError",
     "StoreVersionError",

@@ -5,6 +5,11 @@ Every store operation is one function of a connection run by :meth:`Database.tra
 - SQLite: a write transaction is ``BEGIN IMMEDIATE`` (a writer waits for the others up to
   the busy timeout), the file is in WAL mode (readers never block writers) and is created
   with mode 0600 (it holds configs and metrics, nothing to share with other users).
+  A store whose file or folder is not writable (a copied results folder, a read-only mount)
+  is opened read-only: reads work (WAL mode would need a writable ``-shm`` file, so it is
+  read with ``mode=ro``, else as ``immutable``), a write raises
+  :class:`StoreReadOnlyError` naming the folder. A full file system raises
+  :class:`StoreFullError`.
 - PostgreSQL (psycopg 3): transactions are READ COMMITTED; operations that must see a
   stable sweep lock its row first (``SELECT ... FOR UPDATE``). A lost connection is
   replaced (``pool_pre_ping``) and the operation retried for up to ``reconnect_timeout``
@@ -13,17 +18,25 @@ Every store operation is one function of a connection run by :meth:`Database.tra
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from kerasweep.local.store.errors import StoreError, StoreUnavailableError
+from kerasweep.local.store.errors import (
+    StoreError,
+    StoreFullError,
+    StoreReadOnlyError,
+    StoreUnavailableError,
+)
 from kerasweep.local.store.location import POSTGRES_EXTRA, StoreLocation, redact
 from kerasweep.local.store.schema import SCHEMA_VERSION, ensure_schema, read_version
 
@@ -42,7 +55,8 @@ class Database:
     Args:
         location: Where the store is.
         create: Make the file or tables if missing. With False, a missing store raises
-            :class:`StoreError` and nothing is written.
+            :class:`StoreError` and nothing is written, and an SQLite file that cannot be
+            written is opened read-only (:attr:`read_only`).
         busy_timeout: SQLite: seconds a writer waits for another writer.
         reconnect_timeout: PostgreSQL: seconds an operation keeps retrying while the
             server is away.
@@ -60,6 +74,7 @@ class Database:
         self.busy_timeout = float(busy_timeout)
         self.reconnect_timeout = float(reconnect_timeout)
         self._away_since: float | None = None  # PostgreSQL: the server stayed away since
+        self.read_only = False  # SQLite: the file or its folder cannot be written
         if location.kind == "sqlite":
             self.engine = self._sqlite_engine(create)
         else:
@@ -84,8 +99,14 @@ class Database:
             _create_private_file(path)
         elif path.is_dir():
             raise StoreError(f"{path} is a directory, not a kerasweep store")
-        elif not create:
+        elif not _writable(path):
+            if create:
+                raise _read_only_error(path)
+            self.read_only = True
+        if not create:
             _require_sqlite_store(path)
+        if self.read_only:
+            return self._read_only_engine()
         engine = sa.create_engine(
             sa.URL.create("sqlite", database=str(path)),
             connect_args={"timeout": self.busy_timeout, "check_same_thread": False},
@@ -110,6 +131,28 @@ class Database:
 
         return engine
 
+    def _read_only_engine(self) -> sa.Engine:
+        """An engine that only reads the SQLite file, writing nothing beside it."""
+        path = self.location.path
+        uri = _read_only_uri(path)
+        timeout = self.busy_timeout
+        engine = sa.create_engine(
+            sa.URL.create("sqlite", database=str(path)),  # a file: a pool of connections
+            creator=lambda: sqlite3.connect(
+                uri, uri=True, timeout=timeout, check_same_thread=False
+            ),
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, record) -> None:
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+
     def _postgres_engine(self) -> sa.Engine:
         try:
             import psycopg  # noqa: F401  (the driver SQLAlchemy's dialect loads)
@@ -124,15 +167,29 @@ class Database:
             hide_parameters=True,
         )
 
-    def _open_schema(self, create: bool) -> None:
+    def _read_version(self, create: bool) -> int:
         try:
-            version = self.transact(read_version, write=False, retry=False)
+            return self.transact(read_version, write=False, retry=False)
         except sa.exc.DatabaseError as err:
-            raise StoreError(f"cannot open store {self.location}: {_reason(err)}") from None
+            sqlite = self.location.kind == "sqlite"
+            if not sqlite or create or self.read_only or not _cannot_write(err):
+                raise StoreError(f"cannot open store {self.location}: {_reason(err)}") from None
+        # writable as far as permissions tell, yet SQLite cannot write beside the file
+        self.engine.dispose()
+        self.read_only = True
+        self.engine = self._read_only_engine()
+        return self._read_version(create)
+
+    def _open_schema(self, create: bool) -> None:
+        version = self._read_version(create)
         if version == SCHEMA_VERSION:
             return
         if version == 0 and not create:
             raise StoreError(f"no kerasweep store at {self.location}")
+        if self.read_only:
+            raise _read_only_error(
+                self.location.path, f"to migrate it from schema {version} to {SCHEMA_VERSION}"
+            )
 
         def migrate(conn: sa.Connection) -> None:
             if self.dialect == "postgresql":
@@ -165,7 +222,11 @@ class Database:
 
         Raises:
             StoreUnavailableError: The server stayed away, or refused the login.
+            StoreReadOnlyError: A write to an SQLite store that cannot be written.
+            StoreFullError: The file system holding an SQLite store is full.
         """
+        if write and self.read_only:
+            raise _read_only_error(self.location.path)
         # once the server stayed away for a whole window, each operation tries just once
         # until one gets through: an agent whose server is gone for good ends in bounded time
         window = 0.0 if self._away_since is not None else self.reconnect_timeout
@@ -186,6 +247,10 @@ class Database:
                 if self.dialect == "sqlite":
                     if "database is locked" in str(err.orig):
                         raise StoreError(f"store {self.location}: {_reason(err)}") from None
+                    if _full(err):
+                        raise _full_error(self.location.path, err) from None
+                    if write and _cannot_write(err):
+                        raise _read_only_error(self.location.path) from None
                     raise
                 unavailable = _unavailable(err, self.location)
                 if unavailable is None:
@@ -216,6 +281,70 @@ def _reason(err: BaseException) -> str:
     cause = getattr(err, "orig", None) or err
     text = str(cause).strip()
     return redact(text.splitlines()[0] if text else type(cause).__name__)
+
+
+def _writable(path: Path) -> bool:
+    """Whether SQLite can write the file and, beside it, its ``-wal`` and ``-shm`` files."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _cannot_write(err: sa.exc.DBAPIError) -> bool:
+    """An SQLite error that says the file or its folder cannot be written."""
+    text = str(getattr(err, "orig", err))
+    return "unable to open database file" in text or "readonly database" in text
+
+
+def _read_only_error(path: Path, purpose: str = "to write to it") -> StoreReadOnlyError:
+    return StoreReadOnlyError(
+        f"store {path} is read-only here: {purpose}, kerasweep needs its folder "
+        f"{path.resolve().parent} (and the file) writable"
+    )
+
+
+def _full(err: sa.exc.DBAPIError) -> bool:
+    orig = getattr(err, "orig", None)
+    return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or (
+        "database or disk is full" in str(orig)
+    )
+
+
+def _full_error(path: Path, err: sa.exc.DBAPIError) -> StoreFullError:
+    folder = path.resolve().parent
+    mount = folder
+    while not os.path.ismount(mount) and mount != mount.parent:
+        mount = mount.parent
+    try:
+        left = f", {shutil.disk_usage(folder).free // 1024} KiB free"
+    except OSError:
+        left = ""
+    return StoreFullError(
+        f"store {path}: the file system at {mount} is full ({_reason(err)}{left}); "
+        "what was written is kept: free space there, or use a store elsewhere (--db)"
+    )
+
+
+def _read_only_uri(path: Path) -> str:
+    """The URI that reads ``path`` without writing: ``mode=ro`` where SQLite can (the
+    ``-shm`` file exists or is not needed), else ``immutable=1`` (its ``-wal`` file unread)."""
+    base = path.resolve().as_uri()
+    try:
+        probe = sqlite3.connect(f"{base}?mode=ro", uri=True)
+        try:
+            probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return f"{base}?mode=ro"
+        finally:
+            probe.close()
+    except sqlite3.DatabaseError:
+        pass
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size:
+        logger.warning(
+            "kerasweep: %s is read as of its last checkpoint: %s cannot be read in a "
+            "read-only folder",
+            path,
+            wal.name,
+        )
+    return f"{base}?immutable=1"
 
 
 def _refused_login(err: sa.exc.DBAPIError) -> bool:
@@ -254,6 +383,11 @@ def _create_private_file(path) -> None:
     except FileExistsError:
         return
     except OSError as err:
+        if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise StoreReadOnlyError(
+                f"cannot create store {path}: its folder {path.resolve().parent} is read-only "
+                f"here ({err.strerror}); kerasweep needs it writable"
+            ) from None
         raise StoreError(f"cannot create store {path}: {err.strerror}") from None
     os.close(fd)
     os.chmod(path, 0o600)
@@ -264,7 +398,7 @@ def _require_sqlite_store(path) -> None:
     if path.stat().st_size == 0:
         raise StoreError(f"{path} is an empty file, not a kerasweep store")
     try:
-        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        probe = sqlite3.connect(_read_only_uri(path), uri=True)
         try:
             version = probe.execute("PRAGMA user_version").fetchone()[0]
         finally:

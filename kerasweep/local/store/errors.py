@@ -6,8 +6,10 @@ from kerasweep._errors import KerasweepError
 
 __all__ = [
     "StoreError",
+    "StoreFullError",
     "StoreLocationError",
     "StoreLostError",
+    "StoreReadOnlyError",
     "StoreUnavailableError",
     "StoreVersionError",
     "UnknownSweepError",
@@ -24,6 +26,21 @@ class StoreLocationError(StoreError, ValueError):
 
 class StoreVersionError(StoreError):
     """The store's schema is newer than this kerasweep reads."""
+
+
+class StoreReadOnlyError(StoreError):
+    """A write to a store whose file or folder is read-only (reading it works).
+
+    SQLite writes beside the file (its ``-wal`` and ``-shm`` files): the folder must be
+    writable too.
+    """
+
+
+class StoreFullError(StoreError):
+    """The file system holding an SQLite store is full: nothing more can be written.
+
+    What was written before stays; the run in progress ends crashed, with the reason.
+    """
 
 
 class StoreUnavailableError(StoreError):

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from kerasweep.local.records import NewRun, RunRecord, RunState, StopReason, SweepRecord
 from kerasweep.local.store import history, metrics, runs, sweeps
+from kerasweep.local.store.errors import StoreFullError
 from kerasweep.local.store.metrics import SweepMetrics
 from kerasweep.local.store.reader import StoreReader
 
@@ -68,8 +69,17 @@ class Store(StoreReader):
     # -- runs --------------------------------------------------------------------------------
 
     def reap_stale(self, sweep_id: str, stale_after: float = 60.0) -> list[str]:
-        """Mark crashed the running runs whose agent is gone or silent; returns their ids."""
-        return self._write(lambda c: runs.reap_stale(c, sweep_id, stale_after))
+        """Mark crashed the running runs whose agent is gone or silent; returns their ids.
+
+        A store that cannot take the change (read-only, or its file system full) is left
+        as it is: its runs are shown as they were recorded.
+        """
+        if self._db.read_only:
+            return []
+        try:
+            return self._write(lambda c: runs.reap_stale(c, sweep_id, stale_after))
+        except StoreFullError:
+            return []
 
     def claim_run(
         self,
