@@ -24,10 +24,12 @@ stream (``stack_batches``). :meth:`RunCheckpoint.resume_data` moves the data to 
 epoch, so the epochs that follow draw the orders they would have drawn; give ``fit`` the
 training data through it in every run, resumed or not.
 
-A checkpoint is written to a temporary name in its directory, flushed to disk, then renamed
-into place, so a reader sees a whole file or none; a file that does not read back whole
-(cut off, corrupted) is skipped for the newest one that does. At rest a directory holds one
-checkpoint; while one is written, two.
+The state is taken at the epoch's end; the file is written while the next epoch trains,
+in a thread of its own (one write at a time; readers in the same process wait for it), to
+a temporary name in the run's directory, flushed to disk, then renamed into place: a reader
+sees a whole file or none, and a file that does not read back whole (cut off, corrupted) is
+skipped for the newest one that does. At rest a directory holds one checkpoint; while one
+is written, two.
 
 Example:
     >>> import tempfile
@@ -41,7 +43,7 @@ Example:
     >>> model = build_mlp(64, 16)
     >>> model.compile("sgd", "sparse_categorical_crossentropy")
     >>> history = model.fit(checkpoint.resume_data(train), validation_data=val, epochs=2,
-    ...                     callbacks=[checkpoint], verbose=0)
+    ...                     callbacks=[checkpoint], verbose=0, shuffle=False)
     >>> RunCheckpoint(checkpoint.directory).initial_epoch  # what a resumed run would do
     2
     >>> checkpoint.remove()  # the run has ended
@@ -56,6 +58,7 @@ import json
 import os
 import random
 import re
+import threading
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -137,6 +140,9 @@ class RunCheckpoint(keras.callbacks.Callback):
             saves after epochs 2, 4, ...). None or 0: never save nor resume.
         carry: Objects whose state each checkpoint carries, by name (see
             :class:`CarriesState`); restored when ``fit`` begins from a checkpoint.
+        background: Write to disk in a thread of its own while the next epoch trains
+            (the state is still taken at the epoch's end, and a checkpoint is read only
+            whole). False: ``on_epoch_end`` returns once the checkpoint is on disk.
 
     Example:
         >>> checkpoint = RunCheckpoint("/tmp/runs/abc123", every=2)
@@ -152,6 +158,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         every: int | None = 1,
         *,
         carry: Mapping[str, CarriesState] | None = None,
+        background: bool = True,
     ) -> None:
         super().__init__()
         if every is not None and (isinstance(every, bool) or int(every) != every or every < 0):
@@ -159,6 +166,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.directory = Path(directory)
         self.every = int(every or 0)
         self.carry = dict(carry or {})
+        self.background = bool(background)
         self._saved: _Saved | None = None
         self._read = False
         self._data_at: int | None = None  # epochs done that resume_data moved the data to
@@ -231,6 +239,8 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     def remove(self) -> None:
         """Delete this run's checkpoints (and the directory, once empty): the run has ended."""
+        with contextlib.suppress(OSError):  # a write that failed leaves nothing to keep
+            _wait_for_write(self.directory)
         if self.directory.is_dir():
             for path in self.directory.iterdir():
                 if _NAME.match(path.name) or _PARTIAL.match(path.name):
@@ -263,43 +273,48 @@ class RunCheckpoint(keras.callbacks.Callback):
         _start_fit_at(self.model, None)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.enabled and (epoch + 1) % self.every == 0:
+        if not self.enabled or (epoch + 1) % self.every:
+            return
+        if self.background:
+            _wait_for_write(self.directory)  # one write at a time, each whole
+            arrays = self._capture(epoch + 1)
+            _write_in_background(self.directory, epoch + 1, arrays)
+        else:
             self.save(epoch + 1)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         _start_fit_at(self.model, None)
+        self.wait()
         self._saved, self._read = None, False  # the next fit reads what is there then
 
     # -- writing and reading -----------------------------------------------------------------
 
     def save(self, epochs_done: int) -> Path:
-        """Write the checkpoint of the model after ``epochs_done`` epochs; its path."""
+        """Write the checkpoint of the model after ``epochs_done`` epochs now; its path."""
+        _wait_for_write(self.directory)
+        return _write(self.directory, epochs_done, self._capture(epochs_done))
+
+    def wait(self) -> None:
+        """Return once the checkpoint being written (if any) is on disk.
+
+        Raises what the write raised, e.g. ``OSError`` for a full disk.
+        """
+        _wait_for_write(self.directory)
+
+    def _capture(self, epochs_done: int) -> dict[str, np.ndarray]:
+        """The state to save, read from the model and the process now."""
         carried = {name: obj.checkpoint_state() for name, obj in self.carry.items()}
         meta, arrays = _capture(self.model, epochs_done, carried)
         arrays["meta"] = np.array(json.dumps(meta))
-        self.directory.mkdir(parents=True, exist_ok=True)
-        final = self.directory / f"checkpoint-{epochs_done:06d}.npz"
-        partial = self.directory / f".{final.name}.{os.getpid()}.tmp"
-        try:
-            with open(partial, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(partial, final)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        _fsync_directory(self.directory)
-        for path in self.directory.iterdir():  # the older checkpoints, and any left partial
-            if path != final and (_NAME.match(path.name) or _PARTIAL.match(path.name)):
-                path.unlink(missing_ok=True)
-        return final
+        return arrays
 
     def _latest(self) -> _Saved | None:
         """The newest checkpoint that reads back whole, read once per fit."""
         if not self.enabled:
             return None
         if not self._read:
+            with contextlib.suppress(OSError):  # a failed write: the newest one before it
+                _wait_for_write(self.directory)
             self._saved, self._read = _read_newest(self.directory), True
         return self._saved
 
@@ -326,6 +341,65 @@ def _one_order_per_epoch(train: Any, done: int) -> Any:
     if size >= 0:
         wrapped = wrapped.apply(tf.data.experimental.assert_cardinality(size))
     return wrapped
+
+
+def _write(directory: Path, epochs_done: int, arrays: dict[str, np.ndarray]) -> Path:
+    """Write a checkpoint whole or not at all; then remove the older ones. Its path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / f"checkpoint-{epochs_done:06d}.npz"
+    partial = directory / f".{final.name}.{os.getpid()}.tmp"
+    try:
+        with open(partial, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, final)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    _fsync_directory(directory)
+    for path in directory.iterdir():  # the older checkpoints, and any partial one left
+        if path != final and (_NAME.match(path.name) or _PARTIAL.match(path.name)):
+            path.unlink(missing_ok=True)
+    return final
+
+
+class _Write(threading.Thread):
+    """A checkpoint written in the background; ``error`` is what the write raised."""
+
+    def __init__(self, directory: Path, epochs_done: int, arrays: dict[str, np.ndarray]):
+        # not a daemon: a process that ends after an epoch still finishes its checkpoint
+        super().__init__(name=f"RunCheckpoint {directory}", daemon=False)
+        self.args = (directory, epochs_done, arrays)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            _write(*self.args)
+        except BaseException as error:  # raised again in the thread that waits
+            self.error = error
+
+
+#: Checkpoints this process is writing, by directory: whoever reads one here waits.
+_WRITING: dict[str, _Write] = {}
+_WRITING_LOCK = threading.Lock()
+
+
+def _write_in_background(directory: Path, epochs_done: int, arrays: dict[str, np.ndarray]) -> None:
+    write = _Write(directory, epochs_done, arrays)
+    with _WRITING_LOCK:
+        _WRITING[os.path.abspath(directory)] = write
+    write.start()
+
+
+def _wait_for_write(directory: Path) -> None:
+    """Return once this process's write into ``directory`` (if any) has ended; raise its error."""
+    with _WRITING_LOCK:
+        write = _WRITING.pop(os.path.abspath(directory), None)
+    if write is not None:
+        write.join()
+        if write.error is not None:
+            raise write.error
 
 
 def _read_newest(directory: Path) -> _Saved | None:
@@ -388,11 +462,12 @@ def _capture(
     model_vars, optimizer_vars = _state_variables(model)
     for prefix, variables in (("model", model_vars), ("optimizer", optimizer_vars)):
         for i, variable in enumerate(variables):
-            arrays[f"{prefix}/{i}"] = keras.ops.convert_to_numpy(variable)
+            # a copy: the write may run while the next epoch updates the variable
+            arrays[f"{prefix}/{i}"] = np.array(keras.ops.convert_to_numpy(variable), copy=True)
     numpy_state = np.random.get_state(legacy=False)
     arrays["numpy/key"] = numpy_state["state"]["key"]
     generator = tf.random.get_global_generator()
-    arrays["tf/generator"] = generator.state.numpy()
+    arrays["tf/generator"] = np.array(generator.state.numpy(), copy=True)
     keras_seed = _keras_global_seed_state()
     if keras_seed is not None:
         arrays["keras/global_seed"] = keras_seed

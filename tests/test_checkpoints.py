@@ -134,6 +134,7 @@ def test_every_two_saves_after_even_epochs_only(tmp_path):
 
     class Listing(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
+            checkpoint.wait()  # the write runs beside the next epoch
             seen.append(sorted(p.name for p in tmp_path.iterdir()))
 
     keras.utils.set_random_seed(SEED)
@@ -358,3 +359,16 @@ def test_a_process_killed_mid_epoch_resumes_in_another_exactly(tmp_path):
     assert got["rows"] == expected["rows"]
     assert got["weights"] == expected["weights"]
     assert not (tmp_path / "never.json").exists()
+
+
+def test_a_failed_background_write_is_raised_when_fit_ends(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    model = build_mlp(16, 8, 4)
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    train, _ = make_datasets(DATA, BATCH, seed=SEED)
+    checkpoint = RunCheckpoint(tmp_path / "file" / "run")
+    with pytest.raises(OSError):
+        model.fit(
+            checkpoint.resume_data(train), epochs=1, callbacks=[checkpoint], verbose=0,
+            shuffle=False,
+        )
