@@ -8,13 +8,17 @@ validate), made here. Each round fits the same compiled model twice, ``--epochs`
 each: once with :class:`~kerasweep._checkpoints.RunCheckpoint` saving after every epoch and
 once without (the order alternates between rounds, so a noisy machine slows both alike).
 An epoch is timed from its ``on_epoch_begin`` to the end of its ``on_epoch_end`` (training,
-validation and the checkpoint). Printed: the median epoch with and without the checkpoint,
-their ratio, and the median time of one checkpoint write on its own (state read back from
-the model, written, flushed to disk, renamed) as a fraction of the median epoch without.
+validation and the checkpoint's hold on the training thread; the file is written by a
+thread of its own, beside the next epoch). Printed: the median epoch with and without the
+checkpoint; the ratio of each round's epochs with to without, and their median (also in
+the process's CPU time, all threads, which other work on a shared machine disturbs less);
+how long the checkpoint held the training thread at an epoch's end; and one whole
+checkpoint written on its own (state read back, written, flushed to disk, renamed); the
+last two as fractions of the median epoch without.
 
 Usage::
 
-    python benchmarks/checkpoint_cost.py                  # 5 rounds of 3 epochs each way
+    python benchmarks/checkpoint_cost.py                  # 8 rounds of 3 epochs each way
     python benchmarks/checkpoint_cost.py --rounds 7 --directory /scratch/ckpt
     python benchmarks/checkpoint_cost.py --quick          # a small data set, seconds
 """
@@ -67,31 +71,33 @@ def mnist_shaped(n_train: int, n_test: int, seed: int = 0) -> Dataset:
 
 
 class EpochTimes(keras.callbacks.Callback):
-    """Seconds of each epoch, from its beginning to the end of its callbacks (put it last)."""
+    """Seconds of each epoch, from its beginning to the end of its callbacks (put it last):
+    wall-clock, and the CPU time of the process (all its threads)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.seconds: list[float] = []
+        self.cpu_seconds: list[float] = []
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-        self._start = time.perf_counter()
+        self._start = time.perf_counter(), time.process_time()
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-        self.seconds.append(time.perf_counter() - self._start)
+        self.seconds.append(time.perf_counter() - self._start[0])
+        self.cpu_seconds.append(time.process_time() - self._start[1])
 
 
 class TimedCheckpoint(RunCheckpoint):
-    """A ``RunCheckpoint`` that also keeps how long each write took."""
+    """A ``RunCheckpoint`` that keeps how long its ``on_epoch_end`` held the training thread."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.write_seconds: list[float] = []
+        self.epoch_end_seconds: list[float] = []
 
-    def save(self, epochs_done: int) -> Path:
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         start = time.perf_counter()
-        path = super().save(epochs_done)
-        self.write_seconds.append(time.perf_counter() - start)
-        return path
+        super().on_epoch_end(epoch, logs)
+        self.epoch_end_seconds.append(time.perf_counter() - start)
 
 
 def measure(data: Dataset, rounds: int, epochs: int, directory: Path) -> dict[str, Any]:
@@ -109,8 +115,9 @@ def measure(data: Dataset, rounds: int, epochs: int, directory: Path) -> dict[st
     val = validation_batches(data, BATCH_SIZE)
     model.fit(train, validation_data=val, epochs=1, verbose=0)  # trace and compile
     times: dict[str, list[float]] = {"without": [], "with": []}
-    writes: list[float] = []
+    round_ratios, cpu_ratios, held = [], [], []
     for r in range(rounds):
+        this_round, this_round_cpu = {}, {}
         for mode in ("without", "with") if r % 2 == 0 else ("with", "without"):
             timer = EpochTimes()
             callbacks: list[Any] = [timer]
@@ -123,34 +130,50 @@ def measure(data: Dataset, rounds: int, epochs: int, directory: Path) -> dict[st
                 data_for_fit, validation_data=val, epochs=epochs, callbacks=callbacks, verbose=0
             )
             times[mode].extend(timer.seconds)
+            this_round[mode] = sum(timer.seconds)
+            this_round_cpu[mode] = sum(timer.cpu_seconds)
             if mode == "with":
-                writes.extend(checkpoint.write_seconds)
+                held.extend(checkpoint.epoch_end_seconds)
                 checkpoint.remove()
+        round_ratios.append(this_round["with"] / this_round["without"])
+        cpu_ratios.append(this_round_cpu["with"] / this_round_cpu["without"])
     without = statistics.median(times["without"])
-    with_ = statistics.median(times["with"])
-    write = statistics.median(writes)
     return {
         "epochs_timed_each_way": len(times["without"]),
         "median_epoch_s_without": round(without, 4),
-        "median_epoch_s_with": round(with_, 4),
-        "ratio_with_to_without": round(with_ / without, 4),
-        "median_write_s": round(write, 5),
-        "write_fraction_of_epoch": round(write / without, 5),
-        "checkpoint_bytes": _checkpoint_bytes(model, directory / "size"),
+        "median_epoch_s_with": round(statistics.median(times["with"]), 4),
+        "round_ratios": [round(x, 4) for x in round_ratios],
+        "median_round_ratio": round(statistics.median(round_ratios), 4),
+        "cpu_round_ratios": [round(x, 4) for x in cpu_ratios],
+        "median_cpu_round_ratio": round(statistics.median(cpu_ratios), 4),
+        "median_held_s": round(statistics.median(held), 5),
+        "held_fraction_of_epoch": round(statistics.median(held) / without, 5),
+        **_write_alone(model, directory / "alone", without),
     }
 
 
-def _checkpoint_bytes(model: keras.Model, directory: Path) -> int:
+def _write_alone(model: keras.Model, directory: Path, epoch_s: float) -> dict[str, Any]:
+    """A checkpoint written on the training thread (``save``), timed 10 times."""
     checkpoint = RunCheckpoint(directory)
     checkpoint.set_model(model)
-    size = checkpoint.save(1).stat().st_size
+    seconds = []
+    for epochs_done in range(1, 11):
+        start = time.perf_counter()
+        path = checkpoint.save(epochs_done)
+        seconds.append(time.perf_counter() - start)
+    size = path.stat().st_size
     checkpoint.remove()
-    return size
+    write = statistics.median(seconds)
+    return {
+        "median_write_s": round(write, 5),
+        "write_fraction_of_epoch": round(write / epoch_s, 5),
+        "checkpoint_bytes": size,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=3, help="epochs per fit, each way")
     parser.add_argument("--directory", type=Path, help="where checkpoints go (default: a temp dir)")
     parser.add_argument("--quick", action="store_true", help="6,000 examples, 2 rounds")
@@ -170,13 +193,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result["examples"] = data.n_train
     result["directory"] = "temporary" if own else str(args.directory)
     print(
-        f"{data.n_train} examples, batch {BATCH_SIZE}, {result['epochs_timed_each_way']} "
-        f"epochs each way\n"
+        f"{data.n_train} examples, batch {BATCH_SIZE}, {rounds} rounds of {epochs} epochs "
+        f"each way\n"
         f"  median epoch without a checkpoint: {result['median_epoch_s_without']:.3f} s\n"
         f"  median epoch with a checkpoint:    {result['median_epoch_s_with']:.3f} s\n"
-        f"  ratio: {result['ratio_with_to_without']:.4f}\n"
-        f"  one checkpoint write ({result['checkpoint_bytes']} bytes): "
-        f"{1000 * result['median_write_s']:.2f} ms, "
+        f"  ratio with/without, median of the rounds: {result['median_round_ratio']:.4f} "
+        f"(rounds: {', '.join(f'{x:.3f}' for x in result['round_ratios'])})\n"
+        f"  the same in CPU time of the process: {result['median_cpu_round_ratio']:.4f} "
+        f"(rounds: {', '.join(f'{x:.3f}' for x in result['cpu_round_ratios'])})\n"
+        f"  training thread held at each epoch's end: {1000 * result['median_held_s']:.2f} ms, "
+        f"{100 * result['held_fraction_of_epoch']:.2f}% of an epoch\n"
+        f"  one whole checkpoint ({result['checkpoint_bytes']} bytes: state read, written, "
+        f"flushed, renamed), on its own: {1000 * result['median_write_s']:.2f} ms, "
         f"{100 * result['write_fraction_of_epoch']:.2f}% of an epoch"
     )
     if args.json:
