@@ -142,7 +142,9 @@ class RunCheckpoint(keras.callbacks.Callback):
             :class:`CarriesState`); restored when ``fit`` begins from a checkpoint.
         background: Write to disk in a thread of its own while the next epoch trains
             (the state is still taken at the epoch's end, and a checkpoint is read only
-            whole). False: ``on_epoch_end`` returns once the checkpoint is on disk.
+            whole); a write that failed raises at the next checkpoint, at the end of
+            ``fit`` or in :meth:`wait`. False: ``on_epoch_end`` returns once the checkpoint
+            is on disk.
 
     Example:
         >>> checkpoint = RunCheckpoint("/tmp/runs/abc123", every=2)
@@ -284,8 +286,8 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         _start_fit_at(self.model, None)
+        self._saved, self._read, self._data_at = None, False, None  # the next fit reads anew
         self.wait()
-        self._saved, self._read = None, False  # the next fit reads what is there then
 
     # -- writing and reading -----------------------------------------------------------------
 
@@ -497,9 +499,6 @@ def _restore(model: keras.Model, saved: _Saved) -> None:
 
     if not model.built:
         raise ValueError("RunCheckpoint: build the model before fit to resume it")
-    optimizer = model.optimizer
-    if optimizer is not None and not optimizer.built:
-        optimizer.build(model.trainable_variables)  # its variables exist before the first step
     model_vars, optimizer_vars = _state_variables(model)
     for prefix, variables in (("model", model_vars), ("optimizer", optimizer_vars)):
         expected = saved.meta["shapes"][prefix]
@@ -536,8 +535,13 @@ def _restore(model: keras.Model, saved: _Saved) -> None:
 
 
 def _state_variables(model: keras.Model) -> tuple[list[Any], list[Any]]:
-    """The model's variables (weights and seed states) and its optimizer's, in order."""
+    """The model's variables (weights and seed states) and its optimizer's, in order.
+
+    An optimizer not built yet (no step taken) is built first: its slots as they start.
+    """
     optimizer = model.optimizer
+    if optimizer is not None and not optimizer.built:
+        optimizer.build(model.trainable_variables)
     return list(model.variables), list(optimizer.variables) if optimizer is not None else []
 
 

@@ -264,13 +264,16 @@ child_run(sys.argv[1], sys.argv[2], int(sys.argv[3]))
 
 
 def child_run(directory: str, out: str, stall_in_epoch: int) -> None:
-    """Train, checkpointing into ``directory`` (""; none); write the rows and a weights hash
-    to ``out``. With ``stall_in_epoch`` (1-based), print ``STALLED`` in the middle of that
-    epoch and wait there to be killed."""
+    """Train, checkpointing into ``directory``; write the rows and a weights hash to ``out``.
+
+    With ``stall_in_epoch`` (1-based), print ``STALLED`` in the middle of that epoch, once
+    the checkpoint before it is on disk, and wait there to be killed.
+    """
 
     class Stall(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             if self.epoch + 1 == stall_in_epoch:
+                checkpoint.wait()  # the last epoch's checkpoint is on disk: the newest
                 print("STALLED", flush=True)
                 time.sleep(600)
 
@@ -289,11 +292,9 @@ def child_run(directory: str, out: str, stall_in_epoch: int) -> None:
     train = stack_batches(DATA, BATCH, 2, seed=SEED)
     rows = Rows()
     callbacks: list = [rows]
-    if directory:
-        checkpoint = RunCheckpoint(directory, carry={"rows": rows})
-        train = checkpoint.resume_data(train)
-        callbacks.append(checkpoint)
-    callbacks.append(Stall())
+    checkpoint = RunCheckpoint(directory, carry={"rows": rows})
+    train = checkpoint.resume_data(train)
+    callbacks += [checkpoint, Stall()]
     model.fit(
         train, validation_data=validation_batches(DATA, 64), epochs=EPOCHS,
         callbacks=callbacks, verbose=0,
@@ -302,7 +303,7 @@ def child_run(directory: str, out: str, stall_in_epoch: int) -> None:
     Path(out).write_text(json.dumps({"rows": rows.rows, "weights": weights.hexdigest()}))
 
 
-def _child(directory: Path | str, out: Path, stall_in_epoch: int = 0) -> subprocess.Popen:
+def _child(directory: Path, out: Path, stall_in_epoch: int = 0) -> subprocess.Popen:
     """The run in a new process; its stderr goes to ``out`` + ``.stderr``."""
     with open(f"{out}.stderr", "a") as stderr:
         return subprocess.Popen(
@@ -340,7 +341,7 @@ def _finish(process: subprocess.Popen) -> None:
 
 @pytest.mark.slow
 def test_a_process_killed_mid_epoch_resumes_in_another_exactly(tmp_path):
-    alone = _child("", tmp_path / "alone.json")
+    alone = _child(tmp_path / "alone", tmp_path / "alone.json")
     _finish(alone)
 
     run_dir = tmp_path / "run"
@@ -372,3 +373,32 @@ def test_a_failed_background_write_is_raised_when_fit_ends(tmp_path):
             checkpoint.resume_data(train), epochs=1, callbacks=[checkpoint], verbose=0,
             shuffle=False,
         )
+
+
+def test_the_process_random_state_comes_back(tmp_path):
+    import random
+
+    import tensorflow as tf
+
+    def draws():
+        return (
+            random.random(),
+            float(np.random.rand()),
+            float(tf.random.get_global_generator().normal([])),
+            float(keras.random.uniform(())),  # Keras' global SeedGenerator
+        )
+
+    model = build_mlp(16, 8, 4)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    keras.utils.set_random_seed(3)
+    draws()
+    checkpoint = RunCheckpoint(tmp_path, background=False)
+    checkpoint.set_model(model)
+    checkpoint.save(1)
+    expected = draws()
+    draws()
+    resumed = RunCheckpoint(tmp_path)
+    resumed.set_model(model)
+    with pytest.warns(UserWarning, match="resume_data"):
+        resumed.on_train_begin()
+    assert draws() == expected
