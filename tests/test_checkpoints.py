@@ -402,3 +402,41 @@ def test_the_process_random_state_comes_back(tmp_path):
     with pytest.warns(UserWarning, match="resume_data"):
         resumed.on_train_begin()
     assert draws() == expected
+
+
+@pytest.mark.slow
+def test_a_run_resumed_on_a_kept_compiled_model_ends_as_left_alone(tmp_path):
+    """An agent process runs other runs between; sweep_train reuses their compiled models."""
+    from kerasweep.compiled_models import CompiledModels
+
+    def run(pool, learning_rate, directory, interrupt_after=None):
+        keras.utils.set_random_seed(SEED)
+        model = pool.take(
+            "toy",
+            build_mlp(16, (32, 32), 4, dropout=0.3),
+            keras.optimizers.Adam(learning_rate),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            steps_per_execution=4,
+            jit_compile=True,
+        )
+        rows = Rows()
+        checkpoint = RunCheckpoint(directory, carry={"rows": rows})
+        callbacks = [rows, checkpoint]
+        if interrupt_after is not None:
+            callbacks.append(InterruptAfter(interrupt_after))
+        model.fit(
+            checkpoint.resume_data(stack_batches(DATA, BATCH, 4, seed=SEED)),
+            validation_data=validation_batches(DATA, 64),
+            epochs=EPOCHS,
+            callbacks=callbacks,
+            verbose=0,
+        )
+        return rows.rows, [v.numpy().tobytes() for v in model.variables]
+
+    alone = run(CompiledModels(), 0.01, tmp_path / "alone")
+    pool = CompiledModels()
+    with pytest.raises(Interrupted):
+        run(pool, 0.01, tmp_path / "a", interrupt_after=3)
+    run(pool, 0.003, tmp_path / "b")  # another run on the same compiled model
+    assert run(pool, 0.01, tmp_path / "a") == alone
+    assert len(pool) == 1
