@@ -1,4 +1,4 @@
-"""kerasweep.long_lived_objects: no collections during imports, none over survivors at exit."""
+"""long_lived_objects: no collections during imports, none over survivors at exit."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from kerasweep.long_lived_objects import imports_uncollected
+from kerasweep._speedups.long_lived_objects import imports_uncollected
 from tests.conftest import fresh_python
 
 
@@ -62,7 +62,7 @@ def test_an_error_in_the_block_still_turns_the_collector_back_on(unfrozen):
 EXIT_PROBE = """
 import atexit, gc, json
 atexit.register(lambda: print(json.dumps({{"tracked": len(gc.get_objects())}})))
-from kerasweep.long_lived_objects import freeze_survivors_at_exit
+from kerasweep._speedups.long_lived_objects import freeze_survivors_at_exit
 garbage_later = [[] for _ in range(20_000)]  # objects alive at exit
 if {call}:
     freeze_survivors_at_exit()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kerasweep import build_mlp
-from kerasweep.compiled_models import CompiledModels
+from kerasweep._speedups.compiled_models import CompiledModels
 from kerasweep.data import Dataset
 from kerasweep.pipelines import stack_batches, validation_batches
 
