@@ -50,8 +50,9 @@ def reuse_key(
 
     Args:
         model: The run's newly built model.
-        optimizer: The run's new optimizer; its learning rate is left out when it is a
-            number (the optimizer holds it in a variable), kept when it is a schedule.
+        optimizer: The run's new optimizer; its name and its learning rate are left out
+            (the rate when it is a number: the optimizer holds it in a variable; a schedule
+            is part of the key).
         data: The shapes and dtypes the compiled functions see (and any choice of the
             caller's that changes them), as plain values.
         **compile_kwargs: ``compile``'s arguments (loss, metrics, ``steps_per_execution``,
@@ -72,12 +73,10 @@ def reuse_key(
     import keras
 
     optimizer_config = _serialized(optimizer)
-    config = optimizer_config.get("config", {})
-    if isinstance(config.get("learning_rate"), int | float):
-        optimizer_config = {
-            **optimizer_config,
-            "config": {k: v for k, v in config.items() if k != "learning_rate"},
-        }
+    optimizer_config = {
+        **optimizer_config,
+        "config": _optimizer_constants(optimizer_config.get("config", {})),
+    }
     parts = {
         "model": _serialized(model),
         "optimizer": optimizer_config,
@@ -87,6 +86,18 @@ def reuse_key(
     }
     text = json.dumps(parts, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _optimizer_constants(config: Mapping[str, Any]) -> dict[str, Any]:
+    """An optimizer's config less what its compiled update does not hold as a constant.
+
+    The learning rate, when a number, is a variable; the name (``adam``, ``adam_1``, ...)
+    only names the variables.
+    """
+    variable = ("name",)
+    if isinstance(config.get("learning_rate"), int | float):
+        variable += ("learning_rate",)
+    return {k: v for k, v in config.items() if k not in variable}
 
 
 def _serialized(value: Any) -> Any:
@@ -172,8 +183,6 @@ def _same_shapes(a: list[Any], b: list[Any]) -> bool:
     )
 
 
-def _optimizer_constants(optimizer: Any) -> dict[str, Any]:
-    return {k: v for k, v in optimizer.get_config().items() if k != "learning_rate"}
 
 
 def _reset_to(kept: Any, fresh: Any, optimizer: Any) -> bool:
@@ -190,7 +199,8 @@ def _reset_to(kept: Any, fresh: Any, optimizer: Any) -> bool:
         return False
     if kept.get_config() != fresh.get_config():
         return False
-    if _optimizer_constants(kept.optimizer) != _optimizer_constants(optimizer):
+    constants = _optimizer_constants(kept.optimizer.get_config())
+    if constants != _optimizer_constants(optimizer.get_config()):
         return False
     optimizer.build(kept.trainable_variables)
     if not _same_shapes(kept.optimizer.variables, optimizer.variables):
