@@ -236,7 +236,7 @@ def stacked_jit(cfg: Mapping[str, Any], data: Any) -> bool:
 
     ``jit_compile: "auto"``: always on a GPU; on a CPU when the run trains at least
     :data:`XLA_MIN_STEPS` steps. Compiling costs a fixed time on a CPU and XLA saves a
-    fraction of a millisecond per step, so shorter runs finish sooner without it. Keras' own
+    little on every step, so shorter runs finish sooner without it. Keras' own
     ``"auto"`` (XLA on GPUs only) still decides for the per-step functions.
     """
     import tensorflow as tf

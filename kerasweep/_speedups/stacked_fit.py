@@ -235,7 +235,7 @@ def _make_stacked_train_function(model: keras.Model, stacked: StackedBatches):
 
     if not model.run_eagerly:
         # No AutoGraph (as Keras' own train functions): the loop is an explicit
-        # tf.while_loop, and converting the step's Python would take a second or more.
+        # tf.while_loop, and converting the step's Python would cost more than the trace.
         train_stacked = tf.function(
             train_stacked,
             reduce_retracing=True,
