@@ -82,6 +82,8 @@ if str(ROOT) not in sys.path:
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+import kerasweep._speedups.run  # noqa: E402
+import kerasweep._speedups.stacked_batches  # noqa: E402
 import kerasweep.data  # noqa: E402
 import kerasweep.model  # noqa: E402
 import kerasweep.pipelines  # noqa: E402
@@ -171,12 +173,12 @@ def timed_phases(seconds: dict[str, float]) -> Iterator[None]:
     targets = [
         (wandb, "init", "wandb_init"),
         (kerasweep.data, "load_dataset", "data"),
-        (kerasweep.pipelines, "stack_batches", "data"),
-        (kerasweep.pipelines, "validation_batches", "data"),
+        (kerasweep._speedups.stacked_batches, "stack_batches", "data"),
+        (kerasweep._speedups.stacked_batches, "validation_batches", "data"),
         (kerasweep.pipelines, "make_datasets", "data"),
         (kerasweep.model, "build_mlp", "model"),
         (kerasweep.train, "make_optimizer", "model"),
-        (kerasweep.train.COMPILED_MODELS, "take", "model"),
+        (kerasweep._speedups.run.COMPILED_MODELS, "take", "model"),
     ]
     saved = [(owner, name, owner.__dict__.get(name)) for owner, name, _ in targets]
 

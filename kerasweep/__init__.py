@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import wrapt
 
+from kerasweep._speedups.long_lived_objects import imports_uncollected
 from kerasweep._version import __version__
-from kerasweep.long_lived_objects import imports_uncollected
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {

@@ -207,7 +207,7 @@ class RunCheckpoint(keras.callbacks.Callback):
           ``reshuffle_each_iteration``): given back wrapped so that an order is drawn only
           when ``fit`` reads an epoch (Keras makes iterators it never reads), after as many
           orders were drawn and dropped as epochs were done;
-        - :class:`~kerasweep.pipelines.StackedBatches`, whose epochs follow each other in
+        - :class:`~kerasweep.StackedBatches`, whose epochs follow each other in
           one endless seeded stream: a copy that skips the done epochs' elements.
 
         Switched off (``every`` None or 0), ``train`` itself.
@@ -223,7 +223,7 @@ class RunCheckpoint(keras.callbacks.Callback):
             return train
         epochs = self.initial_epoch
         self._data_at = epochs
-        from kerasweep.pipelines import StackedBatches
+        from kerasweep._speedups.stacked_batches import StackedBatches
 
         if isinstance(train, StackedBatches):
             if epochs == 0:

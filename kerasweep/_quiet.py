@@ -18,7 +18,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 
-from kerasweep.long_lived_objects import imports_uncollected
+from kerasweep._speedups.long_lived_objects import imports_uncollected
 
 
 def quiet_tensorflow() -> None:
@@ -57,8 +57,8 @@ def import_tensorflow_quietly() -> None:
     quiet_tensorflow()
     if "tensorflow" in sys.modules or os.environ.get("KERASWEEP_VERBOSE_TF"):
         return
-    # Paused, not frozen after: the command line's agent starts next, and it freezes and
-    # unfreezes survivors only in a process where nothing was frozen before it.
+    # Paused, not frozen after: the command line's agent starts next, and freezes between
+    # runs only where nothing is frozen (kerasweep._speedups.long_lived_objects' rules).
     with _stderr_fd_silenced(), imports_uncollected():
         import keras  # noqa: F401
         import tensorflow  # noqa: F401

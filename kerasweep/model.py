@@ -32,9 +32,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from kerasweep._speedups.stacked_fit import with_stacked_fit
 from kerasweep.adapters import keras_internals
-from kerasweep.pipelines import StackedBatches
-from kerasweep.stacked_fit import fit_stacked
 
 __all__ = ["GradientTapeModel", "build_mlp"]
 
@@ -83,6 +82,7 @@ class _FunctionalClassOf:
 
 
 @keras.saving.register_keras_serializable(package="kerasweep")
+@with_stacked_fit
 class GradientTapeModel(keras.Model):
     """A ``keras.Model`` whose training step is the tutorial's GradientTape loop.
 
@@ -107,6 +107,11 @@ class GradientTapeModel(keras.Model):
     batch size, ``optimizer.scale_loss`` inside the tape (mixed precision), gradients,
     ``optimizer.apply``, metrics.
 
+    ``fit`` also takes the batches of :func:`~kerasweep.pipelines.stack_batches`, which run
+    several of these steps in one compiled loop (added by
+    :func:`~kerasweep._speedups.stacked_fit.with_stacked_fit`); anything else goes to
+    Keras' own ``fit``.
+
     Example:
         >>> import keras, numpy as np
         >>> from kerasweep import GradientTapeModel
@@ -129,11 +134,6 @@ class GradientTapeModel(keras.Model):
     #: The class of this class's functionally built models (see the class docstring).
     Functional = _FunctionalClassOf()
 
-    #: XLA for the loop of a stacked fit (``fit(StackedBatches)``): None follows
-    #: ``jit_compile``. The loop is where XLA pays off most, even on a CPU where Keras'
-    #: ``jit_compile="auto"`` leaves the per-step functions to the graph runtime.
-    stacked_jit_compile: bool | None = None
-
     def __new__(cls, *args: Any, **kwargs: Any) -> GradientTapeModel:
         if keras_internals.is_functional_call(args, kwargs):
             cls = cls.Functional
@@ -152,6 +152,29 @@ class GradientTapeModel(keras.Model):
 
     # -- the tutorial's steps, made complete -------------------------------------------------
 
+    def train_step(self, data: Any) -> dict[str, Any]:
+        """One optimisation step on a batch: the tutorial's ``train_step`` under ``fit``."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            logits = self._forward(x, training=True)
+            loss_value = self._loss(x, y, logits, sample_weight, training=True)
+            self._track_loss(loss_value, x)
+            if self.optimizer is not None:
+                # Mixed precision: scale inside the tape; the optimizer unscales gradients.
+                loss_value = self.optimizer.scale_loss(loss_value)
+        self._apply_gradients(tape, loss_value)
+        return self.compute_metrics(x, y, logits, sample_weight=sample_weight)
+
+    def test_step(self, data: Any) -> dict[str, Any]:
+        """One evaluation step on a batch: the tutorial's ``test_step`` under ``evaluate``."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        val_logits = self._forward(x, training=False)
+        loss_value = self._loss(x, y, val_logits, sample_weight, training=False)
+        self._track_loss(loss_value, x)
+        return self.compute_metrics(x, y, val_logits, sample_weight=sample_weight)
+
+    # -- the steps' pieces, as Keras' own step has them --------------------------------------
+
     def _forward(self, x: Any, training: bool) -> Any:
         if keras_internals.call_has_training_arg(self):
             return self(x, training=training)
@@ -162,6 +185,8 @@ class GradientTapeModel(keras.Model):
         return keras_internals.compute_loss(self, x, y, y_pred, sample_weight, training)
 
     def _track_loss(self, loss: tf.Tensor, x: Any, count: Any = None) -> None:
+        """Track the loss for the logs, unscaled for distribution, weighted by ``count``
+        examples (the batch's size by default)."""
         tracker = keras_internals.loss_tracker(self)
         if tracker is None:
             return
@@ -172,130 +197,12 @@ class GradientTapeModel(keras.Model):
             keras_internals.unscale_loss_for_distribution(loss), sample_weight=count
         )
 
-    def train_step(self, data: Any) -> dict[str, Any]:
-        """One optimisation step on a batch: the tutorial's ``train_step`` under ``fit``."""
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        return self._train_update(x, y, sample_weight, sample_weight)
-
-    def _train_update(
-        self,
-        x: Any,
-        y: Any,
-        loss_weight: Any,
-        metric_weight: Any,
-        count: Any = None,
-        *,
-        rows: Any = None,
-    ) -> dict[str, Any] | None:
-        with tf.GradientTape() as tape:
-            logits = self._forward(x, training=True)
-            loss_value = self._loss(x, y, logits, loss_weight, training=True)
-            self._track_loss(loss_value, x, count)
-            if self.optimizer is not None:
-                # Mixed precision: scale inside the tape; the optimizer unscales gradients.
-                loss_value = self.optimizer.scale_loss(loss_value)
+    def _apply_gradients(self, tape: tf.GradientTape, loss: tf.Tensor) -> None:
+        """The tutorial's ``tape.gradient`` and ``optimizer.apply_gradients``."""
         weights = self.trainable_weights
         if weights:
-            grads = tape.gradient(loss_value, weights)
+            grads = tape.gradient(loss, weights)
             self.optimizer.apply_gradients(zip(grads, weights, strict=True))
-        if rows is not None:
-            return self._update_metrics_on_rows(y, logits, rows)
-        return self.compute_metrics(x, y, logits, sample_weight=metric_weight)
-
-    def test_step(self, data: Any) -> dict[str, Any]:
-        """One evaluation step on a batch: the tutorial's ``test_step`` under ``evaluate``."""
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        val_logits = self._forward(x, training=False)
-        loss_value = self._loss(x, y, val_logits, sample_weight, training=False)
-        self._track_loss(loss_value, x)
-        return self.compute_metrics(x, y, val_logits, sample_weight=sample_weight)
-
-    def _update_metrics_on_rows(self, y: Any, y_pred: Any, rows: tf.Tensor) -> None:
-        """Update every compiled metric over the real rows only (``rows`` is 1 or 0).
-
-        ``compute_metrics`` cannot: Keras passes sample weights to ``weighted_metrics``
-        only, so padding rows would count in plain ``metrics``.
-        """
-        for metric, y_t, y_p in keras_internals.compiled_metrics_by_output(self, y, y_pred):
-            metric.update_state(y_t, y_p, sample_weight=rows)
-
-    # -- several steps per compiled call: fit(StackedBatches) -------------------------------
-
-    def fit(self, x: Any = None, y: Any = None, *args: Any, **kwargs: Any) -> Any:
-        """``keras.Model.fit``, which also takes :class:`~kerasweep.pipelines.StackedBatches`.
-
-        Given ``stack_batches(data, batch_size, k)`` and a model compiled with
-        ``steps_per_execution=k``, each compiled call runs ``k`` optimizer steps in one loop
-        (one XLA computation with ``jit_compile=True`` or ``stacked_jit_compile=True``) over
-        ``k`` batches taken from the data set at once, instead of one compiled call and one
-        ``tf.data`` element per step.
-        Epochs, batch sizes (the last one smaller), the reshuffle every epoch, the optimizer
-        steps, metrics, callbacks and the progress bar are those of a plain ``fit`` over the
-        same batches. The padding rows of an epoch's last batch are masked, which is exact
-        for models that treat examples independently (not ``BatchNormalization`` in
-        training) and losses that average over the batch (Keras' default reduction).
-
-        Example:
-            >>> from kerasweep.data import load_dataset
-            >>> from kerasweep.pipelines import stack_batches
-            >>> model = build_mlp(64, 16)
-            >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            ...               steps_per_execution=8)
-            >>> history = model.fit(stack_batches(load_dataset("digits"), 64, 8), verbose=0)
-            >>> int(model.optimizer.iterations)
-            23
-        """
-        if isinstance(x, StackedBatches):
-            for method in ("train_step", "compute_metrics"):
-                if getattr(type(self), method) is not getattr(GradientTapeModel, method):
-                    raise ValueError(
-                        f"fit(StackedBatches) runs GradientTapeModel's own step; "
-                        f"{type(self).__name__} overrides {method}, so fit a plain dataset"
-                    )
-            return fit_stacked(self, super().fit, x, y, *args, **kwargs)
-        return super().fit(x, y, *args, **kwargs)
-
-    def evaluate(self, x: Any = None, *args: Any, **kwargs: Any) -> Any:
-        """``keras.Model.evaluate``; stacked batches are for training only."""
-        if isinstance(x, StackedBatches):
-            raise ValueError(
-                "evaluate() takes plain batches, not StackedBatches: use "
-                "kerasweep.pipelines.validation_batches(data, batch_size)"
-            )
-        return super().evaluate(x, *args, **kwargs)
-
-    def _train_stacked(
-        self, data: Any, features: tf.Tensor, labels: tf.Tensor, x_scale: tf.Tensor | None = None
-    ) -> dict[str, Any]:
-        """The optimizer steps of one stacked element, in one ``tf.while_loop``.
-
-        ``data`` is ``(indices, sizes)``; each step gathers its batch's rows of ``features``
-        and ``labels`` (resident), then takes Keras' own step; rows past a batch's size
-        (only in an epoch's smaller last batch) weigh nothing in the loss and the metrics.
-        With ``x_scale``, ``features`` are uint8 and the input is ``float32(x) / x_scale``.
-        """
-        indices, sizes = data
-        steps = tf.reduce_sum(tf.cast(sizes > 0, tf.int32))
-        batch_size = tf.shape(indices)[1]
-        row_index = tf.range(batch_size)
-
-        def body(i: tf.Tensor) -> tuple[tf.Tensor]:
-            size = tf.gather(sizes, i)
-            real = tf.cast(row_index < size, tf.float32)
-            # the mean over the real rows: Keras' reduction divides by the full length
-            scale = tf.cast(batch_size, tf.float32) / tf.cast(size, tf.float32)
-            rows = indices[i]  # a dynamic slice, no gather (i is the loop's counter)
-            x = tf.gather(features, rows)
-            if x_scale is not None:
-                x = tf.cast(x, tf.float32) / x_scale
-            y = tf.gather(labels, rows)
-            self._train_update(x, y, real * scale, None, count=size, rows=real)
-            return (i + 1,)
-
-        # One loop body, traced and compiled once: a second, unmasked copy for full batches
-        # made compiling slower than the masks cost at run time.
-        tf.while_loop(lambda i: i < steps, body, (tf.constant(0),))
-        return self.get_metrics_result()
 
 
 def build_mlp(

@@ -4,7 +4,11 @@
 the looping: ``wandb.init`` with the defaults (a sweep's parameters override them), the
 datasets, the MLP, ``compile`` and ``fit`` with ``WandbMetricsLogger`` and
 :class:`~kerasweep.callbacks.SweepMetricsLogger`. Every key of :data:`DEFAULT_CONFIG` can
-be set by a sweep: nothing is assigned to ``wandb.config`` after ``init``.
+be set by a sweep: nothing is assigned to ``wandb.config`` after ``init``. What makes it
+faster than the tutorial (several steps per compiled call, compiled models reused across
+runs, the XLA cache, the garbage collector kept off long-lived objects) sits behind one
+seam, :class:`kerasweep._speedups.run.RunSpeedups`, which the data and ``compile`` steps
+go through.
 
 Example (with W&B)::
 
@@ -28,9 +32,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kerasweep._errors import KerasweepError
-from kerasweep.adapters.xla_cache import enable_xla_cache
-from kerasweep.compiled_models import CompiledModels
-from kerasweep.long_lived_objects import imports_uncollected
 
 __all__ = ["DEFAULT_CONFIG", "OPTIMIZERS", "RunConfigError", "main", "sweep_train"]
 
@@ -58,13 +59,11 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # XLA ("auto": the stacked loop on GPUs and in CPU runs of 500+ steps; else Keras')
     "steps_per_execution": 128,
     "jit_compile": "auto",
-    # runs of one process with the same shapes share compiled functions (reset per run)
+    # runs of one process with the same model, optimizer and shapes share compiled
+    # functions (reset per run)
     "reuse_compiled": True,
     "verbose": "auto",
 }
-
-#: The compiled models ``sweep_train`` reuses across the runs of this process.
-COMPILED_MODELS = CompiledModels(capacity=4)
 
 #: Optimizer names a config may use, mapped to Keras classes by name.
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "nadam")
@@ -202,61 +201,35 @@ def sweep_train(config: Mapping[str, Any] | None = None):
     """
     import wandb
 
-    from kerasweep.traced_gradients import RegisteredDuring
+    from kerasweep._speedups.run import RunSpeedups
 
-    defaults = {**DEFAULT_CONFIG, **dict(config or {})}
-    run = wandb.init(config=defaults)
+    run = wandb.init(config={**DEFAULT_CONFIG, **dict(config or {})})
     # Not ``with wandb.init(...)``: its exit prints the traceback of any error to stderr,
     # while the agent that called this function reports the error in one line already.
-    registered = RegisteredDuring()
     try:
-        history = _fit(run)
+        # the speed-ups' seam: set up before the run, finished after it
+        with RunSpeedups() as speedups:
+            history = _fit(run, speedups)
     except BaseException:
         run.finish(exit_code=1)
         raise
-    finally:
-        registered.drop()  # else the run's traced graphs outlive its model
     run.finish()
     return history
 
 
-def _fit(run):
-    """``sweep_train``'s work inside its wandb run."""
-    # before the process's first XLA compile: TensorFlow reads its flags then
-    xla_cache = enable_xla_cache()
-    try:
-        return _fit_model(run)
-    finally:
-        if xla_cache is not None:
-            xla_cache.publish()  # what this run compiled, for the next process
+def _fit(run, speedups):
+    """The tutorial's steps inside the wandb run: config, data, model, ``compile``, ``fit``."""
+    import keras
 
-
-def _fit_model(run):
-    """Load the data, build and compile the model, and ``fit`` it."""
-    # the first run imports TensorFlow: about 1 s of garbage collection less
-    with imports_uncollected(freeze_new="tensorflow"):
-        import keras
-
-        from kerasweep.callbacks import (
-            DivergenceGuard,
-            ExecutionAwareMetricsLogger,
-            SweepMetricsLogger,
-        )
-        from kerasweep.data import load_dataset
-        from kerasweep.model import build_mlp
-        from kerasweep.pipelines import make_datasets, stack_batches, validation_batches
+    from kerasweep.callbacks import DivergenceGuard, ExecutionAwareMetricsLogger, SweepMetricsLogger
+    from kerasweep.data import load_dataset
+    from kerasweep.model import build_mlp
 
     cfg = resolve_config(dict(run.config))
     if cfg["seed"] is not None:
         keras.utils.set_random_seed(cfg["seed"])
     data = load_dataset(cfg["dataset"] or cfg["dataset_name"])
-    steps_per_execution = _steps_per_call(cfg, data)
-    if steps_per_execution > 1:
-        # the steps of one compiled call run in one loop over batches gathered together
-        train_ds = stack_batches(data, cfg["batch_size"], steps_per_execution, seed=cfg["seed"])
-        val_ds = validation_batches(data, _validation_batch_size(data, cfg["batch_size"]))
-    else:
-        train_ds, val_ds = make_datasets(data, cfg["batch_size"], seed=cfg["seed"])
+    train_ds, val_ds = speedups.datasets(cfg, data)
     model = build_mlp(
         data.input_dim,
         cfg["hidden_units"],
@@ -264,20 +237,13 @@ def _fit_model(run):
         activation=cfg["activation"],
         dropout=cfg["dropout"],
     )
-    optimizer = make_optimizer(cfg)
-    compile_kwargs = {
-        "loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        "metrics": ["accuracy"],
-        "steps_per_execution": steps_per_execution,
-        "jit_compile": cfg["jit_compile"],
-    }
-    stacked_jit = _stacked_jit(cfg, data)
-    if cfg["reuse_compiled"]:
-        key = _compiled_key(cfg, data, compile_kwargs, stacked_jit)
-        model = COMPILED_MODELS.take(key, model, optimizer, **compile_kwargs)
-    else:
-        model.compile(optimizer=optimizer, **compile_kwargs)
-    model.stacked_jit_compile = stacked_jit
+    model = speedups.compile(
+        model,
+        make_optimizer(cfg),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile=cfg["jit_compile"],
+    )
     guard = DivergenceGuard()
     history = model.fit(
         train_ds,
@@ -294,91 +260,6 @@ def _fit_model(run):
     if guard.diverged is not None:
         raise guard.diverged
     return history
-
-
-def _steps_per_call(cfg: Mapping[str, Any], data: Any) -> int:
-    """``steps_per_execution`` for the run: the config's, at most an epoch.
-
-    Each compiled call costs about a millisecond on a CPU besides its steps, so more steps
-    per call are faster; past an epoch they only add padding. A stacked element holds only
-    row indices (the compiled loop gathers the rows), so its size sets no limit.
-    """
-    return max(1, min(cfg["steps_per_execution"], _steps_per_epoch(cfg, data)))
-
-
-def _steps_per_epoch(cfg: Mapping[str, Any], data: Any) -> int:
-    """Training batches per epoch, the last one smaller."""
-    return -(-data.n_train // cfg["batch_size"])
-
-
-#: On a CPU, "auto" compiles the stacked loop with XLA for runs of at least this many steps.
-XLA_MIN_STEPS = 500
-
-
-def _stacked_jit(cfg: Mapping[str, Any], data: Any) -> bool:
-    """Whether XLA compiles the stacked loop.
-
-    ``jit_compile: "auto"``: always on a GPU; on a CPU when the run trains at least
-    ``XLA_MIN_STEPS`` steps. Compiling costs about half a second on a CPU and XLA saves a
-    fraction of a millisecond per step (0.1 ms for digits' MLP, 0.5 ms for MNIST's), so
-    shorter runs finish sooner without it. Keras' own ``"auto"`` (XLA on GPUs only) still
-    decides for the per-step functions.
-    """
-    import tensorflow as tf
-
-    if cfg["jit_compile"] != "auto":
-        return bool(cfg["jit_compile"])
-    if tf.config.list_logical_devices("GPU"):
-        return True
-    return cfg["epochs"] * _steps_per_epoch(cfg, data) >= XLA_MIN_STEPS
-
-
-#: Test sets up to this size are evaluated in one batch.
-WHOLE_VALIDATION_BYTES = 64 * 2**20
-
-
-def _validation_batch_size(data: Any, batch_size: int) -> int:
-    """The whole test set when it is small, else ``batch_size``.
-
-    ``val_loss`` and ``val_acc`` are means over every test example whatever the batching;
-    one batch traces (and compiles) the test step once and runs it in one call.
-    """
-    if data.x_test.nbytes + data.y_test.nbytes <= WHOLE_VALIDATION_BYTES:
-        return max(len(data.x_test), 1)
-    return batch_size
-
-
-def _compiled_key(
-    cfg: Mapping[str, Any], data: Any, compile_kwargs: Mapping[str, Any], stacked_jit: bool
-) -> tuple:
-    """What ``sweep_train``'s compiled functions depend on, besides variable values.
-
-    Stacked runs whose test set is evaluated in one batch depend on neither the batch size
-    nor the steps per call: the stacked loop is traced for any of them, and the test
-    function sees the same one batch. Runs of the tutorial's four batch sizes then share
-    one compiled model.
-    """
-    import keras
-
-    momentum = cfg["momentum"] if cfg["optimizer"] in ("sgd", "rmsprop") else None
-    steps_per_execution = compile_kwargs["steps_per_execution"]
-    any_batch_size = steps_per_execution > 1 and _validation_batch_size(
-        data, cfg["batch_size"]
-    ) == len(data.x_test)
-    return (
-        data.input_dim,
-        data.num_classes,
-        cfg["hidden_units"],
-        cfg["activation"],
-        cfg["dropout"],
-        cfg["optimizer"],
-        momentum,  # a constant in the traced update (the learning rate is a variable)
-        "any" if any_batch_size else cfg["batch_size"],
-        "stacked" if any_batch_size else steps_per_execution,
-        compile_kwargs["jit_compile"],
-        stacked_jit,
-        keras.config.dtype_policy().name,
-    )
 
 
 def parse_args(argv: Sequence[str]) -> dict[str, Any]:
@@ -426,13 +307,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from kerasweep._quiet import import_tensorflow_quietly
-    from kerasweep.adapters.wandb_internals import launch_inputs_only_when_staged
-    from kerasweep.long_lived_objects import freeze_survivors_at_exit
+    from kerasweep._speedups.program_mode import program_process
 
-    freeze_survivors_at_exit()  # each run is a process of its own: 1.3 s less at its exit
-    import_tensorflow_quietly()
-    # each program run is a new process: its wandb.init need not import wandb.sdk.launch
-    with launch_inputs_only_when_staged():
+    # each program run is a process of its own: cheaper to start and to end
+    with program_process():
         code = main()
     raise SystemExit(code)

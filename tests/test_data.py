@@ -243,7 +243,8 @@ def test_stacked_and_validation_pipelines_skip_rewrites_and_autotuning():
 
 
 def test_runs_share_one_validation_pipeline_and_host_copy_of_loaded_arrays():
-    from kerasweep.pipelines import _host_tensors, validation_batches
+    from kerasweep._speedups.stacked_batches import host_tensors as _host_tensors
+    from kerasweep.pipelines import validation_batches
 
     data = load_dataset("digits")  # read-only arrays, shared by the runs of a process
     first = validation_batches(data, 128)

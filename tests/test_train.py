@@ -117,7 +117,7 @@ def test_sweep_train_is_reproducible_with_a_seed():
 
 @pytest.mark.slow
 def test_runs_of_one_shape_share_a_compiled_model_and_train_as_fresh_ones():
-    from kerasweep.train import COMPILED_MODELS
+    from kerasweep._speedups.run import COMPILED_MODELS
 
     COMPILED_MODELS.clear()
     run = {**FAST, "epochs": 2, "seed": 5, "optimizer": "adam", "learning_rate": 0.003}
@@ -132,7 +132,7 @@ def test_runs_of_one_shape_share_a_compiled_model_and_train_as_fresh_ones():
 
 @pytest.mark.slow
 def test_runs_of_other_batch_sizes_share_one_traced_model_and_train_as_fresh_ones(monkeypatch):
-    from kerasweep.train import COMPILED_MODELS
+    from kerasweep._speedups.run import COMPILED_MODELS
 
     COMPILED_MODELS.clear()
     run = {**FAST, "epochs": 2, "seed": 5, "batch_size": 32, "learning_rate": 0.05}
@@ -228,8 +228,8 @@ def test_program_mode_runs_and_rejects_bad_input():
 def test_steps_per_call_stay_within_an_epoch_whatever_the_width():
     import numpy as np
 
+    from kerasweep._speedups.run import steps_per_call as _steps_per_call
     from kerasweep.data import Dataset
-    from kerasweep.train import _steps_per_call
 
     def data(n, width):
         x = np.zeros((n, width), np.float32)
@@ -247,8 +247,9 @@ def test_steps_per_call_stay_within_an_epoch_whatever_the_width():
 def test_auto_compiles_the_stacked_loop_with_xla_for_long_runs_on_a_cpu():
     import numpy as np
 
+    from kerasweep._speedups.run import XLA_MIN_STEPS
+    from kerasweep._speedups.run import stacked_jit as _stacked_jit
     from kerasweep.data import Dataset
-    from kerasweep.train import XLA_MIN_STEPS, _stacked_jit
 
     x = np.zeros((64 * 100, 4), np.float32)  # 100 steps an epoch at batch 64
     data = Dataset("toy", x, np.zeros(len(x), np.int32), x[:2], np.zeros(2, np.int32))

@@ -141,9 +141,7 @@ class _Agent:
         failures_in_a_row = 0
         session = ExitStack()
         try:
-            clean_up = session.enter_context(
-                run_cleanup(dropped_models=lambda: train.COMPILED_MODELS.dropped)
-            )
+            clean_up = session.enter_context(run_cleanup())
             session.enter_context(self.runner.session())
             while options.count is None or len(result.run_ids) < options.count:
                 record = store.claim_run(

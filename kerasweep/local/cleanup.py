@@ -1,21 +1,12 @@
 """Free what a finished run left behind, between the runs of one local agent.
 
 After each run the custom gradients its tracing registered with TensorFlow are dropped
-(:mod:`kerasweep.traced_gradients`), Keras' global state is cleared and garbage is
-collected, so one run's models and graphs do not pile up in the next.
-
-A full collection walks every object Python tracks: with TensorFlow, Keras and wandb
-loaded that is about 340,000 objects and 0.2 s, nearly all of them modules, classes and
-functions that live as long as the process. So after each collection the survivors are
-frozen (``gc.freeze()``: moved where the collector no longer looks) and the next collection
-walks only what later runs made. When ``sweep_train`` lets go of a compiled model it kept
-across runs (:class:`~kerasweep.compiled_models.CompiledModels` holds a few), the next
-clean-up unfreezes everything first and collects it all. When the agent ends everything is
-unfrozen (``gc.unfreeze()``), so anything that became garbage meanwhile is collected as
-usual; the process's exit skips collecting what is still alive then
-(:func:`kerasweep.long_lived_objects.freeze_survivors_at_exit`: 1.3 s less with TensorFlow
-loaded). A process that froze objects before the agent is left as it is (one where
-``sweep_train`` imported TensorFlow, which froze what was alive then, included).
+(:mod:`kerasweep._speedups.traced_gradients`), Keras' global state is cleared and garbage is
+collected, so one run's models and graphs do not pile up in the next. The survivors of each
+collection are frozen meanwhile, so the next one walks only what later runs made: when and
+what is frozen, and when it is unfrozen, is :mod:`kerasweep._speedups.long_lived_objects`'
+rule (:func:`~kerasweep._speedups.long_lived_objects.frozen_between_runs`), which also
+knows when a compiled model kept across runs was let go.
 
 Example:
     >>> with run_cleanup() as clean_up:  # doctest: +SKIP
@@ -32,9 +23,9 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from kerasweep._speedups.long_lived_objects import frozen_between_runs
+from kerasweep._speedups.traced_gradients import RegisteredDuring
 from kerasweep.adapters.tensorflow_internals import eager_context
-from kerasweep.long_lived_objects import freeze_survivors_at_exit
-from kerasweep.traced_gradients import RegisteredDuring
 
 __all__ = ["clear_keras", "run_cleanup"]
 
@@ -45,11 +36,11 @@ def clear_keras() -> None:
     """Free the previous run's models and graphs (Keras only if already loaded), collect.
 
     Keras' ``clear_session`` also empties TensorFlow's cache of instantiated kernels, so
-    every compiled function and eager op would be instantiated again at its next call: about
-    40 ms for each compiled function that a model kept for reuse calls (``sweep_train``'s
-    :class:`~kerasweep.compiled_models.CompiledModels`), as long as a whole short run. The
-    cache is kept: the kernels of a function leave it when the function is deleted, and
-    those of eager ops are one per op signature.
+    every compiled function and eager op would be instantiated again at its next call, each
+    compiled function that a model kept for reuse calls included (``sweep_train``'s
+    :class:`~kerasweep._speedups.compiled_models.CompiledModels`). The cache is kept: the
+    kernels of a function leave it when the function is deleted, and those of eager ops are
+    one per op signature.
     """
     keras = sys.modules.get("keras")
     if keras is not None:
@@ -85,35 +76,13 @@ def _kernel_cache_kept() -> Iterator[None]:
 
 
 @contextmanager
-def run_cleanup(
-    dropped_models: Callable[[], int] = lambda: 0,
-) -> Iterator[Callable[[], None]]:
-    """A clean-up to call after each run; what it froze is unfrozen when the block ends.
+def run_cleanup() -> Iterator[Callable[[], None]]:
+    """A clean-up to call after each run; what it froze is unfrozen when the block ends."""
+    with frozen_between_runs() as collect:
+        registered = RegisteredDuring()
 
-    Args:
-        dropped_models: How many models kept across runs have been let go so far
-            (:attr:`kerasweep.compiled_models.CompiledModels.dropped`): when it grows, the
-            next clean-up collects everything, frozen objects included.
-    """
-    freeze = gc.get_freeze_count() == 0
-    freeze_survivors_at_exit()
-    registered = RegisteredDuring()
-    dropped = [dropped_models()]
+        def clean_up() -> None:
+            registered.drop()  # what the run's tracing pinned in TensorFlow's registry
+            collect(clear_keras)
 
-    def clean_up() -> None:
-        registered.drop()  # what the run's tracing pinned in TensorFlow's registry
-        now_dropped = dropped_models()
-        if freeze and now_dropped != dropped[0]:
-            # A compiled model kept across runs was frozen with them; now it is let go,
-            # only a collection over everything frees it (and the graphs it holds).
-            gc.unfreeze()
-        dropped[0] = now_dropped
-        clear_keras()
-        if freeze:
-            gc.freeze()
-
-    try:
         yield clean_up
-    finally:
-        if freeze:
-            gc.unfreeze()

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from kerasweep._speedups.run import COMPILED_MODELS
 from kerasweep.local import local_agent, local_sweep
-from kerasweep.train import COMPILED_MODELS, sweep_train
+from kerasweep.train import sweep_train
 
 RUNS = 20
 MAX_GROWTH_MB = 100
@@ -77,12 +78,12 @@ def test_twenty_runs_in_one_process_keep_memory_flat(db, reuse_compiled):
 @pytest.mark.slow
 def test_runs_that_change_the_model_free_the_earlier_ones_while_the_agent_runs(db, monkeypatch):
     # Every run traces a new model and pushes the last kept one out of a one-model pool.
-    from kerasweep import train as train_module
+    from kerasweep._speedups import run as speedups_run
+    from kerasweep._speedups.compiled_models import CompiledModels
     from kerasweep.adapters.tensorflow_internals import gradient_registry
-    from kerasweep.compiled_models import CompiledModels
 
     pool = CompiledModels(capacity=1)
-    monkeypatch.setattr(train_module, "COMPILED_MODELS", pool)
+    monkeypatch.setattr(speedups_run, "COMPILED_MODELS", pool)
     models, alive_at_start, registered_at_start = [], [], []
 
     def train():

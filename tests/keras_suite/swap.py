@@ -40,8 +40,7 @@ STEP_METHODS = (
     "_forward",
     "_loss",
     "_track_loss",
-    "_train_update",
-    "_update_metrics_on_rows",
+    "_apply_gradients",
 )
 
 

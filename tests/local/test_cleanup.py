@@ -11,7 +11,7 @@ import pytest
 from tensorflow.python.eager import context
 
 from kerasweep import build_mlp
-from kerasweep.compiled_models import CompiledModels
+from kerasweep._speedups.compiled_models import CompiledModels
 from kerasweep.local.cleanup import clear_keras, run_cleanup
 from tests.conftest import fresh_python
 
@@ -77,7 +77,7 @@ def test_keras_is_reset_but_compiled_kernels_stay(monkeypatch):
 @pytest.mark.slow
 def test_a_compiled_model_let_go_after_being_frozen_is_freed_at_the_next_clean_up():
     pool = CompiledModels(capacity=1)
-    with run_cleanup(dropped_models=lambda: pool.dropped) as clean_up:
+    with run_cleanup() as clean_up:  # the pool tells the collector's owner what it let go
         kept = pool.take("a", build_mlp(8, 4, 3), keras.optimizers.SGD(0.1), loss="mse")
         gone = weakref.ref(kept)
         del kept

@@ -1,4 +1,4 @@
-"""kerasweep.traced_gradients: what tracing pinned in TensorFlow's registry goes, nothing else."""
+"""traced_gradients: what tracing pinned in TensorFlow's registry goes, nothing else."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import weakref
 import pytest
 import tensorflow as tf
 
+from kerasweep._speedups.traced_gradients import RegisteredDuring
 from kerasweep.adapters.tensorflow_internals import gradient_registry
-from kerasweep.traced_gradients import RegisteredDuring
 
 
 @tf.custom_gradient

@@ -1,7 +1,10 @@
 """XLA executables kept on disk, so that a new process loads what an earlier one compiled.
 
-A stacked fit compiles its loop with XLA once per batch size: 0.5 to 0.8 s each on a 2-core
-CPU, a third of a short run. TensorFlow can persist those executables
+What it buys: a stacked fit compiles its loop with XLA once per batch size, a large part of
+a short run on a CPU (``benchmarks/RESULTS.md``); a process that loads the executable an
+earlier run compiled skips that compile. ``sweep_train`` turns the cache on before its first
+run's first XLA compile and publishes what the run compiled after it
+(:class:`kerasweep._speedups.run.RunSpeedups`). TensorFlow can persist those executables
 (``--tf_xla_persistent_cache_directory``), but not safely as it is:
 
 - an entry it cannot read (a truncated file) fails the compile, and so the run;

@@ -1,14 +1,15 @@
-"""kerasweep.long_lived_objects: no collections during imports, none over survivors at exit."""
+"""long_lived_objects: no collections during imports, none over survivors at exit."""
 
 from __future__ import annotations
 
 import gc
 import json
 import sys
+import weakref
 
 import pytest
 
-from kerasweep.long_lived_objects import imports_uncollected
+from kerasweep._speedups.long_lived_objects import imports_uncollected
 from tests.conftest import fresh_python
 
 
@@ -58,11 +59,48 @@ def test_an_error_in_the_block_still_turns_the_collector_back_on(unfrozen):
     assert gc.isenabled()
 
 
+class _Node:
+    """An object in a reference cycle: only the cyclic garbage collector frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_between_runs_survivors_stay_frozen_until_something_kept_is_let_go(unfrozen):
+    from kerasweep._speedups.long_lived_objects import frozen_between_runs, let_go
+
+    with frozen_between_runs() as collect:
+        kept = _Node()  # kept across runs: frozen at the first collection
+        collect(gc.collect)
+        assert gc.get_freeze_count() > 0
+        gone = weakref.ref(kept)
+        del kept
+        collect(gc.collect)
+        assert gone() is not None  # frozen: the collection did not look at it
+        let_go()  # its owner says it let it go
+        collect(gc.collect)
+        assert gone() is None
+        assert gc.get_freeze_count() > 0  # and the survivors are frozen again
+    assert gc.get_freeze_count() == 0
+
+
+def test_between_runs_nothing_is_frozen_where_the_process_froze_objects_itself(unfrozen):
+    from kerasweep._speedups.long_lived_objects import frozen_between_runs
+
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    with frozen_between_runs() as collect:
+        _Node()
+        collect(gc.collect)
+        assert gc.get_freeze_count() == frozen
+    assert gc.get_freeze_count() == frozen  # the process's own freeze stands
+
+
 #: After every other exit handler: how many objects are left for the exit's collections.
 EXIT_PROBE = """
 import atexit, gc, json
 atexit.register(lambda: print(json.dumps({{"tracked": len(gc.get_objects())}})))
-from kerasweep.long_lived_objects import freeze_survivors_at_exit
+from kerasweep._speedups.long_lived_objects import freeze_survivors_at_exit
 garbage_later = [[] for _ in range(20_000)]  # objects alive at exit
 if {call}:
     freeze_survivors_at_exit()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kerasweep import build_mlp
-from kerasweep.compiled_models import CompiledModels
+from kerasweep._speedups.compiled_models import CompiledModels
 from kerasweep.data import Dataset
 from kerasweep.pipelines import stack_batches, validation_batches
 
@@ -89,3 +89,21 @@ def test_least_recently_used_models_leave_first():
     assert pool.dropped == 2  # "a" went
     pool.clear()
     assert len(pool) == 0 and pool.dropped == 4
+
+
+def test_a_kept_model_of_other_constants_but_the_same_shapes_is_not_reused():
+    # a key written by hand that forgot a knob: the reset check still refuses the kept model
+    pool = CompiledModels()
+
+    def take(activation="relu", **sgd):
+        return pool.take("k", build_mlp(8, 4, 3, activation=activation), sgd_(**sgd), **COMPILE)
+
+    def sgd_(learning_rate=0.1, **kwargs):
+        return keras.optimizers.SGD(learning_rate, **kwargs)
+
+    relu = take()
+    tanh = take("tanh")
+    assert tanh is not relu and pool.dropped == 1
+    nesterov = take("tanh", nesterov=True)  # the same variables, another update
+    assert nesterov is not tanh and pool.dropped == 2
+    assert take("tanh", learning_rate=0.5, nesterov=True) is nesterov  # the rate is a variable

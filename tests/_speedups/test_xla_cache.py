@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from kerasweep.adapters import xla_cache
-from kerasweep.adapters.xla_cache import XlaCache, enable_xla_cache, is_whole_entry
+from kerasweep._speedups import xla_cache
+from kerasweep._speedups.xla_cache import XlaCache, enable_xla_cache, is_whole_entry
 from tests.conftest import fresh_python
 
 #: A user's run: sweep_train on digits, its stacked loop compiled by XLA.
