@@ -34,6 +34,9 @@ _EXPORTS: dict[str, str] = {
     "SweepMetricsLogger": "kerasweep.callbacks",
     "load_dataset": "kerasweep.data",
     "make_datasets": "kerasweep.pipelines",
+    "stack_batches": "kerasweep._speedups.stacked_batches",
+    "validation_batches": "kerasweep._speedups.stacked_batches",
+    "StackedBatches": "kerasweep._speedups.stacked_batches",
     "Dataset": "kerasweep.data",
     "DatasetError": "kerasweep.data",
     "DEFAULT_CONFIG": "kerasweep.train",
@@ -48,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "serve": "kerasweep.dashboard",
     # errors: every one derives from KerasweepError and keeps its builtin base
     "KerasweepError": "kerasweep._errors",
+    "CheckpointMismatch": "kerasweep._checkpoints",
     "RunConfigError": "kerasweep.train",
     "TrainingDiverged": "kerasweep.callbacks",
     "EngineFailure": "kerasweep.sweep_config.engine",
@@ -97,7 +101,13 @@ def _register_with_keras(keras: Any) -> None:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from kerasweep._checkpoints import CheckpointMismatch
     from kerasweep._errors import KerasweepError
+    from kerasweep._speedups.stacked_batches import (
+        StackedBatches,
+        stack_batches,
+        validation_batches,
+    )
     from kerasweep.callbacks import SweepMetricsLogger, TrainingDiverged
     from kerasweep.cli import UsageError
     from kerasweep.dashboard import serve

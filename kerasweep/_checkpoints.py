@@ -68,6 +68,8 @@ from typing import Any, Protocol, runtime_checkable
 import keras
 import numpy as np
 
+from kerasweep._errors import KerasweepError
+
 __all__ = ["CarriesState", "CheckpointMismatch", "RunCheckpoint"]
 
 #: Checkpoint files: ``checkpoint-<epochs done, 6 digits>.npz``.
@@ -103,7 +105,7 @@ class CarriesState(Protocol):
         ...
 
 
-class CheckpointMismatch(ValueError):
+class CheckpointMismatch(KerasweepError, ValueError):
     """A checkpoint does not fit the model it would be restored into."""
 
 
