@@ -24,7 +24,8 @@ import keras
 import wandb
 from wandb.integration.keras import WandbMetricsLogger
 
-from kerasweep.adapters import keras_internals, wandb_internals
+from kerasweep import _current_run
+from kerasweep.adapters import keras_internals
 
 __all__ = ["DivergenceGuard", "ExecutionAwareMetricsLogger", "SweepMetricsLogger"]
 
@@ -80,7 +81,7 @@ class SweepMetricsLogger(keras.callbacks.Callback):
         if wandb.run is None:
             raise wandb.Error("You must call wandb.init() before SweepMetricsLogger()")
         self.accuracy_key = accuracy_key
-        self.should_stop = should_stop or wandb_internals.captured_run_should_stop
+        self.should_stop = should_stop or _current_run.stop_requested
         self._warned_no_validation = False
 
     def epoch_row(self, epoch: int, logs: dict[str, Any]) -> dict[str, float | int]:
