@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kerasweep.html_report.format import NO_METRIC, SCALE, finite, fmt, scale_color
+from kerasweep.local._text import stop_sentence
 from kerasweep.local.records import RunRecord, RunState, Sweep, flatten
 from kerasweep.sweep_config.grid import distinct_points
 
@@ -236,9 +237,7 @@ def why_stopped(run: RunRecord, goal: str) -> str:
     """Why a run ended early: hyperband's judgement, the first line of its error, or ""."""
     stop = run.stop
     if stop is not None:
-        worse = ">" if goal == "minimize" else "<"
-        value, threshold = fmt(finite(stop.value)), fmt(finite(stop.threshold))
-        why = f"hyperband, band {fmt(stop.band)}: {value} {worse} threshold {threshold}"
+        why = "hyperband, " + stop_sentence(stop, "maximize" if goal == "maximize" else "minimize")
         if isinstance(stop.epoch, int) and stop.epoch != stop.band:
             why += f", stopped at epoch {stop.epoch}"
         return why

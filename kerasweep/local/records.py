@@ -64,6 +64,27 @@ class RunState(str, enum.Enum):
         return self in (RunState.FINISHED, RunState.STOPPED)
 
     @property
+    def errored(self) -> bool:
+        """True for runs that ended in error: failed, or crashed (retried on request)."""
+        return self in (RunState.FAILED, RunState.CRASHED)
+
+    @classmethod
+    def outcome(cls, value: str) -> RunState:
+        """The state an agent ends a run with: ``finished``, ``failed`` or ``crashed``
+        (ValueError otherwise; a finished run that hyperband stopped is stored ``stopped``).
+
+        >>> RunState.outcome("failed")
+        <RunState.FAILED: 'failed'>
+        """
+        try:
+            state = cls(value)
+        except ValueError:
+            state = None
+        if state not in (cls.FINISHED, cls.FAILED, cls.CRASHED):
+            raise ValueError(f"outcome must be finished, failed or crashed, not {value!r}")
+        return state
+
+    @property
     def engine_state(self) -> str:
         """The state W&B's engine is shown: a stopped run's metric is a real observation."""
         return "finished" if self is RunState.STOPPED else self.value
