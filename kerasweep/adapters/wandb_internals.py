@@ -209,11 +209,11 @@ def launch_inputs_only_when_staged() -> Iterator[bool]:
     Every ``wandb.init`` calls ``Run._detect_and_apply_job_inputs``, which imports
     ``wandb.sdk.launch`` (:data:`LAUNCH_INPUTS_MODULE`) to apply the inputs a W&B Launch job
     staged. Inputs are staged only through that module, so while it is not imported there
-    are none, and the import is all the call does: 0.2 to 0.5 s in a new process, 1.7 s once
-    TensorFlow is loaded (its pydantic models read their fields' docstrings through
-    ``inspect.getmodule``, which scans every loaded module on Python < 3.13). Inside the
-    block the call is skipped while the module is not imported, and made as before once
-    it is. Yields False, changing nothing, for a wandb without that method.
+    are none, and the import is all the call does, a slow one once TensorFlow is loaded
+    (its pydantic models read their fields' docstrings through ``inspect.getmodule``, which
+    scans every loaded module on Python < 3.13). Inside the block the call is skipped while
+    the module is not imported, and made as before once it is. Yields False, changing
+    nothing, for a wandb without that method.
 
     Example:
         >>> import wandb
