@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from kerasweep.local._text import format_value, stop_sentence
+from kerasweep._text import format_value
 from kerasweep.local.controller import searched_params
 from kerasweep.local.records import RunRecord, RunState, Sweep
 from kerasweep.local.results import SweepSummary
@@ -38,7 +38,7 @@ class NoBestRunError(LookupError):
 
 
 def _fmt(value: Any) -> str:
-    """A value in a table cell (:func:`~kerasweep.local._text.format_value`)."""
+    """A value in a table cell (:func:`kerasweep._text.format_value`)."""
     return format_value(value, missing="-", width=24)
 
 
@@ -94,7 +94,7 @@ def sweeps_json(summaries: Sequence[SweepSummary]) -> str:
 def _why(run: RunRecord) -> str:
     if run.state is RunState.STOPPED and run.stop:
         stop = run.stop
-        return f"hyperband {stop_sentence(stop)}"
+        return f"hyperband {stop.sentence()}"
     return run.error or ""
 
 

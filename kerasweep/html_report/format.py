@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from kerasweep.local._text import format_value as fmt  # a value's text, as everywhere
+from kerasweep._text import format_value as fmt  # a value's text, as everywhere
 
 __all__ = [
     "NO_METRIC",

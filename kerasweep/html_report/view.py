@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kerasweep.html_report.format import NO_METRIC, SCALE, finite, fmt, scale_color
-from kerasweep.local._text import stop_sentence
 from kerasweep.local.records import RunRecord, RunState, Sweep, flatten
 from kerasweep.sweep_config.grid import distinct_points
 
@@ -237,7 +236,7 @@ def why_stopped(run: RunRecord, goal: str) -> str:
     """Why a run ended early: hyperband's judgement, the first line of its error, or ""."""
     stop = run.stop
     if stop is not None:
-        why = "hyperband, " + stop_sentence(stop, "maximize" if goal == "maximize" else "minimize")
+        why = "hyperband, " + stop.sentence("maximize" if goal == "maximize" else "minimize")
         if isinstance(stop.epoch, int) and stop.epoch != stop.band:
             why += f", stopped at epoch {stop.epoch}"
         return why

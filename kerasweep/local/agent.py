@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kerasweep import train
-from kerasweep.local._text import format_value, stop_sentence
+from kerasweep._text import format_value
 from kerasweep.local.cleanup import run_cleanup
 from kerasweep.local.controller import propose, searched_params
 from kerasweep.local.function_spec import load_function
@@ -106,7 +106,7 @@ def _status_line(
         value = format_value(best)
         parts.append(f"{metric.name}={value} ({epochs} epoch{'s' if epochs != 1 else ''})")
     if run.state is RunState.STOPPED and run.stop:
-        parts.append(f"stopped at {stop_sentence(run.stop)}")
+        parts.append(f"stopped at {run.stop.sentence()}")
     if run.error:
         parts.append(run.error)
     shown = searched_params(sweep.config) or list(run.params)

@@ -29,9 +29,10 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kerasweep._plain import plain
 from kerasweep.local._hyperband import hyperband_applies, judge_run
 from kerasweep.local.records import RunState, StopReason
-from kerasweep.local.store import NewRun, RunRecord, SweepRecord, plain
+from kerasweep.local.store import NewRun, RunRecord, SweepRecord
 from kerasweep.sweep_config import engine
 from kerasweep.sweep_config.metric import Metric
 

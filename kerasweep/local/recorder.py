@@ -30,6 +30,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from kerasweep._plain import plain
 from kerasweep.local._hyperband import HyperbandJudge
 from kerasweep.local.store import (
     StopReason,
@@ -37,7 +38,6 @@ from kerasweep.local.store import (
     StoreUnavailableError,
     SweepMetrics,
     SweepRecord,
-    plain,
 )
 
 __all__ = ["RunRecorder"]

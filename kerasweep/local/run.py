@@ -1,7 +1,8 @@
 """The run handle: one object per run of a local sweep, from its claim to its end.
 
 The agent makes a :class:`LocalRun` for each run it claims and hands it, explicitly, to what
-the run touches: the :class:`~kerasweep.local.recorder.RunRecorder` behind :meth:`LocalRun.log`,
+the run touches: the :class:`~kerasweep.local.recorder.RunRecorder` behind :meth:`LocalRun.log`
+(which writes what the sweep's :class:`~kerasweep.local._hyperband.HyperbandJudge` answers),
 wandb's log capture (:meth:`LocalRun.recording`), the heartbeat (:meth:`LocalRun.request_stop`)
 and, in program mode, the program's process, which attaches to the same run
 (:meth:`LocalRun.attach`). Training code asks :meth:`LocalRun.should_stop`; code that only
@@ -28,6 +29,7 @@ from typing import Any
 
 from kerasweep import _current_run
 from kerasweep.adapters import wandb_internals
+from kerasweep.local._hyperband import HyperbandJudge
 from kerasweep.local.recorder import RunRecorder
 from kerasweep.local.store import RunRecord, RunState, StopReason, Store, SweepRecord
 
@@ -53,7 +55,8 @@ class LocalRun:
         agent_id: str | None,
     ) -> None:
         self.store, self.sweep, self.record, self.agent_id = store, sweep, record, agent_id
-        self.recorder = RunRecorder(store, sweep, record.id, agent_id=agent_id)
+        self.judge = HyperbandJudge(sweep.config)
+        self.recorder = RunRecorder(store, sweep, record.id, agent_id=agent_id, judge=self.judge)
         self._stop_requested = threading.Event()
         self._final_state: RunState | None = None
 

@@ -265,7 +265,7 @@ def record_stop(
 
 
 def finish_run(
-    conn: sa.Connection, run_id: str, agent_id: str, outcome: RunState, error: str | None
+    conn: sa.Connection, run_id: str, agent_id: str, outcome: RunState | str, error: str | None
 ) -> RunState | None:
     """End a run of ``agent_id`` (see ``Store.finish_run``); the state written, or None."""
     row = conn.execute(
@@ -275,7 +275,7 @@ def finish_run(
     ).one_or_none()
     if row is None:
         return None
-    state = outcome
+    state = RunState(outcome)
     if state is RunState.FINISHED and row.stop_band is not None:
         state = RunState.STOPPED
     if RunState(row.state) not in (RunState.RUNNING, RunState.CRASHED):

@@ -1,25 +1,21 @@
-"""How a sweep's values and stop reasons read as text, wherever they are shown.
+"""How a metric or parameter value reads as text, wherever it is shown.
 
-:func:`format_value` is the one way a metric or parameter value is written (the agent's
-status lines, ``kerasweep show``, the report and the dashboard), and :func:`stop_sentence`
-the one way hyperband's reason for stopping a run is said.
+:func:`format_value` is the one way a value is written: the agent's status lines,
+``kerasweep show``, the report and the dashboard, and hyperband's stop reasons
+(:meth:`kerasweep.local.records.StopReason.sentence`) all use it.
 
 Example:
     >>> format_value(0.123456), format_value(None), format_value(float("nan"))
     ('0.1235', '—', 'NaN')
-    >>> stop_sentence(StopReason(band=2, threshold=0.3, value=0.8, epoch=2))
-    'band 2: 0.8 vs threshold 0.3'
 """
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any, Literal
+from typing import Any
 
-from kerasweep.local.records import StopReason
-
-__all__ = ["format_value", "stop_sentence"]
+__all__ = ["format_value"]
 
 
 def format_value(
@@ -56,16 +52,3 @@ def format_value(
     if width is not None and len(text) > width:
         text = text[: width - 3] + "..."
     return text
-
-
-def stop_sentence(stop: StopReason, goal: Literal["minimize", "maximize"] | None = None) -> str:
-    """Why hyperband stopped a run: its band, its value and the band's threshold.
-
-    With the metric's ``goal``, the sentence says which way the value was worse.
-
-    >>> stop_sentence(StopReason(band=4, threshold=0.9, value=0.85, epoch=4), "maximize")
-    'band 4: 0.85 < threshold 0.9'
-    """
-    relation = "vs" if goal is None else (">" if goal == "minimize" else "<")
-    value, threshold = format_value(stop.value), format_value(stop.threshold)
-    return f"band {format_value(stop.band)}: {value} {relation} threshold {threshold}"
