@@ -24,8 +24,9 @@ import keras
 import wandb
 from wandb.integration.keras import WandbMetricsLogger
 
+from kerasweep import _current_run
 from kerasweep._errors import KerasweepError
-from kerasweep.adapters import keras_internals, wandb_internals
+from kerasweep.adapters import keras_internals
 
 __all__ = ["DivergenceGuard", "ExecutionAwareMetricsLogger", "SweepMetricsLogger"]
 
@@ -81,7 +82,7 @@ class SweepMetricsLogger(keras.callbacks.Callback):
         if wandb.run is None:
             raise wandb.Error("You must call wandb.init() before SweepMetricsLogger()")
         self.accuracy_key = accuracy_key
-        self.should_stop = should_stop or wandb_internals.captured_run_should_stop
+        self.should_stop = should_stop or _current_run.stop_requested
         self._warned_no_validation = False
 
     def epoch_row(self, epoch: int, logs: dict[str, Any]) -> dict[str, float | int]:

@@ -13,13 +13,13 @@ Example:
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from kerasweep._errors import KerasweepError
+from kerasweep._text import format_value
 from kerasweep.local.controller import searched_params
-from kerasweep.local.records import RunRecord, Sweep
+from kerasweep.local.records import RunRecord, RunState, Sweep
 from kerasweep.local.results import SweepSummary
 
 __all__ = [
@@ -39,12 +39,8 @@ class NoBestRunError(KerasweepError, LookupError):
 
 
 def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}" if math.isfinite(value) else str(value)
-    text = str(value)
-    return text if len(text) <= 24 else text[:21] + "..."
+    """A value in a table cell (:func:`kerasweep._text.format_value`)."""
+    return format_value(value, missing="-", width=24)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
@@ -97,9 +93,9 @@ def sweeps_json(summaries: Sequence[SweepSummary]) -> str:
 
 
 def _why(run: RunRecord) -> str:
-    if run.state == "stopped" and run.stop:
+    if run.state is RunState.STOPPED and run.stop:
         stop = run.stop
-        return f"hyperband band {stop.band}: {_fmt(stop.value)} vs threshold {_fmt(stop.threshold)}"
+        return f"hyperband {stop.sentence()}"
     return run.error or ""
 
 
@@ -211,7 +207,7 @@ def best_params_yaml(sweep: Sweep) -> str:
     run = best_run(sweep)
     head = (
         f"# best of sweep {sweep.id}: run {run.id} ({run.state.value}), "
-        f"{sweep.metric.name}={run.best(sweep.metric):.6g} after {run.epochs} epochs\n"
+        f"{sweep.metric.name}={format_value(run.best(sweep.metric), 6)} after {run.epochs} epochs\n"
     )
     return head + yaml.safe_dump(run.params, default_flow_style=False, sort_keys=False)
 

@@ -122,7 +122,8 @@ def test_stop_request_ends_fit_after_the_logged_epoch(logged):
 
 
 class _StopAfter:
-    """A log sink (what a local run is to wandb's capture) that asks to stop after n rows."""
+    """A log sink (what a local run is to wandb's capture), held as the run in progress, that
+    asks to stop after n rows."""
 
     def __init__(self, rows: int) -> None:
         self.rows, self.limit = [], rows
@@ -150,9 +151,11 @@ def _epochs_trained(epochs: int) -> int:
 
 @pytest.mark.slow
 def test_by_default_the_run_recording_wandb_decides_the_stop(logged):
+    from kerasweep._current_run import holding
     from kerasweep.adapters.wandb_internals import capture_log
 
-    with capture_log(_StopAfter(3)) as sink:
+    # what a local run's recording does: capture wandb's rows, hold itself as the run
+    with capture_log(_StopAfter(3)) as sink, holding(sink):
         assert _epochs_trained(10) == 3
     assert [r["epochs"] for r in sink.rows] == [0, 1, 2]
     assert _epochs_trained(4) == 4  # outside a local run nobody asks to stop

@@ -5,7 +5,8 @@ kerasweep's local controller needs five things wandb has no public API for:
 - the rows a run logs, however it logs them (``wandb.log``, ``run.log``, a Keras callback):
   :func:`capture_log` wraps ``log`` on ``wandb.sdk.wandb_run.Run`` and
   ``wandb.sdk.lib.noop_run.NoopRun`` (what ``mode="disabled"`` returns) while a local run
-  is in progress, and puts the originals back after it;
+  is in progress, and puts the originals back after it (the wrapper only passes rows on:
+  which run is in progress is held elsewhere, by the run itself);
 - a fresh read of the environment at the next ``wandb.init`` without stopping wandb's
   service (:func:`forget_settings`): it resets ``_settings``, ``_settings_environ``,
   ``_sweep_config`` and ``_session_identity`` of ``wandb.sdk.wandb_setup._singleton``
@@ -25,7 +26,6 @@ Example:
     ...     rows = []
     ...     def log(self, data, step=None, commit=None): self.rows.append(data)
     ...     def report_error(self, err): raise err
-    ...     def should_stop(self): return False
     >>> import wandb
     >>> with capture_log(Sink()) as sink:
     ...     run = wandb.init(mode="disabled")
@@ -52,7 +52,6 @@ __all__ = [
     "LogSink",
     "cached_working_set",
     "capture_log",
-    "captured_run_should_stop",
     "capturing",
     "forget_settings",
     "launch_inputs_only_when_staged",
@@ -68,6 +67,7 @@ LAUNCH_INPUTS_MODULE = "wandb.sdk.launch.inputs.internal"
 SETTINGS_STATE = ("_settings", "_settings_environ", "_sweep_config", "_session_identity")
 
 _install_lock = threading.Lock()
+_sink: LogSink | None = None  # where the rows go while captured (one capture at a time)
 
 
 class LogSink(Protocol):
@@ -78,9 +78,6 @@ class LogSink(Protocol):
 
     def report_error(self, err: Exception) -> None:
         """A row could not be taken; the run goes on."""
-
-    def should_stop(self) -> bool:
-        """True once the run should end."""
 
 
 Sink = TypeVar("Sink", bound=LogSink)
@@ -110,24 +107,12 @@ def _wrap(original: Callable, sink: LogSink) -> Callable:
                 sink.report_error(err)
         return result
 
-    log.__kerasweep_sink__ = sink
     return log
 
 
 def capturing() -> LogSink | None:
     """The sink :func:`capture_log` is sending this process's rows to, or None."""
-    module = sys.modules.get("wandb.sdk.wandb_run")
-    cls = getattr(module, "Run", None)
-    return getattr(vars(cls).get("log") if cls is not None else None, "__kerasweep_sink__", None)
-
-
-def captured_run_should_stop() -> bool:
-    """True once the run this process's wandb rows are captured for should stop.
-
-    False outside :func:`capture_log` (no local run in progress).
-    """
-    sink = capturing()
-    return sink is not None and sink.should_stop()
+    return _sink
 
 
 @contextmanager
@@ -137,19 +122,22 @@ def capture_log(sink: Sink) -> Iterator[Sink]:
     wandb logs as usual first. One capture at a time per process (a local agent runs one
     run at a time): a second one raises RuntimeError.
     """
+    global _sink
     classes = _log_classes()
     with _install_lock:
-        if capturing() is not None:
+        if _sink is not None:
             raise RuntimeError("another local run is already recording this process's wandb")
         originals = [vars(cls)["log"] for cls in classes]
         for cls, original in zip(classes, originals, strict=True):
             cls.log = _wrap(original, sink)
+        _sink = sink
     try:
         yield sink
     finally:
         with _install_lock:
             for cls, original in zip(classes, originals, strict=True):
                 cls.log = original
+            _sink = None
 
 
 def forget_settings() -> bool:
@@ -221,11 +209,11 @@ def launch_inputs_only_when_staged() -> Iterator[bool]:
     Every ``wandb.init`` calls ``Run._detect_and_apply_job_inputs``, which imports
     ``wandb.sdk.launch`` (:data:`LAUNCH_INPUTS_MODULE`) to apply the inputs a W&B Launch job
     staged. Inputs are staged only through that module, so while it is not imported there
-    are none, and the import is all the call does: 0.2 to 0.5 s in a new process, 1.7 s once
-    TensorFlow is loaded (its pydantic models read their fields' docstrings through
-    ``inspect.getmodule``, which scans every loaded module on Python < 3.13). Inside the
-    block the call is skipped while the module is not imported, and made as before once
-    it is. Yields False, changing nothing, for a wandb without that method.
+    are none, and the import is all the call does, a slow one once TensorFlow is loaded
+    (its pydantic models read their fields' docstrings through ``inspect.getmodule``, which
+    scans every loaded module on Python < 3.13). Inside the block the call is skipped while
+    the module is not imported, and made as before once it is. Yields False, changing
+    nothing, for a wandb without that method.
 
     Example:
         >>> import wandb

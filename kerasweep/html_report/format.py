@@ -12,6 +12,22 @@ import json
 import math
 from typing import Any
 
+from kerasweep._text import format_value as fmt  # a value's text, as everywhere
+
+__all__ = [
+    "NO_METRIC",
+    "SCALE",
+    "clip",
+    "esc",
+    "finite",
+    "fmt",
+    "fmt_duration",
+    "plural",
+    "scale_color",
+    "script_json",
+    "short",
+]
+
 # Best end first: dark blue for the best runs, orange for the worst (readable on white).
 SCALE = ["#0d0887", "#5302a3", "#8b0aa5", "#b83289", "#db5c68", "#f48849", "#f8a53a"]
 NO_METRIC = "#b7bcc4"
@@ -33,25 +49,6 @@ def finite(value: Any) -> float | None:
 def short(value: float) -> float:
     """Six significant digits: enough for any chart, and short JSON."""
     return float(f"{value:.6g}")
-
-
-def fmt(value: Any, digits: int = 4) -> str:
-    """Display text of a metric or parameter value."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "∞" if value > 0 else "-∞"
-        return format(value, f".{digits}g")
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 def script_json(obj: Any) -> str:

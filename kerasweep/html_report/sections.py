@@ -22,9 +22,17 @@ from kerasweep.html_report.format import (
 )
 from kerasweep.html_report.importance import importance_table
 from kerasweep.html_report.view import MISSING, SweepView, run_name, why_stopped
-from kerasweep.local.records import parse_time
+from kerasweep.local.records import RunState, parse_time
 
-STATE_ORDER = ("finished", "stopped", "running", "pending", "failed", "crashed")
+# the order the report lists states in: the runs that ended by themselves first
+STATE_ORDER = (
+    RunState.FINISHED,
+    RunState.STOPPED,
+    RunState.RUNNING,
+    RunState.PENDING,
+    RunState.FAILED,
+    RunState.CRASHED,
+)
 
 
 def state_badge(state: Any) -> str:

@@ -236,9 +236,7 @@ def why_stopped(run: RunRecord, goal: str) -> str:
     """Why a run ended early: hyperband's judgement, the first line of its error, or ""."""
     stop = run.stop
     if stop is not None:
-        worse = ">" if goal == "minimize" else "<"
-        value, threshold = fmt(finite(stop.value)), fmt(finite(stop.threshold))
-        why = f"hyperband, band {fmt(stop.band)}: {value} {worse} threshold {threshold}"
+        why = "hyperband, " + stop.sentence("maximize" if goal == "maximize" else "minimize")
         if isinstance(stop.epoch, int) and stop.epoch != stop.band:
             why += f", stopped at epoch {stop.epoch}"
         return why

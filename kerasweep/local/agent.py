@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kerasweep import train
+from kerasweep._text import format_value
 from kerasweep.local.cleanup import run_cleanup
 from kerasweep.local.controller import propose, searched_params
 from kerasweep.local.function_spec import load_function
@@ -32,6 +33,7 @@ from kerasweep.local.run import LocalRun
 from kerasweep.local.runners import FunctionRunner, ProgramOptions, ProgramRunner, Runner
 from kerasweep.local.store import (
     RunRecord,
+    RunState,
     Store,
     StoreLostError,
     StoreUnavailableError,
@@ -101,23 +103,17 @@ def _status_line(
     best = run.best(metric)
     if metric is not None and best is not None:
         epochs = len(run.metric_values)
-        parts.append(f"{metric.name}={best:.4g} ({epochs} epoch{'s' if epochs != 1 else ''})")
-    if run.state == "stopped" and run.stop:
-        parts.append(
-            f"stopped at band {run.stop.band}: {run.stop.value:.4g} vs threshold "
-            f"{run.stop.threshold:.4g}"
-        )
+        value = format_value(best)
+        parts.append(f"{metric.name}={value} ({epochs} epoch{'s' if epochs != 1 else ''})")
+    if run.state is RunState.STOPPED and run.stop:
+        parts.append(f"stopped at {run.stop.sentence()}")
     if run.error:
         parts.append(run.error)
     shown = searched_params(sweep.config) or list(run.params)
-    parts.append(" ".join(f"{k}={_short(run.params[k])}" for k in shown if k in run.params))
+    params = (f"{k}={format_value(run.params[k], width=30)}" for k in shown if k in run.params)
+    parts.append(" ".join(params))
     parts.append(f"({seconds:.1f} s)")
     return "  ".join(part for part in parts if part)
-
-
-def _short(value: Any) -> str:
-    text = f"{value:.4g}" if isinstance(value, float) else str(value)
-    return text if len(text) <= 30 else text[:27] + "..."
 
 
 class _Agent:
@@ -152,7 +148,7 @@ class _Agent:
                 )
                 if record is None:
                     result.reason = "exhausted"
-                    if not any(r.state == "running" for r in store.runs(sweep.id)):
+                    if not any(r.state is RunState.RUNNING for r in store.runs(sweep.id)):
                         store.set_sweep_state(sweep.id, "finished")
                     break
                 result.run_ids.append(record.id)
@@ -168,7 +164,7 @@ class _Agent:
                 ended = store.run(run.id)
                 self.current = None
                 logger.info(_status_line(ended, sweep, len(result.run_ids), options.count, seconds))
-                if state in ("failed", "crashed"):
+                if RunState(state).errored:
                     result.failed += 1
                     failures_in_a_row += 1
                     if failures_in_a_row >= options.max_failures:
@@ -221,7 +217,7 @@ class _Agent:
         if not (config.get("method") == "grid" or config.get("run_cap") or metric.get("target")):
             return  # random and bayes go on forever
         runs = self.store.runs(self.sweep.id)
-        if not any(r.state == "running" for r in runs) and propose(self.sweep, runs) is None:
+        if not any(r.state is RunState.RUNNING for r in runs) and propose(self.sweep, runs) is None:
             self.store.set_sweep_state(self.sweep.id, "finished")
 
 

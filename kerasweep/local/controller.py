@@ -2,8 +2,8 @@
 
 Two questions, asked with every run of the sweep so far, exactly as W&B's server asks them:
 which parameters come next (:func:`propose`, via ``sweeps.next_run``: grid, random, bayes),
-and whether a running run stops now (:func:`hyperband_decision`, :func:`judge_run`, via
-``sweeps.stop_runs``).
+and whether a running run stops now (:func:`hyperband_decision`, asked of
+:class:`~kerasweep.local._hyperband.HyperbandJudge`, via ``sweeps.stop_runs``).
 
 How stored runs look to the engine:
 
@@ -25,20 +25,19 @@ Example:
 
 from __future__ import annotations
 
-import bisect
-import math
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kerasweep._plain import plain
+from kerasweep.local._hyperband import hyperband_applies, judge_run
 from kerasweep.local.records import RunState, StopReason
-from kerasweep.local.store import NewRun, RunRecord, SweepRecord, plain
+from kerasweep.local.store import NewRun, RunRecord, SweepRecord
 from kerasweep.sweep_config import engine
 from kerasweep.sweep_config.metric import Metric
 
 __all__ = [
     "ENGINE_STATES",
-    "StopDecision",
     "check_seed",
     "engine_runs",
     "hyperband_applies",
@@ -52,10 +51,6 @@ __all__ = [
 
 # store state -> the RunState the engine sees
 ENGINE_STATES = {state.value: state.engine_state for state in RunState}
-
-# hyperband's decision is what the store keeps as the run's stop reason
-StopDecision = StopReason
-
 
 def _config(sweep: SweepRecord | Mapping[str, Any]) -> dict:
     return dict(sweep.config if isinstance(sweep, SweepRecord) else sweep)
@@ -71,13 +66,13 @@ def engine_runs(
     metric = Metric.from_config(config)
     out = []
     for run in runs:
-        if for_search and run.retried and run.state in ("failed", "crashed"):
+        if for_search and run.retried and run.state.errored:
             continue
         history = [] if metric is None else [{metric.name: v} for v in run.metric_values]
         out.append(
             engine.sweep_run(
                 name=run.id,
-                state=RunState(run.state).engine_state,
+                state=run.state.engine_state,
                 config={key: {"value": value} for key, value in run.params.items()},
                 history=history,
             )
@@ -133,7 +128,7 @@ def propose(
     seed = sweep.seed if isinstance(sweep, SweepRecord) else None
     if retry_upto is not None:
         for run in runs:
-            if run.seq <= retry_upto and run.state in ("failed", "crashed") and not run.retried:
+            if run.seq <= retry_upto and run.state.errored and not run.retried:
                 return NewRun(params=dict(run.params), retry_of=run.id)
     if target_reached(config, runs):
         return None
@@ -151,32 +146,9 @@ def propose(
     return NewRun(params=params, search_info=info)
 
 
-def hyperband_applies(config: Mapping[str, Any]) -> bool:
-    """True if the sweep has hyperband early termination on a named metric."""
-    early = config.get("early_terminate")
-    return (
-        isinstance(early, Mapping)
-        and early.get("type") == "hyperband"
-        and Metric.from_config(config) is not None
-    )
-
-
-def _visible_bands(
-    bands: Sequence[int], thresholds: Sequence[float], sign: float
-) -> list[tuple[int, float | None]]:
-    """Bands up to and including the first that no run has reached (threshold None)."""
-    out: list[tuple[int, float | None]] = []
-    for band, threshold in zip(bands, thresholds, strict=True):
-        finite = threshold is not None and math.isfinite(threshold)
-        out.append((int(band), sign * float(threshold) if finite else None))
-        if not finite:
-            break
-    return out
-
-
 def hyperband_decision(
     config: Mapping[str, Any], runs: Sequence[RunRecord], run_id: str
-) -> tuple[StopDecision | None, list[tuple[int, float | None]]]:
+) -> tuple[StopReason | None, list[tuple[int, float | None]]]:
     """Ask the engine's hyperband whether running run ``run_id`` stops now.
 
     Returns the decision (None: it goes on) and the current ``(band, threshold)`` table.
@@ -184,79 +156,8 @@ def hyperband_decision(
     :func:`judge_run` on the runs' metric values.
     """
     values = {run.id: run.metric_values for run in runs}
-    running = {run.id for run in runs if run.state == "running"}
-    return judge_run(config, values, running, run_id)
-
-
-def _band_history(values: Sequence[float], bands: Sequence[int]) -> Sequence[float]:
-    """``values`` up to the last band they reach (empty below the first band)."""
-    reached = bisect.bisect_right(bands, len(values))
-    return values[: bands[reached - 1]] if reached else ()
-
-
-def judge_run(
-    config: Mapping[str, Any],
-    values: Mapping[str, Sequence[float]],
-    running: Collection[str],
-    run_id: str,
-    *,
-    bands: Sequence[int] | None = None,
-) -> tuple[StopDecision | None, list[tuple[int, float | None]]]:
-    """:func:`hyperband_decision` from each run's finite metric values alone.
-
-    Args:
-        config: The sweep config.
-        values: Every run's finite metric values in log order, by run id.
-        running: The runs that are running.
-        run_id: The run judged.
-        bands: The sweep's bands (:func:`kerasweep.sweep_config.engine.hyperband_bands`),
-            if already known.
-
-    The engine's hyperband reads, of each run, only its values at the bands it has reached
-    (a band's threshold is a quantile of the values of the runs that reached it) and, of the
-    run it judges, its state and all of its values. So the engine is shown the judged run
-    whole, and every other run as ended, with its values up to the last band it reached;
-    runs that reached no band are left out. Its decision and thresholds are those it gives
-    on the runs whole; the time it takes no longer grows with the rows past the bands.
-    """
-    config = _config(config)
-    if not hyperband_applies(config) or run_id not in values:
-        return None, []
-    metric = Metric.from_config(config)
-    name, sign = metric.name, metric.sign
-    if bands is None:
-        bands = engine.hyperband_bands(config)
-    candidates = []
-    for other, series in values.items():
-        series = series if other == run_id else _band_history(series, bands)
-        if not series:
-            continue
-        state = "running" if other == run_id and run_id in running else "finished"
-        history = [{name: value} for value in series]
-        candidates.append(engine.sweep_run(name=other, state=state, config={}, history=history))
-    target = next((r for r in candidates if r.name == run_id), None)
-    if target is None:  # no metric row yet: nothing to judge; the table as the engine has it
-        target = engine.sweep_run(name=run_id, state="running", config={}, history=[])
-        candidates.append(target)
-    stopped = {r.name for r in engine.stop_runs(config, candidates)}
-    info = target.early_terminate_info or {}
-    bands = list(info.get("bands", []))
-    thresholds = list(info.get("thresholds", []))
-    table = _visible_bands(bands, thresholds, sign)
-    if run_id not in stopped:
-        return None, table
-    history = [sign * v for v in target.metric_history(name, filter_invalid=True)]
-    reached = [(b, t) for b, t in zip(bands, thresholds, strict=True) if b <= len(history)]
-    band, threshold = max(reached, key=lambda bt: bt[0])
-    strict = engine.filled_early_terminate(config).get("strict") is True
-    value = history[band - 1] if strict else min(history)
-    decision = StopDecision(
-        band=int(band),
-        threshold=sign * float(threshold),
-        value=sign * float(value),
-        epoch=len(history),
-    )
-    return decision, table
+    running = {run.id for run in runs if run.state is RunState.RUNNING}
+    return judge_run(_config(config), values, running, run_id)
 
 
 def local_sweep(

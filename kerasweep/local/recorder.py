@@ -1,12 +1,14 @@
-"""A run's logged rows into the store, with a hyperband decision after each metric row.
+"""A run's logged rows into the store, as wandb assembles them.
 
 A :class:`RunRecorder` takes ``wandb.log(data, step, commit)`` calls (its run handle,
 :class:`kerasweep.local.run.LocalRun`, passes them on) and assembles them as wandb assembles
 history rows (``commit=False`` and explicit ``step`` merge calls into one row). A row holding
-the sweep metric is written at once, and the engine's hyperband rules are applied right
-after it, against every agent's rows (the recorder holds every run's metric values and
-reads only those logged since its last judgement); rows without the metric are written with
-the next one that has it (or at :meth:`RunRecorder.close`). The recorder's
+the sweep metric (:meth:`Metric.raw_in <kerasweep.sweep_config.Metric.raw_in>` finds it,
+a dotted name in nested rows too) is written at once, and the sweep's
+:class:`~kerasweep.local._hyperband.HyperbandJudge` is asked about the run right after it,
+against every agent's rows (the recorder holds every run's metric values and reads only
+those logged since its last question); the recorder writes the judge's answer. Rows without
+the metric are written with the next one that has it (or at :meth:`RunRecorder.close`).
 :attr:`~RunRecorder.stop` holds hyperband's decision; :attr:`~RunRecorder.lost` says the run
 is no longer this agent's.
 
@@ -17,7 +19,7 @@ the run is asked to stop, and :meth:`RunRecorder.close` tries once more to write
 Example:
     >>> recorder = RunRecorder(store, sweep, run_id)  # doctest: +SKIP
     >>> recorder.log({"epochs": 0, "val_loss": 0.5})  # doctest: +SKIP
-    >>> recorder.stop  # None, or a StopDecision once hyperband says so  # doctest: +SKIP
+    >>> recorder.stop  # None, or a StopReason once hyperband says so  # doctest: +SKIP
     >>> recorder.close()  # doctest: +SKIP
 """
 
@@ -28,9 +30,15 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from kerasweep.local.controller import StopDecision, hyperband_applies, judge_run
-from kerasweep.local.store import Store, StoreUnavailableError, SweepMetrics, SweepRecord, plain
-from kerasweep.sweep_config.engine import hyperband_bands
+from kerasweep._plain import plain
+from kerasweep.local._hyperband import HyperbandJudge
+from kerasweep.local.store import (
+    StopReason,
+    Store,
+    StoreUnavailableError,
+    SweepMetrics,
+    SweepRecord,
+)
 
 __all__ = ["RunRecorder"]
 
@@ -38,7 +46,7 @@ logger = logging.getLogger("kerasweep.local")
 
 
 class RunRecorder:
-    """Stores the rows one run logs and asks hyperband after each row with the metric.
+    """Stores the rows one run logs, and what hyperband answers after each row with the metric.
 
     Args:
         store: The sweep's store.
@@ -46,6 +54,7 @@ class RunRecorder:
         run_id: The run (running, owned by ``agent_id``).
         agent_id: Owner check for writes; None skips it.
         buffer_limit: Rows without the metric kept in memory before they are written anyway.
+        judge: Asked after each metric row (default: the sweep's hyperband, if it has one).
     """
 
     def __init__(
@@ -56,15 +65,16 @@ class RunRecorder:
         *,
         agent_id: str | None = None,
         buffer_limit: int = 1000,
+        judge: HyperbandJudge | None = None,
     ) -> None:
         self.store = store
         self.sweep = sweep
         self.run_id = run_id
         self.agent_id = agent_id
-        self.metric = sweep.metric.name if sweep.metric else None
-        self.hyperband = hyperband_applies(sweep.config)
+        self.metric = sweep.metric
+        self.judge = HyperbandJudge(sweep.config) if judge is None else judge
         self.buffer_limit = buffer_limit
-        self.stop: StopDecision | None = None
+        self.stop: StopReason | None = None
         self.lost = False  # the run is no longer this agent's (marked crashed meanwhile)
         self.store_error: StoreUnavailableError | None = None  # the store stayed away
         self.rows = 0
@@ -72,7 +82,6 @@ class RunRecorder:
         self._pending: dict | None = None
         self._pending_step: int | None = None
         self._bands: list | None = None  # the band table last written
-        self._band_list: list[int] | None = None  # the sweep's bands
         self._metrics = SweepMetrics(sweep.id)  # every run's values, read as they come
         self._lock = threading.RLock()
         self._warned = False
@@ -107,11 +116,11 @@ class RunRecorder:
         if self.store_error is not None:
             return  # kept for close(); the run has been asked to stop
         try:
-            if self.metric is not None and self.metric in row:
-                judge = self.hyperband and self.stop is None and not self.lost
+            if self.metric is not None and self.metric.raw_in(row) is not None:
+                judge = self.judge.applies and self.stop is None and not self.lost
                 self.flush(refresh=judge)
                 if judge and not self.lost:
-                    self._judge()
+                    self._ask_judge()
             elif len(self._buffer) >= self.buffer_limit:
                 self.flush()
         except StoreUnavailableError as err:
@@ -123,21 +132,19 @@ class RunRecorder:
                 err,
             )
 
-    def _judge(self) -> None:
+    def _ask_judge(self) -> None:
+        """Ask the judge about the run, and write its stop and band table."""
         metrics = self._metrics  # brought up to date as the row was written
-        if self._band_list is None:
-            self._band_list = hyperband_bands(self.sweep.config)
-        decision, bands = judge_run(
-            self.sweep.config, metrics.values, metrics.running, self.run_id, bands=self._band_list
-        )
-        if decision is not None:
-            self.stop = decision
+        verdict = self.judge.judge(self.run_id, metrics.values, metrics.running)
+        stop, bands = verdict.stop, verdict.bands
+        if stop is not None:
+            self.stop = stop
             self.store.record_stop(
                 self.run_id,
-                band=decision.band,
-                threshold=decision.threshold,
-                value=decision.value,
-                epoch=decision.epoch,
+                band=stop.band,
+                threshold=stop.threshold,
+                value=stop.value,
+                epoch=stop.epoch,
                 bands=bands,
             )
             self._bands = bands
@@ -168,7 +175,7 @@ class RunRecorder:
             written = self.store.append_rows(
                 self.run_id,
                 rows,
-                self.metric,
+                None if self.metric is None else self.metric.name,
                 agent_id=self.agent_id,
                 refresh=self._metrics if refresh else None,
             )

@@ -23,8 +23,9 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
+from kerasweep._text import format_value
 from kerasweep.sweep_config.metric import Metric
 
 __all__ = [
@@ -64,6 +65,27 @@ class RunState(str, enum.Enum):
         return self in (RunState.FINISHED, RunState.STOPPED)
 
     @property
+    def errored(self) -> bool:
+        """True for runs that ended in error: failed, or crashed (retried on request)."""
+        return self in (RunState.FAILED, RunState.CRASHED)
+
+    @classmethod
+    def outcome(cls, value: str) -> RunState:
+        """The state an agent ends a run with: ``finished``, ``failed`` or ``crashed``
+        (ValueError otherwise; a finished run that hyperband stopped is stored ``stopped``).
+
+        >>> RunState.outcome("failed")
+        <RunState.FAILED: 'failed'>
+        """
+        try:
+            state = cls(value)
+        except ValueError:
+            state = None
+        if state not in (cls.FINISHED, cls.FAILED, cls.CRASHED):
+            raise ValueError(f"outcome must be finished, failed or crashed, not {value!r}")
+        return state
+
+    @property
     def engine_state(self) -> str:
         """The state W&B's engine is shown: a stopped run's metric is a real observation."""
         return "finished" if self is RunState.STOPPED else self.value
@@ -81,6 +103,19 @@ class StopReason:
     threshold: float
     value: float
     epoch: int
+
+    def sentence(self, goal: Literal["minimize", "maximize"] | None = None) -> str:
+        """The reason, said: the band, the run's value and the band's threshold.
+
+        With the metric's ``goal``, it says which way the value was worse.
+
+        >>> stop = StopReason(band=2, threshold=0.3, value=0.8, epoch=2)
+        >>> stop.sentence(), stop.sentence("minimize")
+        ('band 2: 0.8 vs threshold 0.3', 'band 2: 0.8 > threshold 0.3')
+        """
+        relation = "vs" if goal is None else (">" if goal == "minimize" else "<")
+        value, threshold = format_value(self.value), format_value(self.threshold)
+        return f"band {format_value(self.band)}: {value} {relation} threshold {threshold}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

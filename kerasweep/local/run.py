@@ -1,12 +1,15 @@
 """The run handle: one object per run of a local sweep, from its claim to its end.
 
 The agent makes a :class:`LocalRun` for each run it claims and hands it, explicitly, to what
-the run touches: the :class:`~kerasweep.local.recorder.RunRecorder` behind :meth:`LocalRun.log`,
+the run touches: the :class:`~kerasweep.local.recorder.RunRecorder` behind :meth:`LocalRun.log`
+(which writes what the sweep's :class:`~kerasweep.local._hyperband.HyperbandJudge` answers),
 wandb's log capture (:meth:`LocalRun.recording`), the heartbeat (:meth:`LocalRun.request_stop`)
 and, in program mode, the program's process, which attaches to the same run
 (:meth:`LocalRun.attach`). Training code asks :meth:`LocalRun.should_stop`; code that only
 knows wandb (``SweepMetricsLogger()``, a tutorial-style function) asks
-:func:`stop_requested`, which finds the run recording this process's wandb rows.
+:func:`stop_requested`. Which run is in progress is held explicitly: the handle holds itself
+(:mod:`kerasweep._current_run`, a context variable) for as long as its function runs, and
+:func:`current_run` reads it.
 
 Example:
     >>> run = LocalRun(store, sweep, claimed, agent_id=agent_id)  # doctest: +SKIP
@@ -24,10 +27,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from kerasweep import _current_run
 from kerasweep.adapters import wandb_internals
-from kerasweep.local.controller import StopDecision
+from kerasweep.local._hyperband import HyperbandJudge
 from kerasweep.local.recorder import RunRecorder
-from kerasweep.local.store import RunRecord, Store, SweepRecord
+from kerasweep.local.store import RunRecord, RunState, StopReason, Store, SweepRecord
 
 __all__ = ["LocalRun", "current_run", "stop_requested"]
 
@@ -51,9 +55,10 @@ class LocalRun:
         agent_id: str | None,
     ) -> None:
         self.store, self.sweep, self.record, self.agent_id = store, sweep, record, agent_id
-        self.recorder = RunRecorder(store, sweep, record.id, agent_id=agent_id)
+        self.judge = HyperbandJudge(sweep.config)
+        self.recorder = RunRecorder(store, sweep, record.id, agent_id=agent_id, judge=self.judge)
         self._stop_requested = threading.Event()
-        self._final_state: str | None = None
+        self._final_state: RunState | None = None
 
     @classmethod
     def attach(
@@ -103,14 +108,15 @@ class LocalRun:
 
     @contextmanager
     def recording(self) -> Iterator[LocalRun]:
-        """Inside the block, the rows this process's wandb runs log go to :meth:`log`.
+        """Inside the block, this is the run in progress (:func:`current_run`), and the rows
+        this process's wandb runs log go to :meth:`log`.
 
         wandb's logging is captured for the block only
         (:func:`kerasweep.adapters.wandb_internals.capture_log`); at its end the rows still
         buffered are written.
         """
         try:
-            with wandb_internals.capture_log(self):
+            with wandb_internals.capture_log(self), _current_run.holding(self):
                 yield self
         finally:
             self.recorder.close()
@@ -118,7 +124,7 @@ class LocalRun:
     # -- stopping ----------------------------------------------------------------------------
 
     @property
-    def stop_decision(self) -> StopDecision | None:
+    def stop_decision(self) -> StopReason | None:
         """Hyperband's decision to stop this run, once made in this process."""
         return self.recorder.stop
 
@@ -143,11 +149,11 @@ class LocalRun:
         What the agent watches while another process (a program) records the run.
         """
         current = self.store.run(self.id)
-        return current.stop is not None or current.state != "running"
+        return current.stop is not None or current.state is not RunState.RUNNING
 
     # -- the end -----------------------------------------------------------------------------
 
-    def end(self, outcome: str, error: str | None = None) -> str:
+    def end(self, outcome: RunState | str, error: str | None = None) -> RunState:
         """End the run: write what is buffered, then its final state; returns that state.
 
         ``outcome`` is ``"finished"``, ``"failed"`` or ``"crashed"``; a finished run that
@@ -160,8 +166,10 @@ class LocalRun:
         if self._final_state is None:
             self.recorder.close()
             lost_store = self.recorder.store_error
-            if lost_store is not None and outcome == "finished":  # it stopped for the store
-                outcome, error = "crashed", f"crashed: the store was unreachable ({lost_store})"
+            outcome = RunState.outcome(outcome)
+            if lost_store is not None and outcome is RunState.FINISHED:  # it stopped for the store
+                outcome = RunState.CRASHED
+                error = f"crashed: the store was unreachable ({lost_store})"
             state = self.store.finish_run(self.id, self.agent_id, outcome, error)
             self._final_state = state or outcome
         return self._final_state
@@ -175,13 +183,13 @@ class LocalRun:
 
 
 def current_run() -> LocalRun | None:
-    """The local run recording this process's wandb rows, or None.
+    """The local run in progress (its function is running in this thread), or None.
 
     >>> current_run() is None
     True
     """
-    sink = wandb_internals.capturing()
-    return sink if isinstance(sink, LocalRun) else None
+    run = _current_run.current()
+    return run if isinstance(run, LocalRun) else None
 
 
 def stop_requested() -> bool:
@@ -192,4 +200,4 @@ def stop_requested() -> bool:
     >>> stop_requested()
     False
     """
-    return wandb_internals.captured_run_should_stop()
+    return _current_run.stop_requested()

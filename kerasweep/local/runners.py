@@ -27,7 +27,7 @@ from kerasweep.local import wandb_session
 from kerasweep.local.interrupts import interrupted_error
 from kerasweep.local.program import build_command, child_env, program_file, run_program
 from kerasweep.local.run import LocalRun
-from kerasweep.local.store import SweepRecord
+from kerasweep.local.store import RunState, SweepRecord
 from kerasweep.local.wandb_protocol import environ, params_file, run_environ, with_environ
 
 __all__ = ["FunctionRunner", "ProgramOptions", "ProgramRunner", "Runner", "error_line"]
@@ -73,7 +73,7 @@ class FunctionRunner:
                 self._wandb = None
 
     def run(self, run: LocalRun) -> str:
-        outcome, error = "finished", None
+        outcome, error = RunState.FINISHED, None
         with (
             params_file(run, wandb_mode=self.wandb_mode) as path,
             environ(run_environ(run, path, wandb_mode=self.wandb_mode)),
@@ -88,16 +88,16 @@ class FunctionRunner:
                     try:
                         self.function()
                     except KeyboardInterrupt as err:
-                        outcome, error = "crashed", interrupted_error(err)
+                        outcome, error = RunState.CRASHED, interrupted_error(err)
                         raise
                     except SystemExit as exit_:
                         if exit_.code not in (None, 0):
-                            outcome, error = "failed", f"SystemExit: {exit_.code}"
+                            outcome, error = RunState.FAILED, f"SystemExit: {exit_.code}"
                     except Exception as err:
-                        outcome, error = "failed", error_line(err)
+                        outcome, error = RunState.FAILED, error_line(err)
                         logger.debug("run %s raised:\n%s", run.id, traceback.format_exc())
                     finally:
-                        wandb_session.finish_run(failed=outcome != "finished")
+                        wandb_session.finish_run(failed=outcome is not RunState.FINISHED)
             finally:
                 state = run.end(outcome, error)
         return state
@@ -140,7 +140,7 @@ class ProgramRunner:
 
     def run(self, run: LocalRun) -> str:
         config, options = self.sweep.config, self.options
-        outcome, error = "finished", None
+        outcome, error = RunState.FINISHED, None
         with params_file(run, wandb_mode=self.wandb_mode) as params_path:
             json_path = params_path.with_suffix(".json")
             command = build_command(config, run.params, args_json_file=str(json_path), bridge=True)
@@ -168,8 +168,8 @@ class ProgramRunner:
                     echo=options.echo,
                 )
             except KeyboardInterrupt as err:
-                run.end("crashed", interrupted_error(err))
+                run.end(RunState.CRASHED, interrupted_error(err))
                 raise
             if result.returncode != 0 and not result.terminated:
-                outcome, error = "failed", result.error
+                outcome, error = RunState.FAILED, result.error
         return run.end(outcome, error)

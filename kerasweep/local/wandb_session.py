@@ -3,20 +3,19 @@
 ``wandb.init`` reads its settings (run id, parameter file, group, name, mode) from the
 environment once per process, into a singleton that also owns the wandb service (the
 ``wandb-core`` process that writes the run's files). ``wandb.agent`` calls
-``wandb.teardown()`` before each run, which drops both; starting the next service costs
-about 0.2 s per run. Between runs the local agent forgets only the settings, so the next
+``wandb.teardown()`` before each run, which drops both, so every run waits for a new
+service to start. Between runs the local agent forgets only the settings, so the next
 ``wandb.init`` reads the environment again and talks to the service already running; the
 service is shut down with ``wandb.teardown()`` when the agent ends (or after a run that
 failed, in case the service is what broke). The first service starts (``wandb.setup()``, a
-wait of about 0.2 s for the new process) on a thread of its own while the agent claims its
-first run, unless the runs' wandb is disabled (then no run starts one).
+wait for the new process) on a thread of its own while the agent claims its first run,
+unless the runs' wandb is disabled (then no run starts one).
 
 wandb also lists the installed Python packages at every ``wandb.init`` (the run's
-``requirements.txt``), reading every package's metadata (about 0.2 s here). While the
-agent runs, the list is read once and handed to every run. And every ``wandb.init``
-applies the inputs a W&B Launch job staged, importing ``wandb.sdk.launch`` to do so (0.2 to
-0.5 s, 1.7 s once TensorFlow is loaded); while the agent runs, that step is skipped as long
-as nothing could have staged any
+``requirements.txt``), reading every package's metadata. While the agent runs, the list is
+read once and handed to every run. And every ``wandb.init`` applies the inputs a W&B Launch
+job staged, importing ``wandb.sdk.launch`` to do so (a slow import once TensorFlow is
+loaded); while the agent runs, that step is skipped as long as nothing could have staged any
 (:func:`kerasweep.adapters.wandb_internals.launch_inputs_only_when_staged`).
 
 Example:

@@ -2,6 +2,9 @@
 
 Parsed once from a config (:meth:`Metric.from_config`), then asked everywhere a run is
 compared with another: :meth:`Metric.better`, :meth:`Metric.best`, :meth:`Metric.reached`.
+A logged row's value of the metric is found by :meth:`Metric.raw_in` (and
+:meth:`Metric.value_in`, its finite value) alone, a dotted name in nested rows too: what the
+store indexes, what hyperband judges and what the report draws are the same values.
 Values that are None or not finite (NaN, inf from a diverged run) are never better than
 anything and never best.
 

@@ -33,6 +33,15 @@ def crafted():
             break
 
 
+def crafted_nested():
+    """crafted, its metric logged nested: ``{"val": {"loss": v}}`` (the metric ``val.loss``)."""
+    wandb.init(config={"series": 0})
+    for epoch, value in enumerate(SERIES[wandb.config.series]):
+        wandb.log({"epochs": epoch, "val": {"loss": value}})
+        if stop_requested():
+            break
+
+
 def _epochs_allowed(gate: str) -> int:
     try:
         return int(Path(gate).read_text().strip() or 0)

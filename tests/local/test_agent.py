@@ -138,6 +138,31 @@ def test_hyperband_stops_exactly_the_runs_the_engine_names(db, metric, strict):
 
 
 @pytest.mark.slow
+def test_hyperband_judges_a_dotted_metric_as_it_judges_a_flat_one(db):
+    """A metric logged nested (``{"val": {"loss": v}}`` under ``val.loss``) stops the runs
+    that the same series logged as ``val_loss`` stop."""
+    def config(name):
+        return {
+            "method": "grid",
+            "metric": {"name": name, "goal": "minimize"},
+            "early_terminate": {"type": "hyperband", "min_iter": 2, "eta": 2},
+            "parameters": {"series": {"values": list(range(6))}},
+        }
+
+    stopped = {}
+    for name, logs in (("val_loss", "crafted"), ("val.loss", "crafted_nested")):
+        sweep_id = local_sweep(config(name), db=db)
+        local_agent(sweep_id, function(logs), db=db)
+        runs = _runs(db, sweep_id)
+        stopped[name] = [(r["params"]["series"], r["stop"]) for r in runs if r["stop"]]
+        assert all(r["epochs"] > 0 for r in runs)  # the metric is stored either way
+    replay = engine_replay(config("val_loss"), SERIES[:6])
+    expected = [index for index, (_, band) in enumerate(replay) if band]
+    assert [series for series, _ in stopped["val_loss"]] == expected and len(expected) == 2
+    assert stopped["val.loss"] == stopped["val_loss"]
+
+
+@pytest.mark.slow
 def test_failing_runs_are_recorded_and_the_agent_goes_on(db):
     config = {**GRID, "parameters": {"a": {"values": [0, 1, 2, 3]}}}
     sweep_id = local_sweep(config, db=db)

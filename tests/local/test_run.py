@@ -89,6 +89,25 @@ def test_hyperband_stops_the_run_and_its_end_says_stopped(db):
     assert store.run(bad.id).state == "stopped"
 
 
+def test_the_run_is_found_however_wandb_log_is_wrapped_after_it(db, monkeypatch):
+    """Code that wraps wandb's ``Run.log`` in its turn (a user's, or another library's)
+    leaves the run in progress and its stop where they were."""
+    sweep_id = local_sweep(CONFIG, db=db)
+    run = _claim(Store(db), sweep_id, {"a": 1})
+    with run.recording():
+        captured = wandb.sdk.wandb_run.Run.log
+
+        def log(self, data, *args, **kwargs):
+            return captured(self, data, *args, **kwargs)
+
+        monkeypatch.setattr(wandb.sdk.wandb_run.Run, "log", log)
+        assert current_run() is run and not stop_requested()
+        run.request_stop()
+        assert stop_requested()
+        monkeypatch.undo()
+    assert current_run() is None and not stop_requested()
+
+
 def test_a_stop_request_reaches_should_stop(db):
     sweep_id = local_sweep(CONFIG, db=db)
     run = _claim(Store(db), sweep_id, {"a": 1})

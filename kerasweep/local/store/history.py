@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kerasweep.local.records import RunState
 from kerasweep.local.store.schema import history, runs
 from kerasweep.local.store.values import dumps, metric_value, plain
 
@@ -47,7 +48,7 @@ def append_rows(
     rows past the step an earlier attempt began at are that attempt's.
     """
     found = conn.execute(_RUN_STATE, {"rid": run_id}).one_or_none()
-    if found is None or found.state != "running":
+    if found is None or found.state != RunState.RUNNING:
         return False
     if agent_id is not None and found.agent_id != agent_id:
         return False

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from kerasweep.local.records import RunState
 from kerasweep.local.store.schema import history, runs
 
 __all__ = ["SweepMetrics", "read_new"]
@@ -56,16 +57,25 @@ class SweepMetrics:
         for run_id, seq, state, step, value in found:
             values = self.values.setdefault(run_id, [])
             self._last_seq = max(self._last_seq, seq)
-            if state == "running":
+            if state == RunState.RUNNING:
                 self.running.add(run_id)
             else:
                 self.running.discard(run_id)
                 self._last_step.pop(run_id, None)
             if step is not None:
                 values.append(value)
-                if state == "running":
+                if state == RunState.RUNNING:
                     self._last_step[run_id] = step
         return self
+
+    def held_up_to(self) -> tuple[int, dict[str, int]]:
+        """Where the next read starts: the ``seq`` of the newest run held, and of each
+        running run the step of the last metric row held.
+
+        >>> SweepMetrics("s").held_up_to()
+        (0, {})
+        """
+        return self._last_seq, dict(self._last_step)
 
     def __repr__(self) -> str:
         return f"SweepMetrics({self.sweep_id!r}, runs={len(self.values)})"
@@ -75,8 +85,9 @@ def read_new(conn: sa.Connection, metrics: SweepMetrics) -> list[sa.Row]:
     """What the store on ``conn`` has that ``metrics`` lacks (see the module notes), for
     :meth:`SweepMetrics.take` once the transaction is committed."""
     open_runs = sorted(metrics.running)
-    after = sa.case(metrics._last_step, value=runs.c.id, else_=-1) if metrics._last_step else -1
-    newer = runs.c.seq > metrics._last_seq
+    last_seq, last_steps = metrics.held_up_to()
+    after = sa.case(last_steps, value=runs.c.id, else_=-1) if last_steps else -1
+    newer = runs.c.seq > last_seq
     if open_runs:
         newer = sa.or_(newer, runs.c.id.in_(open_runs))
     query = (

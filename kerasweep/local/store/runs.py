@@ -69,7 +69,11 @@ def heartbeat(conn: sa.Connection, agent_id: str, run_id: str | None) -> bool:
         return True
     updated = conn.execute(
         runs.update()
-        .where(runs.c.id == run_id, runs.c.agent_id == agent_id, runs.c.state == "running")
+        .where(
+            runs.c.id == run_id,
+            runs.c.agent_id == agent_id,
+            runs.c.state == RunState.RUNNING.value,
+        )
         .values(heartbeat_at=now)
     )
     return updated.rowcount == 1
@@ -96,7 +100,7 @@ def reap_stale(conn: sa.Connection, sweep_id: str, stale_after: float) -> list[s
     query = (
         sa.select(runs.c.id, runs.c.heartbeat_at, agents.c.host, agents.c.pid, agents.c.ended_at)
         .select_from(runs.outerjoin(agents, agents.c.id == runs.c.agent_id))
-        .where(runs.c.sweep_id == sweep_id, runs.c.state == "running")
+        .where(runs.c.sweep_id == sweep_id, runs.c.state == RunState.RUNNING.value)
     )
     reaped = []
     for row in conn.execute(query).all():
@@ -110,8 +114,8 @@ def reap_stale(conn: sa.Connection, sweep_id: str, stale_after: float) -> list[s
             continue
         conn.execute(
             runs.update()
-            .where(runs.c.id == row.id, runs.c.state == "running")
-            .values(state="crashed", error=f"crashed: {why}", ended_at=now_iso())
+            .where(runs.c.id == row.id, runs.c.state == RunState.RUNNING.value)
+            .values(state=RunState.CRASHED.value, error=f"crashed: {why}", ended_at=now_iso())
         )
         reaped.append(row.id)
     return reaped
@@ -225,7 +229,7 @@ def claim_run(
             id=run_id,
             sweep_id=sweep_id,
             name=f"{sweep_id}-{len(so_far) + 1}",
-            state="running",
+            state=RunState.RUNNING.value,
             params=dumps(plain(new.params)),
             agent_id=agent_id,
             retry_of=new.retry_of,
@@ -261,7 +265,7 @@ def record_stop(
 
 
 def finish_run(
-    conn: sa.Connection, run_id: str, agent_id: str, outcome: str, error: str | None
+    conn: sa.Connection, run_id: str, agent_id: str, outcome: RunState | str, error: str | None
 ) -> RunState | None:
     """End a run of ``agent_id`` (see ``Store.finish_run``); the state written, or None."""
     row = conn.execute(
@@ -274,7 +278,7 @@ def finish_run(
     state = RunState(outcome)
     if state is RunState.FINISHED and row.stop_band is not None:
         state = RunState.STOPPED
-    if row.state not in ("running", "crashed"):
+    if RunState(row.state) not in (RunState.RUNNING, RunState.CRASHED):
         # ended already: by an earlier attempt of this call whose acknowledgement was lost
         return state if row.state == state.value and state is not RunState.CRASHED else None
     conn.execute(

@@ -166,6 +166,5 @@ class Store(StoreReader):
         the meantime (its heartbeat looked stale) is corrected by its owner. Returns the
         state written, or None if the run is not this agent's.
         """
-        if outcome not in ("finished", "failed", "crashed"):
-            raise ValueError(f"outcome must be finished, failed or crashed, not {outcome!r}")
-        return self._write(lambda c: runs.finish_run(c, run_id, agent_id, outcome, error))
+        state = RunState.outcome(outcome)
+        return self._write(lambda c: runs.finish_run(c, run_id, agent_id, state, error))
