@@ -96,7 +96,9 @@ def sweep_config(method: str) -> dict[str, Any]:
 @contextlib.contextmanager
 def teardown_per_run() -> Iterator[None]:
     """The agent as ``wandb.agent`` runs: wandb torn down around every run, full collections."""
-    from kerasweep.local import agent, cleanup, wandb_session
+    from kerasweep.local import _agent as agent
+    from kerasweep.local import _cleanup as cleanup
+    from kerasweep.local import _wandb_session as wandb_session
 
     @contextlib.contextmanager
     def collect_only(**_options: Any):
@@ -141,7 +143,10 @@ class PhaseTimer:
     def __enter__(self) -> PhaseTimer:
         import wandb
 
-        from kerasweep.local import agent, cleanup, recorder, store
+        from kerasweep.local import _agent as agent
+        from kerasweep.local import _cleanup as cleanup
+        from kerasweep.local import _recorder as recorder
+        from kerasweep.local import _store as store
 
         self._wrap(wandb, "init", "wandb_init")
         self._wrap(wandb, "finish", "wandb_finish")

@@ -47,8 +47,8 @@ import numpy as np  # noqa: E402
 
 from kerasweep import build_mlp  # noqa: E402
 from kerasweep._checkpoints import RunCheckpoint  # noqa: E402
-from kerasweep.data import Dataset  # noqa: E402
-from kerasweep.pipelines import stack_batches, validation_batches  # noqa: E402
+from kerasweep._data import Dataset  # noqa: E402
+from kerasweep._pipelines import stack_batches, validation_batches  # noqa: E402
 
 BATCH_SIZE = 64
 STEPS_PER_EXECUTION = 128

@@ -257,7 +257,7 @@ def run_kerasweep(plan: Plan) -> None:
 
     clocked = contextlib.ExitStack()
 
-    @wrapt.when_imported("kerasweep.model")
+    @wrapt.when_imported("kerasweep._model")
     def add_epoch_clock(module: Any) -> None:
         from benchmarks.step_time import extra_fit_callback  # imports Keras: loaded by now
 
@@ -285,7 +285,7 @@ def run_kerasweep(plan: Plan) -> None:
     with clocked:
         local_agent(sweep_id, function=sweep_train, count=len(plan.grid), db="kerasweep.db")
     if not TRIALS:
-        raise RuntimeError("the epoch clock was never added: kerasweep.model not imported")
+        raise RuntimeError("the epoch clock was never added: kerasweep._model not imported")
 
 
 def run_optuna(plan: Plan) -> None:

@@ -116,7 +116,7 @@ def _hyperband(size: int, rows: int, seconds: float) -> dict:
         lambda: engine.stop_runs(HYPERBAND, runs), least=2, seconds=seconds
     )
     try:
-        from kerasweep.local.controller import judge_run
+        from kerasweep.local._controller import judge_run
     except ImportError:  # the controller's judging moved: the engine alone is measured
         out["controller_us"] = out["engine_us"]
     else:

@@ -66,7 +66,7 @@ import tensorflow as tf  # noqa: E402
 
 from benchmarks.tutorial import tutorial_model, tutorial_train_step  # noqa: E402
 from kerasweep import build_mlp  # noqa: E402
-from kerasweep.model import GradientTapeModel  # noqa: E402
+from kerasweep._model import GradientTapeModel  # noqa: E402
 from kerasweep.train import DEFAULT_CONFIG, RunConfigError, sweep_train  # noqa: E402
 from kerasweep.train import parse_args as parse_config_args  # noqa: E402
 

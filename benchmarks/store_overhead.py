@@ -90,10 +90,10 @@ def _timed(times: list[float], call: Callable[..., object], *args, **kwargs) -> 
 
 def measure(db: str, runs: int, rows: int, *, seed: int = 0) -> dict[str, list[float]]:
     """Milliseconds of each claim, row and row + hyperband on the store ``db``."""
-    from kerasweep.local.controller import judge_run, local_sweep, propose
-    from kerasweep.local.recorder import RunRecorder
-    from kerasweep.local.store import Store
-    from kerasweep.sweep_config.engine import hyperband_bands
+    from kerasweep.local._controller import judge_run, local_sweep, propose
+    from kerasweep.local._recorder import RunRecorder
+    from kerasweep.local._store import Store
+    from kerasweep.sweep_config._engine import hyperband_bands
 
     sweep_id = local_sweep(_config(), db=db, seed=seed)
     store = Store(db)
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         db = str(Path(tmp) / "kerasweep.db")
         results["sqlite"] = summarize(measure(db, args.runs, args.rows))
     if url:
-        from kerasweep.local.store import redact
+        from kerasweep.local._store import redact
 
         with _postgres_database(url) as db:
             info["postgresql_server"] = _server_version(db)

@@ -82,17 +82,17 @@ if str(ROOT) not in sys.path:
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+import kerasweep._data  # noqa: E402
+import kerasweep._model  # noqa: E402
+import kerasweep._pipelines  # noqa: E402
 import kerasweep._speedups.run  # noqa: E402
 import kerasweep._speedups.stacked_batches  # noqa: E402
-import kerasweep.data  # noqa: E402
-import kerasweep.model  # noqa: E402
-import kerasweep.pipelines  # noqa: E402
 import kerasweep.train  # noqa: E402
 from benchmarks.step_time import device_name, extra_fit_callback  # noqa: E402
 from benchmarks.tutorial import tutorial_sweep_train  # noqa: E402
 from kerasweep import SWEEP_CONFIG, load_dataset  # noqa: E402
+from kerasweep._model import GradientTapeModel  # noqa: E402
 from kerasweep.local import Store, local_agent, local_sweep  # noqa: E402
-from kerasweep.model import GradientTapeModel  # noqa: E402
 from kerasweep.train import sweep_train  # noqa: E402
 
 MEMORY_GROWTH_LIMIT_MB = 100.0
@@ -172,11 +172,11 @@ def timed_phases(seconds: dict[str, float]) -> Iterator[None]:
 
     targets = [
         (wandb, "init", "wandb_init"),
-        (kerasweep.data, "load_dataset", "data"),
+        (kerasweep._data, "load_dataset", "data"),
         (kerasweep._speedups.stacked_batches, "stack_batches", "data"),
         (kerasweep._speedups.stacked_batches, "validation_batches", "data"),
-        (kerasweep.pipelines, "make_datasets", "data"),
-        (kerasweep.model, "build_mlp", "model"),
+        (kerasweep._pipelines, "make_datasets", "data"),
+        (kerasweep._model, "build_mlp", "model"),
         (kerasweep.train, "make_optimizer", "model"),
         (kerasweep._speedups.run.COMPILED_MODELS, "take", "model"),
     ]

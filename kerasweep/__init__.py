@@ -29,16 +29,16 @@ from kerasweep._version import __version__
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
-    "GradientTapeModel": "kerasweep.model",
-    "build_mlp": "kerasweep.model",
-    "SweepMetricsLogger": "kerasweep.callbacks",
-    "load_dataset": "kerasweep.data",
-    "make_datasets": "kerasweep.pipelines",
+    "GradientTapeModel": "kerasweep._model",
+    "build_mlp": "kerasweep._model",
+    "SweepMetricsLogger": "kerasweep._callbacks",
+    "load_dataset": "kerasweep._data",
+    "make_datasets": "kerasweep._pipelines",
     "stack_batches": "kerasweep._speedups.stacked_batches",
     "validation_batches": "kerasweep._speedups.stacked_batches",
     "StackedBatches": "kerasweep._speedups.stacked_batches",
-    "Dataset": "kerasweep.data",
-    "DatasetError": "kerasweep.data",
+    "Dataset": "kerasweep._data",
+    "DatasetError": "kerasweep._data",
     "DEFAULT_CONFIG": "kerasweep.train",
     "sweep_train": "kerasweep.train",
     "SWEEP_CONFIG": "kerasweep.sweep_config",
@@ -46,24 +46,24 @@ _EXPORTS: dict[str, str] = {
     "SweepConfigError": "kerasweep.sweep_config",
     "local_sweep": "kerasweep.local",
     "local_agent": "kerasweep.local",
-    "load_sweep": "kerasweep.local.results",
-    "report": "kerasweep.html_report",
+    "load_sweep": "kerasweep.local",
+    "report": "kerasweep._html_report",
     "serve": "kerasweep.dashboard",
     # errors: every one derives from KerasweepError and keeps its builtin base
     "KerasweepError": "kerasweep._errors",
     "CheckpointMismatch": "kerasweep._checkpoints",
     "RunConfigError": "kerasweep.train",
-    "TrainingDiverged": "kerasweep.callbacks",
-    "EngineFailure": "kerasweep.sweep_config.engine",
-    "StoreError": "kerasweep.local.store",
-    "StoreFullError": "kerasweep.local.store",
-    "StoreLocationError": "kerasweep.local.store",
-    "StoreLostError": "kerasweep.local.store",
-    "StoreReadOnlyError": "kerasweep.local.store",
-    "StoreUnavailableError": "kerasweep.local.store",
-    "StoreVersionError": "kerasweep.local.store",
-    "UnknownSweepError": "kerasweep.local.store",
-    "NoBestRunError": "kerasweep.sweep_tables",
+    "TrainingDiverged": "kerasweep._callbacks",
+    "EngineFailure": "kerasweep.sweep_config._engine",
+    "StoreError": "kerasweep.local._store",
+    "StoreFullError": "kerasweep.local._store",
+    "StoreLocationError": "kerasweep.local._store",
+    "StoreLostError": "kerasweep.local._store",
+    "StoreReadOnlyError": "kerasweep.local._store",
+    "StoreUnavailableError": "kerasweep.local._store",
+    "StoreVersionError": "kerasweep.local._store",
+    "UnknownSweepError": "kerasweep.local._store",
+    "NoBestRunError": "kerasweep._sweep_tables",
     "UsageError": "kerasweep.cli",
 }
 
@@ -92,7 +92,7 @@ def _register_with_keras(keras: Any) -> None:
     does not import the module a file names.
     """
     try:
-        import kerasweep.model
+        import kerasweep._model
     except ImportError as error:  # never break the import of keras itself
         warnings.warn(
             f"kerasweep: GradientTapeModel is not registered with Keras ({error})",
@@ -101,21 +101,24 @@ def _register_with_keras(keras: Any) -> None:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from kerasweep._callbacks import SweepMetricsLogger, TrainingDiverged
     from kerasweep._checkpoints import CheckpointMismatch
+    from kerasweep._data import Dataset, DatasetError, load_dataset
     from kerasweep._errors import KerasweepError
+    from kerasweep._html_report import report
+    from kerasweep._model import GradientTapeModel, build_mlp
+    from kerasweep._pipelines import make_datasets
     from kerasweep._speedups.stacked_batches import (
         StackedBatches,
         stack_batches,
         validation_batches,
     )
-    from kerasweep.callbacks import SweepMetricsLogger, TrainingDiverged
+    from kerasweep._sweep_tables import NoBestRunError
     from kerasweep.cli import UsageError
     from kerasweep.dashboard import serve
-    from kerasweep.data import Dataset, DatasetError, load_dataset
-    from kerasweep.html_report import report
     from kerasweep.local import local_agent, local_sweep
-    from kerasweep.local.results import load_sweep
-    from kerasweep.local.store import (
+    from kerasweep.local._results import load_sweep
+    from kerasweep.local._store import (
         StoreError,
         StoreFullError,
         StoreLocationError,
@@ -125,9 +128,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         StoreVersionError,
         UnknownSweepError,
     )
-    from kerasweep.model import GradientTapeModel, build_mlp
-    from kerasweep.pipelines import make_datasets
     from kerasweep.sweep_config import SWEEP_CONFIG, SweepConfigError, load_sweep_config
-    from kerasweep.sweep_config.engine import EngineFailure
-    from kerasweep.sweep_tables import NoBestRunError
+    from kerasweep.sweep_config._engine import EngineFailure
     from kerasweep.train import DEFAULT_CONFIG, RunConfigError, sweep_train

@@ -34,8 +34,8 @@ is written, two.
 Example:
     >>> import tempfile
     >>> from kerasweep import build_mlp
-    >>> from kerasweep.data import load_dataset
-    >>> from kerasweep.pipelines import make_datasets
+    >>> from kerasweep._data import load_dataset
+    >>> from kerasweep._pipelines import make_datasets
     >>> train, val = make_datasets(load_dataset("digits"), 64, seed=0)
     >>> checkpoint = RunCheckpoint(tempfile.mkdtemp(), every=1)
     >>> checkpoint.initial_epoch  # nothing saved yet: fit starts at epoch 0
@@ -205,7 +205,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         once per ``fit``. It takes:
 
         - a finite ``tf.data.Dataset`` that draws a new order each time an iterator of it is
-          made (:func:`~kerasweep.pipelines.make_datasets`; a ``shuffle`` with
+          made (:func:`~kerasweep._pipelines.make_datasets`; a ``shuffle`` with
           ``reshuffle_each_iteration``): given back wrapped so that an order is drawn only
           when ``fit`` reads an epoch (Keras makes iterators it never reads), after as many
           orders were drawn and dropped as epochs were done;
@@ -215,8 +215,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         Switched off (``every`` None or 0), ``train`` itself.
 
         Example:
-            >>> from kerasweep.data import load_dataset
-            >>> from kerasweep.pipelines import stack_batches
+            >>> from kerasweep._data import load_dataset
+            >>> from kerasweep._pipelines import stack_batches
             >>> stacked = stack_batches(load_dataset("digits"), 64, 8, seed=0)
             >>> RunCheckpoint("/tmp/runs/new").resume_data(stacked) is stacked
             True

@@ -3,7 +3,7 @@
 The local controller's run handle holds itself here for as long as the run's function (or
 program) runs (:func:`holding`, entered by ``LocalRun.recording``). Code below the controller
 asks :func:`stop_requested` (the default stop check of
-:class:`~kerasweep.callbacks.SweepMetricsLogger`); the controller's own
+:class:`~kerasweep._callbacks.SweepMetricsLogger`); the controller's own
 ``kerasweep.local.current_run`` and ``kerasweep.local.stop_requested`` read the same.
 
 The run is held in a :class:`contextvars.ContextVar`: it is seen by the code the holder

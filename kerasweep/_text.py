@@ -2,7 +2,7 @@
 
 :func:`format_value` is the one way a value is written: the agent's status lines,
 ``kerasweep show``, the report and the dashboard, and hyperband's stop reasons
-(:meth:`kerasweep.local.records.StopReason.sentence`) all use it.
+(:meth:`kerasweep.local._records.StopReason.sentence`) all use it.
 
 Example:
     >>> format_value(0.123456), format_value(None), format_value(float("nan"))

@@ -3,7 +3,7 @@
 ``sweep_train`` does what the tutorial's function of the same name does, with ``fit`` doing
 the looping: ``wandb.init`` with the defaults (a sweep's parameters override them), the
 datasets, the MLP, ``compile`` and ``fit`` with ``WandbMetricsLogger`` and
-:class:`~kerasweep.callbacks.SweepMetricsLogger`. Every key of :data:`DEFAULT_CONFIG` can
+:class:`~kerasweep._callbacks.SweepMetricsLogger`. Every key of :data:`DEFAULT_CONFIG` can
 be set by a sweep: nothing is assigned to ``wandb.config`` after ``init``. What makes it
 faster than the tutorial (several steps per compiled call, compiled models reused across
 runs, the XLA cache, the garbage collector kept off long-lived objects) sits behind one
@@ -190,8 +190,8 @@ def sweep_train(config: Mapping[str, Any] | None = None):
 
     Raises:
         RunConfigError: a parameter cannot train a model (e.g. ``batch_size: 0``).
-        kerasweep.data.DatasetError: the data set cannot be loaded.
-        kerasweep.callbacks.TrainingDiverged: the loss became NaN or infinite.
+        kerasweep._data.DatasetError: the data set cannot be loaded.
+        kerasweep._callbacks.TrainingDiverged: the loss became NaN or infinite.
 
     Example:
         >>> import os; os.environ["WANDB_MODE"] = "disabled"
@@ -221,9 +221,13 @@ def _fit(run, speedups):
     """The tutorial's steps inside the wandb run: config, data, model, ``compile``, ``fit``."""
     import keras
 
-    from kerasweep.callbacks import DivergenceGuard, ExecutionAwareMetricsLogger, SweepMetricsLogger
-    from kerasweep.data import load_dataset
-    from kerasweep.model import build_mlp
+    from kerasweep._callbacks import (
+        DivergenceGuard,
+        ExecutionAwareMetricsLogger,
+        SweepMetricsLogger,
+    )
+    from kerasweep._data import load_dataset
+    from kerasweep._model import build_mlp
 
     cfg = resolve_config(dict(run.config))
     if cfg["seed"] is not None:
@@ -294,7 +298,7 @@ def parse_args(argv: Sequence[str]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Program mode: ``python -m kerasweep.train --key=value ...``; returns the exit code."""
-    from kerasweep.data import DatasetError
+    from kerasweep._data import DatasetError
 
     try:
         config = parse_args(sys.argv[1:] if argv is None else argv)

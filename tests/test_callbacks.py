@@ -11,7 +11,7 @@ import wandb
 from wandb.integration.keras import WandbMetricsLogger
 
 from kerasweep import SweepMetricsLogger, build_mlp
-from kerasweep.callbacks import DivergenceGuard, ExecutionAwareMetricsLogger
+from kerasweep._callbacks import DivergenceGuard, ExecutionAwareMetricsLogger
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(size=(200, 12)).astype("float32")
@@ -151,8 +151,8 @@ def _epochs_trained(epochs: int) -> int:
 
 @pytest.mark.slow
 def test_by_default_the_run_recording_wandb_decides_the_stop(logged):
+    from kerasweep._adapters.wandb_internals import capture_log
     from kerasweep._current_run import holding
-    from kerasweep.adapters.wandb_internals import capture_log
 
     # what a local run's recording does: capture wandb's rows, hold itself as the run
     with capture_log(_StopAfter(3)) as sink, holding(sink):

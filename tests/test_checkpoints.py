@@ -20,8 +20,8 @@ import pytest
 
 from kerasweep import build_mlp
 from kerasweep._checkpoints import CheckpointMismatch, RunCheckpoint
-from kerasweep.data import Dataset
-from kerasweep.pipelines import make_datasets, stack_batches, validation_batches
+from kerasweep._data import Dataset
+from kerasweep._pipelines import make_datasets, stack_batches, validation_batches
 from tests.conftest import ROOT, subprocess_env
 
 SEED = 7

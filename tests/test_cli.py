@@ -270,7 +270,7 @@ def test_ctrl_c_marks_the_run_crashed_and_run_still_shows_the_leaderboard(tmp_pa
 
 @pytest.mark.slow
 def test_show_and_the_report_name_the_seed_and_the_distinct_configurations(tmp_path, capsys):
-    from kerasweep.local.store import Store
+    from kerasweep.local._store import Store
 
     config = {**GRID, "method": "random", "parameters": {"a": {"values": [1, 2]}}}
     for seed, shown in ((None, "unseeded"), (5, "seed 5")):
@@ -291,7 +291,7 @@ def test_an_internal_error_is_one_line_exit_1_and_its_traceback_under_v(
     tmp_path, capsys, monkeypatch
 ):
     """A bug, even a ValueError or OSError, is not bad input: exit 1, not 2."""
-    from kerasweep.local.store import Store
+    from kerasweep.local._store import Store
 
     sweep_id = _sweep(capsys, tmp_path)
     for err in (ValueError("a bug"), OSError("another bug"), KeyError("third")):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from kerasweep import DatasetError, load_dataset, make_datasets
-from kerasweep import data as data_module
-from kerasweep.data import Dataset
-from kerasweep.pipelines import stack_batches
+from kerasweep import _data as data_module
+from kerasweep._data import Dataset
+from kerasweep._pipelines import stack_batches
 
 
 @pytest.fixture(autouse=True)
@@ -243,8 +243,8 @@ def test_stacked_and_validation_pipelines_skip_rewrites_and_autotuning():
 
 
 def test_runs_share_one_validation_pipeline_and_host_copy_of_loaded_arrays():
+    from kerasweep._pipelines import validation_batches
     from kerasweep._speedups.stacked_batches import host_tensors as _host_tensors
-    from kerasweep.pipelines import validation_batches
 
     data = load_dataset("digits")  # read-only arrays, shared by the runs of a process
     first = validation_batches(data, 128)
@@ -261,7 +261,7 @@ def test_runs_share_one_validation_pipeline_and_host_copy_of_loaded_arrays():
 
 
 def test_writable_arrays_are_read_afresh_for_every_pipeline():
-    from kerasweep.pipelines import validation_batches
+    from kerasweep._pipelines import validation_batches
 
     data = _small()
     first = validation_batches(data, 4)

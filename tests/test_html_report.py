@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kerasweep.html_report import leaderboard, parameter_importance, render_report, report
-from kerasweep.local.records import Sweep
-from kerasweep.local.store import Store, StoreError, UnknownSweepError
+from kerasweep._html_report import leaderboard, parameter_importance, render_report, report
+from kerasweep.local._records import Sweep
+from kerasweep.local._store import Store, StoreError, UnknownSweepError
 from tests.chromium import find_chromium, rendered_dom, with_alert_probe
 from tests.local.helpers import subprocess_env
 from tests.sweep_snapshots import INJECTION, hyperband_sweep, simple_sweep
@@ -490,7 +490,7 @@ def test_page_title_and_header_escape_the_sweep_name():
 
 
 class _FakeStore:
-    """Stands in for kerasweep.local.store.Store: records how it was opened and closed."""
+    """Stands in for kerasweep.local._store.Store: records how it was opened and closed."""
 
     snapshots: dict = {}
     opened: list = []
@@ -508,12 +508,12 @@ class _FakeStore:
 
 @pytest.fixture
 def fake_store(monkeypatch):
-    module = types.ModuleType("kerasweep.local.store")
+    module = types.ModuleType("kerasweep.local._store")
     module.Store = module.StoreReader = _FakeStore
     _FakeStore.snapshots = {"abc123": hyperband_sweep(runs=6, epochs=8, seed=4)}
     _FakeStore.opened = []
     _FakeStore.closed = 0
-    monkeypatch.setitem(sys.modules, "kerasweep.local.store", module)
+    monkeypatch.setitem(sys.modules, "kerasweep.local._store", module)
     return _FakeStore
 
 
@@ -577,7 +577,7 @@ def test_report_of_an_unknown_sweep_in_a_real_store(tmp_path):
 @pytest.mark.slow
 def test_report_module_does_not_import_tensorflow():
     code = (
-        "import sys, kerasweep.html_report as r;"
+        "import sys, kerasweep._html_report as r;"
         "from tests.sweep_snapshots import hyperband_sweep;"
         "r.render_report(hyperband_sweep(runs=5, epochs=6));"
         "print(sorted(m for m in ('tensorflow', 'keras', 'wandb') if m in sys.modules))"

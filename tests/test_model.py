@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from benchmarks.tutorial import tutorial_test_step, tutorial_train_step
 from kerasweep import GradientTapeModel, build_mlp
-from kerasweep.adapters.keras_internals import Functional
+from kerasweep._adapters.keras_internals import Functional
 from tests.conftest import fresh_python
 
 N, D, C = 96, 6, 3
@@ -377,7 +377,7 @@ def _python(code: str, cwd: Path) -> str:
 
 _USER_MODULE = """
 import keras
-from kerasweep.model import GradientTapeModel
+from kerasweep._model import GradientTapeModel
 
 class UserNet(GradientTapeModel):  # not registered with Keras
     pass
@@ -500,8 +500,8 @@ def _mlp_graph():
 
 def _stacked_and_plain(n=100, batch_size=16, k=3, seed=5, epochs=2):
     """Stacked batches and a plain dataset of exactly the same batches, in the same order."""
-    from kerasweep.data import Dataset
-    from kerasweep.pipelines import stack_batches
+    from kerasweep._data import Dataset
+    from kerasweep._pipelines import stack_batches
 
     x = RNG.normal(size=(n, D)).astype("float32")
     y = RNG.integers(0, C, size=n).astype("int32")
@@ -637,8 +637,8 @@ def test_a_model_trained_on_stacked_batches_saves_and_loads(tmp_path):
 
 @pytest.mark.slow
 def test_stacked_uint8_images_train_as_their_float32_features():
-    from kerasweep.data import _prepared
-    from kerasweep.pipelines import stack_batches
+    from kerasweep._data import _prepared
+    from kerasweep._pipelines import stack_batches
 
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, size=(100, D)).astype("uint8")

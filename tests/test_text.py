@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
+from kerasweep._html_report.format import fmt
 from kerasweep._text import format_value
-from kerasweep.html_report.format import fmt
-from kerasweep.local.records import StopReason
+from kerasweep.local._records import StopReason
 
 
 def test_values_read_the_same_everywhere():

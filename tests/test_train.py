@@ -11,7 +11,7 @@ import wandb
 import yaml
 
 from kerasweep import DEFAULT_CONFIG, sweep_train
-from kerasweep.callbacks import TrainingDiverged
+from kerasweep._callbacks import TrainingDiverged
 from kerasweep.train import RunConfigError, parse_args, resolve_config
 from tests.conftest import ROOT, fresh_python, module_run, subprocess_env
 from tests.wandb_records import read_run, run_file
@@ -150,7 +150,7 @@ def test_runs_of_other_batch_sizes_share_one_traced_model_and_train_as_fresh_one
 
 @pytest.mark.slow
 def test_a_run_leaves_nothing_of_its_tracing_in_tensorflows_registry():
-    from kerasweep.adapters.tensorflow_internals import gradient_registry
+    from kerasweep._adapters.tensorflow_internals import gradient_registry
 
     sweep_train({**FAST, "epochs": 1, "reuse_compiled": False})  # TensorFlow loaded
     before = set(gradient_registry())
@@ -228,8 +228,8 @@ def test_program_mode_runs_and_rejects_bad_input():
 def test_steps_per_call_stay_within_an_epoch_whatever_the_width():
     import numpy as np
 
+    from kerasweep._data import Dataset
     from kerasweep._speedups.run import steps_per_call as _steps_per_call
-    from kerasweep.data import Dataset
 
     def data(n, width):
         x = np.zeros((n, width), np.float32)
@@ -247,9 +247,9 @@ def test_steps_per_call_stay_within_an_epoch_whatever_the_width():
 def test_auto_compiles_the_stacked_loop_with_xla_for_long_runs_on_a_cpu():
     import numpy as np
 
+    from kerasweep._data import Dataset
     from kerasweep._speedups.run import XLA_MIN_STEPS
     from kerasweep._speedups.run import stacked_jit as _stacked_jit
-    from kerasweep.data import Dataset
 
     x = np.zeros((64 * 100, 4), np.float32)  # 100 steps an epoch at batch 64
     data = Dataset("toy", x, np.zeros(len(x), np.int32), x[:2], np.zeros(2, np.int32))

@@ -1,6 +1,6 @@
 """kerasweep's speed-ups, one module each, kept out of the tutorial's core.
 
-The core (:mod:`kerasweep.model`, :mod:`kerasweep.train`) reads as W&B's tutorial; each
+The core (:mod:`kerasweep._model`, :mod:`kerasweep.train`) reads as W&B's tutorial; each
 module here makes one part of it faster and says in its docstring what it buys (the numbers
 are in ``benchmarks/RESULTS.md``):
 

@@ -9,7 +9,7 @@ every run (``benchmarks/RESULTS.md``). :func:`program_process` makes both cheape
 - TensorFlow is imported once, quietly and with the collector paused
   (:func:`kerasweep._quiet.import_tensorflow_quietly`);
 - ``wandb.init`` does not import ``wandb.sdk.launch`` for its launch inputs, which a run
-  in a new process never has (:func:`~kerasweep.adapters.wandb_internals.
+  in a new process never has (:func:`~kerasweep._adapters.wandb_internals.
   launch_inputs_only_when_staged`).
 
 Example:
@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from kerasweep._adapters.wandb_internals import launch_inputs_only_when_staged
 from kerasweep._quiet import import_tensorflow_quietly
 from kerasweep._speedups.long_lived_objects import freeze_survivors_at_exit
-from kerasweep.adapters.wandb_internals import launch_inputs_only_when_staged
 
 __all__ = ["program_process"]
 

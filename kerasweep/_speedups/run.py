@@ -15,7 +15,7 @@ hands each step that has a faster form to one object::
   the import made (:mod:`.long_lived_objects`);
 - :meth:`RunSpeedups.datasets`: the training batches stacked for one compiled loop when the
   config's ``steps_per_execution`` is above 1 (:mod:`.stacked_batches`), else the tutorial's
-  pipelines (:func:`kerasweep.pipelines.make_datasets`);
+  pipelines (:func:`kerasweep._pipelines.make_datasets`);
 - :meth:`RunSpeedups.compile`: ``model.compile`` with those steps per call, or, with the
   config's ``reuse_compiled``, a compiled model kept from an earlier run of the process and
   reset to the new model's state, found by a key derived from what is compiled
@@ -108,7 +108,7 @@ class RunSpeedups:
 
         Args:
             cfg: The run's resolved config (``kerasweep.train.resolve_config``).
-            data: Its :class:`~kerasweep.data.Dataset`.
+            data: Its :class:`~kerasweep._data.Dataset`.
 
         Returns:
             ``(train, validation)``: with more than one step per call (the config's
@@ -116,8 +116,8 @@ class RunSpeedups:
             <kerasweep._speedups.stacked_batches.StackedBatches>` and the test set in one
             batch where it is small; else the tutorial's ``tf.data`` pipelines.
         """
+        from kerasweep._pipelines import make_datasets
         from kerasweep._speedups import stacked_batches
-        from kerasweep.pipelines import make_datasets
 
         self._cfg, self._data = cfg, data
         steps_per_execution = steps_per_call(cfg, data)

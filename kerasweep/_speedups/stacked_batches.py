@@ -3,7 +3,7 @@
 What it buys (``benchmarks/RESULTS.md``):
 
 - :func:`stack_batches`: the training batches of
-  :func:`~kerasweep.pipelines.make_datasets`, their row indices stacked
+  :func:`~kerasweep._pipelines.make_datasets`, their row indices stacked
   ``batches_per_element`` at a time, for a model's one-loop steps
   (:class:`~kerasweep._speedups.stacked_fit.StackedFit`): one ``tf.data`` element and one
   compiled call per ``batches_per_element`` optimizer steps, no examples copied per step.
@@ -11,7 +11,7 @@ What it buys (``benchmarks/RESULTS.md``):
   by the runs of a process.
 - :func:`host_tensors`, :func:`device_tensors`: the examples copied to tensors once per
   process, and what is made from them shared while the read-only arrays of
-  :func:`~kerasweep.data.load_dataset` live (:func:`kept_while_alive`).
+  :func:`~kerasweep._data.load_dataset` live (:func:`kept_while_alive`).
 - :func:`quick_to_start`: these hand-tuned pipelines without ``tf.data``'s graph rewrites and
   autotuning, which change nothing an element costs and slow every new iterator.
 """
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from kerasweep.data import Dataset
+    from kerasweep._data import Dataset
 
 __all__ = [
     "StackedBatches",
@@ -45,11 +45,11 @@ def validation_batches(data: Dataset, batch_size: int):
     """The test arrays in order, in batches of ``batch_size`` (the last one smaller).
 
     The pipeline holds nothing random, so for the read-only arrays of
-    :func:`~kerasweep.data.load_dataset` one is made per batch size and shared by the runs
+    :func:`~kerasweep._data.load_dataset` one is made per batch size and shared by the runs
     of a process: its batches are gathered once, on the first run's first validation.
 
     Example:
-        >>> from kerasweep.data import load_dataset
+        >>> from kerasweep._data import load_dataset
         >>> val = validation_batches(load_dataset("digits"), 256)
         >>> [int(x.shape[0]) for x, _ in val]
         [256, 104]
@@ -117,7 +117,7 @@ def host_tensors(x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
     """``x`` and ``y`` as tensors in host memory, copied once per process for read-only arrays.
 
     Copying MNIST's training images into a tensor is a noticeable part of a short run; the
-    runs of a sweep share :func:`~kerasweep.data.load_dataset`'s arrays, and these copies.
+    runs of a sweep share :func:`~kerasweep._data.load_dataset`'s arrays, and these copies.
     """
     import tensorflow as tf
 
@@ -183,7 +183,7 @@ class StackedBatches:
         of ``dataset``, so the order is the fit's when ``stack_batches`` had a seed.
 
         Example:
-            >>> from kerasweep.data import load_dataset
+            >>> from kerasweep._data import load_dataset
             >>> stacked = stack_batches(load_dataset("digits"), 64, 8, seed=0)
             >>> [len(x) for x, _ in stacked.batches(stacked.elements_per_epoch)][-3:]
             [64, 64, 29]
@@ -222,7 +222,7 @@ def stack_batches(
 
     The examples are copied once to the training device (the first GPU when there is
     one) and shared by the runs of a process while the read-only arrays of
-    :func:`~kerasweep.data.load_dataset` live.
+    :func:`~kerasweep._data.load_dataset` live.
 
     Args:
         data: The arrays.
@@ -234,7 +234,7 @@ def stack_batches(
         A :class:`StackedBatches` to pass to ``GradientTapeModel.fit``.
 
     Example:
-        >>> from kerasweep.data import load_dataset
+        >>> from kerasweep._data import load_dataset
         >>> stacked = stack_batches(load_dataset("digits"), 64, 8, seed=0)
         >>> stacked.steps_per_epoch, stacked.elements_per_epoch
         (23, 3)

@@ -25,8 +25,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from kerasweep._adapters import keras_internals
 from kerasweep._speedups.stacked_batches import StackedBatches
-from kerasweep.adapters import keras_internals
 
 __all__ = ["with_stacked_fit"]
 
@@ -68,8 +68,8 @@ def fit(self: Any, x: Any = None, y: Any = None, *args: Any, **kwargs: Any) -> A
     Example:
         >>> import keras
         >>> from kerasweep import build_mlp
-        >>> from kerasweep.data import load_dataset
-        >>> from kerasweep.pipelines import stack_batches
+        >>> from kerasweep._data import load_dataset
+        >>> from kerasweep._pipelines import stack_batches
         >>> model = build_mlp(64, 16)
         >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         ...               steps_per_execution=8)
@@ -95,7 +95,7 @@ def evaluate(self: Any, x: Any = None, *args: Any, **kwargs: Any) -> Any:
     if isinstance(x, StackedBatches):
         raise ValueError(
             "evaluate() takes plain batches, not StackedBatches: use "
-            "kerasweep.pipelines.validation_batches(data, batch_size)"
+            "kerasweep._pipelines.validation_batches(data, batch_size)"
         )
     return super(self._stacked_step_class, self).evaluate(x, *args, **kwargs)
 
@@ -173,7 +173,7 @@ def _fit_stacked(
     if isinstance(arguments.arguments.get("validation_data"), StackedBatches):
         raise ValueError(
             "fit(StackedBatches): validation_data takes plain batches, "
-            "e.g. kerasweep.pipelines.validation_batches(data, batch_size)"
+            "e.g. kerasweep._pipelines.validation_batches(data, batch_size)"
         )
     if model.steps_per_execution != stacked.batches_per_element:
         raise ValueError(

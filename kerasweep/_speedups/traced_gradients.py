@@ -11,7 +11,7 @@ model's shape, every run's.
 What it buys: memory that stays flat over the runs of one process
 (``tests/hardening/test_memory.py``). ``sweep_train`` drops what its run registered
 (:class:`kerasweep._speedups.run.RunSpeedups`), and the local agent what each run of any
-function registered (:mod:`kerasweep.local.cleanup`).
+function registered (:mod:`kerasweep.local._cleanup`).
 
 A gradient function is looked up only while the graph that uses it is differentiated,
 which for a training step happens while it is traced. So once a run is over, what it
@@ -27,7 +27,7 @@ Example:
 
 from __future__ import annotations
 
-from kerasweep.adapters.tensorflow_internals import CUSTOM_GRADIENT_PREFIX, gradient_registry
+from kerasweep._adapters.tensorflow_internals import CUSTOM_GRADIENT_PREFIX, gradient_registry
 
 __all__ = ["RegisteredDuring"]
 

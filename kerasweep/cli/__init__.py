@@ -44,8 +44,14 @@ import traceback
 import warnings
 from collections.abc import Sequence
 
-from kerasweep.cli.commands import COMMANDS
-from kerasweep.cli.parser import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, build_parser
+from kerasweep.cli._commands import COMMANDS
+from kerasweep.cli._parser import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    UsageError,
+    build_parser,
+)
 
 __all__ = ["main"]
 
@@ -55,7 +61,7 @@ EXIT_READER_GONE = 141  # 128 + SIGPIPE: what a shell shows for a Unix tool whos
 @contextlib.contextmanager
 def _input_errors_are_usage_errors():
     """kerasweep's own bad-input errors (a sweep config, a store) become :class:`UsageError`."""
-    from kerasweep.local.store import StoreError, StoreLostError
+    from kerasweep.local._store import StoreError, StoreLostError
     from kerasweep.sweep_config import SweepConfigError
 
     try:
@@ -72,7 +78,7 @@ def _hide_store_password() -> None:
     wandb records ``sys.argv`` in each run's metadata (uploaded by ``wandb sync``).
     """
     if any("://" in arg for arg in sys.argv):
-        from kerasweep.local.store import redact
+        from kerasweep.local._store import redact
 
         sys.argv[:] = [redact(arg) for arg in sys.argv]
 
@@ -134,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     kerasweep changes nothing).
     """
     from kerasweep._quiet import quiet_tensorflow
-    from kerasweep.local.store.errors import StoreLostError
+    from kerasweep.local._store.errors import StoreLostError
 
     quiet_tensorflow()
     # pydantic's notice about the sweeps package's v1-style model config

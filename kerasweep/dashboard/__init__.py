@@ -18,6 +18,6 @@ Example:
 
 from __future__ import annotations
 
-from kerasweep.dashboard.server import DEFAULT_HOST, DEFAULT_PORT, Dashboard, serve
+from kerasweep.dashboard._server import DEFAULT_HOST, DEFAULT_PORT, Dashboard, serve
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "Dashboard", "serve"]

@@ -11,18 +11,27 @@ Example:
 
 from __future__ import annotations
 
-from kerasweep.local.agent import AgentResult, local_agent
-from kerasweep.local.controller import local_sweep
-from kerasweep.local.run import LocalRun, current_run, stop_requested
-from kerasweep.local.store import Store, StoreError, UnknownSweepError
+from kerasweep.local._agent import AgentResult, local_agent
+from kerasweep.local._controller import local_sweep
+from kerasweep.local._records import Band, RunRecord, RunState, StopReason, Sweep
+from kerasweep.local._results import export_sweep, load_sweep
+from kerasweep.local._run import LocalRun, current_run, stop_requested
+from kerasweep.local._store import Store, StoreError, UnknownSweepError
 
 __all__ = [
     "AgentResult",
+    "Band",
     "LocalRun",
+    "RunRecord",
+    "RunState",
+    "StopReason",
     "Store",
     "StoreError",
+    "Sweep",
     "UnknownSweepError",
     "current_run",
+    "export_sweep",
+    "load_sweep",
     "local_agent",
     "local_sweep",
     "stop_requested",

@@ -2,8 +2,8 @@
 
 A :class:`HyperbandJudge` is built for one sweep and asked about one run at a time:
 :meth:`HyperbandJudge.judge` takes the run and every run's finite metric values (a
-:class:`~kerasweep.local.store.SweepMetrics`, which the store brings up to date with what
-is new) and answers a :class:`Verdict`: the :class:`~kerasweep.local.records.StopReason`
+:class:`~kerasweep.local._store.SweepMetrics`, which the store brings up to date with what
+is new) and answers a :class:`Verdict`: the :class:`~kerasweep.local._records.StopReason`
 when the run stops now (its band, threshold, value and epoch), and the band table. The
 engine's ``sweeps.stop_runs`` decides; :func:`judge_run` is the same question as a function
 of plain values.
@@ -36,9 +36,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kerasweep.local.records import StopReason
-from kerasweep.sweep_config import engine
-from kerasweep.sweep_config.metric import Metric
+from kerasweep.local._records import StopReason
+from kerasweep.sweep_config import _engine as engine
+from kerasweep.sweep_config._metric import Metric
 
 __all__ = ["HyperbandJudge", "Verdict", "hyperband_applies", "judge_run"]
 
@@ -124,7 +124,7 @@ def judge_run(
         values: Every run's finite metric values in log order, by run id.
         running: The runs that are running.
         run_id: The run judged.
-        bands: The sweep's bands (:func:`kerasweep.sweep_config.engine.hyperband_bands`),
+        bands: The sweep's bands (:func:`kerasweep.sweep_config._engine.hyperband_bands`),
             if already known.
     """
     verdict = HyperbandJudge(config, bands=bands).judge(run_id, values, running)

@@ -28,11 +28,11 @@ Example:
 
 from __future__ import annotations
 
-from kerasweep.sweep_config.errors import SweepConfigError
-from kerasweep.sweep_config.grid import MAX_GRID_SIZE
-from kerasweep.sweep_config.load import grid_size, load_sweep_config
-from kerasweep.sweep_config.metric import Metric
-from kerasweep.sweep_config.tutorial import SWEEP_CONFIG
+from kerasweep.sweep_config._errors import SweepConfigError
+from kerasweep.sweep_config._grid import MAX_GRID_SIZE
+from kerasweep.sweep_config._load import grid_size, load_sweep_config
+from kerasweep.sweep_config._metric import Metric
+from kerasweep.sweep_config._tutorial import SWEEP_CONFIG
 
 __all__ = [
     "MAX_GRID_SIZE",

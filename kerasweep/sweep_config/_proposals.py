@@ -49,7 +49,7 @@ from typing import Any
 
 import yaml
 
-from kerasweep.sweep_config import engine
+from kerasweep.sweep_config import _engine as engine
 
 __all__ = ["GridProposals", "grid_hash", "random_proposal"]
 
@@ -62,7 +62,7 @@ def random_proposal(
 ) -> dict | None:
     """The engine's random-search proposal number ``proposal`` (``{name: {"value": v}}``).
 
-    The same as :func:`kerasweep.sweep_config.engine.next_run` with every run so far: the
+    The same as :func:`kerasweep.sweep_config._engine.next_run` with every run so far: the
     engine's random search reads none of them.
     """
     if config.get("method") != "random":

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from kerasweep import build_mlp
+from kerasweep._data import Dataset
+from kerasweep._pipelines import stack_batches, validation_batches
 from kerasweep._speedups.compiled_models import CompiledModels
-from kerasweep.data import Dataset
-from kerasweep.pipelines import stack_batches, validation_batches
 
 RNG = np.random.default_rng(0)
 X = RNG.random((120, 8)).astype("float32")

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from kerasweep import GradientTapeModel, build_mlp
+from kerasweep._data import Dataset
 from kerasweep._speedups import run as speedups_run
 from kerasweep._speedups.compiled_models import CompiledModels
 from kerasweep._speedups.run import RunSpeedups
 from kerasweep._speedups.stacked_batches import StackedBatches
-from kerasweep.data import Dataset
 from kerasweep.train import make_optimizer, resolve_config
 
 RNG = np.random.default_rng(0)

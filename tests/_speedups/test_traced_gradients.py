@@ -8,8 +8,8 @@ import weakref
 import pytest
 import tensorflow as tf
 
+from kerasweep._adapters.tensorflow_internals import gradient_registry
 from kerasweep._speedups.traced_gradients import RegisteredDuring
-from kerasweep.adapters.tensorflow_internals import gradient_registry
 
 
 @tf.custom_gradient

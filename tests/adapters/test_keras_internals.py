@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasweep.adapters import keras_internals
+from kerasweep._adapters import keras_internals
 
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 

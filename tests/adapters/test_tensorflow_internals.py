@@ -6,13 +6,13 @@ import keras
 import pytest
 import tensorflow as tf
 
-from kerasweep.adapters import tensorflow_internals
+from kerasweep._adapters import tensorflow_internals
 from tests.conftest import fresh_python
 
 
 def test_nothing_is_found_and_nothing_imported_while_tensorflow_is_not_loaded():
     code = (
-        "import sys; from kerasweep.adapters import tensorflow_internals as t;"
+        "import sys; from kerasweep._adapters import tensorflow_internals as t;"
         "assert t.gradient_registry() is None and t.eager_context() is None;"
         "assert 'tensorflow' not in sys.modules; print('ok')"
     )

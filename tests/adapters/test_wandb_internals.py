@@ -1,4 +1,4 @@
-"""kerasweep.adapters.wandb_internals: the private wandb API kerasweep relies on is there.
+"""kerasweep._adapters.wandb_internals: the private wandb API kerasweep relies on is there.
 
 These tests fail loudly when a wandb release moves what the adapter uses.
 """
@@ -12,8 +12,8 @@ import pytest
 import wandb
 from wandb.sdk import wandb_setup
 
-from kerasweep.adapters import wandb_internals
-from kerasweep.adapters.wandb_internals import (
+from kerasweep._adapters import wandb_internals
+from kerasweep._adapters.wandb_internals import (
     LOG_CLASSES,
     SETTINGS_STATE,
     cached_working_set,
@@ -122,7 +122,7 @@ def test_a_run_start_imports_launch_inputs_only_when_they_can_be_staged(tmp_path
     # a new process: wandb.init imports the module (so the name is still wandb's) ...
     out = _fresh_python(
         "import sys, wandb\n"
-        "from kerasweep.adapters.wandb_internals import LAUNCH_INPUTS_MODULE\n"
+        "from kerasweep._adapters.wandb_internals import LAUNCH_INPUTS_MODULE\n"
         "wandb.init(config={'a': 1}).finish()\n"
         "print(LAUNCH_INPUTS_MODULE in sys.modules)\n",
         tmp_path,
@@ -132,7 +132,7 @@ def test_a_run_start_imports_launch_inputs_only_when_they_can_be_staged(tmp_path
     # staging an input takes), the staged inputs are applied as before; after it, as before
     out = _fresh_python(
         "import sys, wandb\n"
-        "from kerasweep.adapters.wandb_internals import (\n"
+        "from kerasweep._adapters.wandb_internals import (\n"
         "    LAUNCH_INPUTS_MODULE, launch_inputs_only_when_staged)\n"
         "with launch_inputs_only_when_staged() as skipping:\n"
         "    before = set(sys.modules)  # wandb 0.28 imports wandb.sdk.launch itself\n"

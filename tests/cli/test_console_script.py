@@ -147,7 +147,7 @@ def test_a_broken_pipe_that_is_not_the_readers_is_an_internal_error(finished):
         """
         import sys
         from kerasweep.cli import main
-        from kerasweep.local import store
+        from kerasweep.local import _store as store
         def broken(self, *args, **kwargs):
             raise BrokenPipeError(32, "Broken pipe")
         store.Store.sweeps = broken

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from kerasweep.dashboard import Dashboard
-from kerasweep.dashboard.discovery import dashboard_hint, find_dashboard, store_key
+from kerasweep.dashboard._discovery import dashboard_hint, find_dashboard, store_key
 
 
 @pytest.mark.slow

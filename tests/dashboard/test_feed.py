@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 
-from kerasweep.dashboard.feed import Feed
-from kerasweep.local.records import Sweep
+from kerasweep.dashboard._feed import Feed
+from kerasweep.local._records import Sweep
 from tests.sweep_snapshots import hyperband_sweep
 
 

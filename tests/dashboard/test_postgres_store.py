@@ -15,10 +15,10 @@ import time
 import psycopg
 import pytest
 
+from kerasweep._html_report.format import fmt
 from kerasweep.dashboard import Dashboard
-from kerasweep.html_report.format import fmt
 from kerasweep.local import local_sweep
-from kerasweep.local.store import Store
+from kerasweep.local._store import Store
 from tests.conftest import subprocess_env
 from tests.dashboard.conftest import CRAFTED_SWEEP, get
 from tests.local.helpers import function

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from kerasweep.dashboard import Dashboard
-from kerasweep.local.store import StoreError, redact
+from kerasweep.local._store import StoreError, redact
 from tests.conftest import subprocess_env
 from tests.dashboard.conftest import get, kerasweep
 from tests.hardening.test_secrets import SECRETS

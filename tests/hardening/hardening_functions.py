@@ -9,7 +9,7 @@ from pathlib import Path
 
 import wandb
 
-from kerasweep.callbacks import TrainingDiverged
+from kerasweep._callbacks import TrainingDiverged
 
 DIVERGES_ABOVE = 0.6
 
@@ -23,7 +23,7 @@ def diverging_quadratic():
     """val_loss = (x - 0.3)^2, but for x above DIVERGES_ABOVE the "training" diverges.
 
     A diverging run does what ``sweep_train`` does: one NaN epoch row, then
-    :class:`~kerasweep.callbacks.TrainingDiverged` naming the epoch.
+    :class:`~kerasweep._callbacks.TrainingDiverged` naming the epoch.
     """
     wandb.init(config={"x": 0.0})
     x = float(wandb.config.x)

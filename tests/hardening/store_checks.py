@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from kerasweep.local.store import Store
+from kerasweep.local._store import Store
 
 COMPLETED = ("finished", "stopped")
 

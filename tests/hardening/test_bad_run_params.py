@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from kerasweep.cli import main
-from kerasweep.local.store import Store
+from kerasweep.local._store import Store
 from tests.hardening.store_checks import assert_sound
 
 CONFIG = {

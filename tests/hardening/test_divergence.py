@@ -16,8 +16,8 @@ import pytest
 
 from kerasweep.cli import main
 from kerasweep.local import local_agent, local_sweep
-from kerasweep.local.controller import engine_runs, propose
-from kerasweep.local.store import RunRecord, Store
+from kerasweep.local._controller import engine_runs, propose
+from kerasweep.local._store import RunRecord, Store
 from kerasweep.train import sweep_train
 from tests.hardening.hardening_functions import DIVERGES_ABOVE, spec
 from tests.hardening.store_checks import assert_sound

@@ -11,7 +11,7 @@ import pytest
 import wandb
 
 from kerasweep.local import local_agent, local_sweep
-from kerasweep.local.store import Store
+from kerasweep.local._store import Store
 from tests.local.helpers import function
 
 

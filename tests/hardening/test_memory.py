@@ -78,9 +78,9 @@ def test_twenty_runs_in_one_process_keep_memory_flat(db, reuse_compiled):
 @pytest.mark.slow
 def test_runs_that_change_the_model_free_the_earlier_ones_while_the_agent_runs(db, monkeypatch):
     # Every run traces a new model and pushes the last kept one out of a one-model pool.
+    from kerasweep._adapters.tensorflow_internals import gradient_registry
     from kerasweep._speedups import run as speedups_run
     from kerasweep._speedups.compiled_models import CompiledModels
-    from kerasweep.adapters.tensorflow_internals import gradient_registry
 
     pool = CompiledModels(capacity=1)
     monkeypatch.setattr(speedups_run, "COMPILED_MODELS", pool)

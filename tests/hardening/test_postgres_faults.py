@@ -18,7 +18,7 @@ import pytest
 
 from kerasweep.cli import main
 from kerasweep.local import local_agent, local_sweep
-from kerasweep.local.store import Store
+from kerasweep.local._store import Store
 from tests.conftest import subprocess_env
 from tests.hardening.hardening_functions import spec
 from tests.hardening.store_checks import agents_ended, assert_sound, query

@@ -20,7 +20,7 @@ import yaml
 
 from kerasweep.cli import main
 from kerasweep.local import local_agent, local_sweep
-from kerasweep.local.store import Store
+from kerasweep.local._store import Store
 from kerasweep.train import parse_args, sweep_train
 from tests.hardening.store_checks import query
 from tests.local.helpers import function

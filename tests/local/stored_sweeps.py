@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kerasweep.local.store import NewRun, Store
+from kerasweep.local._store import NewRun, Store
 
 CONFIG = {
     "method": "grid",

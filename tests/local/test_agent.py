@@ -1,4 +1,4 @@
-"""kerasweep.local.agent: runs handed to a function as wandb.agent hands them."""
+"""kerasweep.local._agent: runs handed to a function as wandb.agent hands them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy
 
 from kerasweep.local import current_run, local_agent, local_sweep, stop_requested
-from kerasweep.local.store import Store
+from kerasweep.local._store import Store
 from tests.local.helpers import engine_replay, function
 from tests.local.sweep_functions import SERIES
 

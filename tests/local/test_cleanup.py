@@ -1,4 +1,4 @@
-"""kerasweep.local.cleanup: each run's garbage collected, survivors frozen only meanwhile."""
+"""kerasweep.local._cleanup: each run's garbage collected, survivors frozen only meanwhile."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tensorflow.python.eager import context
 
 from kerasweep import build_mlp
 from kerasweep._speedups.compiled_models import CompiledModels
-from kerasweep.local.cleanup import clear_keras, run_cleanup
+from kerasweep.local._cleanup import clear_keras, run_cleanup
 from tests.conftest import fresh_python
 
 
@@ -117,7 +117,7 @@ def test_after_the_agent_the_process_exits_without_collecting_what_is_alive(tmp_
 CLI_IMPORT_THEN_AGENT = """
 import gc
 from kerasweep._quiet import import_tensorflow_quietly
-from kerasweep.local.cleanup import run_cleanup
+from kerasweep.local._cleanup import run_cleanup
 import_tensorflow_quietly()
 print(gc.get_freeze_count())
 with run_cleanup() as clean_up:

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy
 
 from kerasweep.local import local_agent, local_sweep
-from kerasweep.local.store import Store
+from kerasweep.local._store import Store
 from tests.local.helpers import engine_replay, function, subprocess_env
 from tests.local.sweep_functions import SERIES
 

@@ -1,4 +1,4 @@
-"""kerasweep.local.controller: W&B's engine deciding proposals and hyperband stops."""
+"""kerasweep.local._controller: W&B's engine deciding proposals and hyperband stops."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 import pytest
 from sweeps import RunState, SweepRun, stop_runs
 
-from kerasweep.local.controller import (
+from kerasweep.local._controller import (
     engine_runs,
     hyperband_decision,
     judge_run,
@@ -15,7 +15,7 @@ from kerasweep.local.controller import (
     propose,
     target_reached,
 )
-from kerasweep.local.store import RunRecord
+from kerasweep.local._store import RunRecord
 
 
 def _run(seq, state, params, values=(), *, retried=False, run_id=None):
@@ -150,7 +150,7 @@ def test_local_sweep_refuses_a_bad_config_in_one_line_and_writes_nothing(db):
 
 
 def test_local_sweep_stores_config_name_and_project(db):
-    from kerasweep.local.store import Store
+    from kerasweep.local._store import Store
 
     config = {"method": "grid", "name": "n", "parameters": {"a": {"values": [1]}}}
     sweep = Store(db).sweep(local_sweep(config, db=db, project="p"))

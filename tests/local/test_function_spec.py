@@ -1,4 +1,4 @@
-"""kerasweep.local.function_spec: ``module:callable`` found as ``python -m`` finds a module,
+"""kerasweep.local._function_spec: ``module:callable`` found as ``python -m`` finds a module,
 ``file.py:callable`` with its folder searched for what it imports."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from kerasweep.local.function_spec import load_function
+from kerasweep.local._function_spec import load_function
 
 
 @pytest.fixture

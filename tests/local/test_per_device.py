@@ -14,8 +14,8 @@ import pytest
 
 from kerasweep.cli import main
 from kerasweep.local import local_sweep
-from kerasweep.local.per_device import parse_devices, run_per_device, worst_status
-from kerasweep.local.store import DB_ENV_VAR, Store
+from kerasweep.local._per_device import parse_devices, run_per_device, worst_status
+from kerasweep.local._store import DB_ENV_VAR, Store
 from tests.local.helpers import function, subprocess_env
 from tests.postgres import fresh_database
 

@@ -1,4 +1,4 @@
-"""kerasweep.local.program: a config with ``program:`` runs it per run, as ``wandb agent``."""
+"""kerasweep.local._program: a config with ``program:`` runs it per run, as ``wandb agent``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import textwrap
 import pytest
 
 from kerasweep.local import local_agent, local_sweep
-from kerasweep.local.program import build_command, command_args, run_program
-from kerasweep.local.store import Store
+from kerasweep.local._program import build_command, command_args, run_program
+from kerasweep.local._store import Store
 from tests.local.helpers import engine_replay
 from tests.local.sweep_functions import SERIES
 
@@ -121,7 +121,7 @@ def test_a_program_run_waits_for_its_store_as_long_as_its_agent(db, tmp_path, mo
         textwrap.dedent(
             """
             import wandb
-            from kerasweep.local.run import current_run
+            from kerasweep.local._run import current_run
             wandb.init()
             wandb.log({"val_loss": 0.5})
             with open("waits.txt", "w") as out:

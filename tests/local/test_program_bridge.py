@@ -1,4 +1,4 @@
-"""kerasweep.local.program_bridge: a program run is recorded without touching its start-up.
+"""kerasweep.local._program_bridge: a program run is recorded without touching its start-up.
 
 The bridge starts the program as Python would; the last test builds the wheel, installs it
 into a fresh virtual environment (its own interpreter, no source checkout on any path) and
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from kerasweep.local.program import BRIDGE_MODULE, build_command, child_env
-from kerasweep.local.store import Store
+from kerasweep.local._program import BRIDGE_MODULE, build_command, child_env
+from kerasweep.local._store import Store
 from tests.conftest import ROOT, subprocess_env
 
 SHOW = "import json, os, sys; print(json.dumps([sys.argv, sys.path[0], __name__]))"

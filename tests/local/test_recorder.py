@@ -1,10 +1,10 @@
-"""kerasweep.local.recorder: rows assembled as wandb assembles them, hyperband after each."""
+"""kerasweep.local._recorder: rows assembled as wandb assembles them, hyperband after each."""
 
 from __future__ import annotations
 
 from kerasweep.local import local_sweep
-from kerasweep.local.recorder import RunRecorder
-from kerasweep.local.store import NewRun, Store, StoreUnavailableError
+from kerasweep.local._recorder import RunRecorder
+from kerasweep.local._store import NewRun, Store, StoreUnavailableError
 
 CONFIG = {
     "method": "grid",

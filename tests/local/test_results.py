@@ -11,8 +11,8 @@ import sys
 import pytest
 
 import kerasweep
-from kerasweep.local.results import export_sweep, load_sweep, sweep_summaries
-from kerasweep.local.store import Store, StoreError, UnknownSweepError
+from kerasweep.local._results import export_sweep, load_sweep, sweep_summaries
+from kerasweep.local._store import Store, StoreError, UnknownSweepError
 from tests.conftest import subprocess_env
 from tests.local.stored_sweeps import write_sweep
 
@@ -39,8 +39,8 @@ def test_load_sweep_gives_runs_with_rows_and_the_best_finished_run(any_db):
 
 
 def test_an_exported_sweep_reads_back_and_renders_as_the_stored_one(db):
-    from kerasweep.html_report import leaderboard, render_report
-    from kerasweep.local.records import Sweep
+    from kerasweep._html_report import leaderboard, render_report
+    from kerasweep.local._records import Sweep
 
     sweep_id, _ = write_sweep(db)
     stored = load_sweep(sweep_id, db=db)

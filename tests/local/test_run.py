@@ -1,4 +1,4 @@
-"""kerasweep.local.run: the run handle carries a run from its claim to its end."""
+"""kerasweep.local._run: the run handle carries a run from its claim to its end."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import wandb
 
 from kerasweep.local import LocalRun, current_run, local_sweep, stop_requested
-from kerasweep.local.store import NewRun, Store, StoreUnavailableError
+from kerasweep.local._store import NewRun, Store, StoreUnavailableError
 
 CONFIG = {
     "method": "grid",

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from kerasweep.local import local_agent, local_sweep
-from kerasweep.local.store import Store
+from kerasweep.local._store import Store
 from kerasweep.sweep_config import SWEEP_CONFIG
 from tests.local.helpers import function, subprocess_env
 

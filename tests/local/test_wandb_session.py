@@ -1,4 +1,4 @@
-"""kerasweep.local.wandb_session: one wandb service for an agent's runs, fresh settings each."""
+"""kerasweep.local._wandb_session: one wandb service for an agent's runs, fresh settings each."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import wandb
 from wandb.sdk import wandb_setup
 
 from kerasweep.local import local_agent, local_sweep
-from kerasweep.local.store import Store
-from kerasweep.local.wandb_session import AgentSession, forget_settings, shared_package_list
+from kerasweep.local._store import Store
+from kerasweep.local._wandb_session import AgentSession, forget_settings, shared_package_list
 from tests.conftest import fresh_python
 
 GRID = {

@@ -18,7 +18,7 @@ import warnings
 
 import pytest
 
-from kerasweep.sweep_config import engine
+from kerasweep.sweep_config import _engine as engine
 from kerasweep.sweep_config._proposals import GridProposals, grid_hash, random_proposal
 
 with warnings.catch_warnings():

@@ -1,4 +1,4 @@
-"""Tests for kerasweep.sweep_config.engine: the one door to W&B's engine."""
+"""Tests for kerasweep.sweep_config._engine: the one door to W&B's engine."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import kerasweep
-from kerasweep.sweep_config import engine
+from kerasweep.sweep_config import _engine as engine
 from tests.conftest import subprocess_env
 
 PACKAGE = Path(kerasweep.__file__).resolve().parent
@@ -34,7 +34,7 @@ def test_only_the_engine_module_imports_sweeps():
     importers = sorted(
         str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if _imports_sweeps(p)
     )
-    assert importers == ["sweep_config/engine.py"]
+    assert importers == ["sweep_config/_engine.py"]
 
 
 # --- the engine's randomness is the sweep's own ----------------------------------------------

@@ -1,4 +1,4 @@
-"""Tests for kerasweep.sweep_config.explain and ``kerasweep explain``: a dry run of a config."""
+"""Tests for kerasweep.sweep_config._explain and ``kerasweep explain``: a dry run of a config."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import yaml
 
 from kerasweep.cli import main
 from kerasweep.local import local_agent, local_sweep
-from kerasweep.local.store import Store
+from kerasweep.local._store import Store
 from kerasweep.sweep_config import MAX_GRID_SIZE, SWEEP_CONFIG, Metric, SweepConfigError
-from kerasweep.sweep_config.explain import explain
+from kerasweep.sweep_config._explain import explain
 from tests.local.helpers import function
 
 TUTORIAL = {

@@ -1,4 +1,4 @@
-"""Tests for kerasweep.sweep_config.load: the tutorial's config, loading, the bad-config corpus."""
+"""Tests for kerasweep.sweep_config._load: the tutorial's config, loading, the bad-config corpus."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from kerasweep.sweep_config import (
     grid_size,
     load_sweep_config,
 )
-from kerasweep.sweep_config.grid import grid_key
-from kerasweep.sweep_config.parameters import DEPRECATED, DISTRIBUTIONS
-from kerasweep.sweep_config.rules import HYPERBAND_KEYS
+from kerasweep.sweep_config._grid import grid_key
+from kerasweep.sweep_config._parameters import DEPRECATED, DISTRIBUTIONS
+from kerasweep.sweep_config._rules import HYPERBAND_KEYS
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -819,7 +819,7 @@ def test_whole_float_hyperband_settings_load_as_integers():
     ids=["empty", "with-a-number"],
 )
 def test_accepted_commands_build_as_wandb_agent_builds_them(command, expected):
-    from kerasweep.local.program import build_command
+    from kerasweep.local._program import build_command
 
     config = load_sweep_config({**SWEEP_CONFIG, "program": "train.py", "command": command})
     assert build_command(config, {"lr": 0.1})[2:] == expected

@@ -1,4 +1,4 @@
-"""Tests for kerasweep.sweep_config.metric: one Metric, parsed once, compared everywhere."""
+"""Tests for kerasweep.sweep_config._metric: one Metric, parsed once, compared everywhere."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 import pytest
 
 from kerasweep.sweep_config import SWEEP_CONFIG, Metric, load_sweep_config
-from kerasweep.sweep_config import metric as metric_module
+from kerasweep.sweep_config import _metric as metric_module
 
 
 def test_from_the_tutorial_config():

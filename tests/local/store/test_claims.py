@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 import threading
 
-from kerasweep.local.controller import propose
-from kerasweep.local.store import Store
+from kerasweep.local._controller import propose
+from kerasweep.local._store import Store
 
 AGENTS = 4
 

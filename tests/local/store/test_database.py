@@ -1,4 +1,4 @@
-"""kerasweep.local.store.database: opening stores, and the one-line errors when one cannot be."""
+"""kerasweep.local._store.database: opening stores, and the one-line errors when one cannot be."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from kerasweep.cli import main
-from kerasweep.local.store import Store, StoreError, StoreUnavailableError
+from kerasweep.local._store import Store, StoreError, StoreUnavailableError
 from tests.conftest import subprocess_env
 from tests.postgres import password_of
 

@@ -1,10 +1,10 @@
-"""kerasweep.local.store.location: paths, PostgreSQL URLs and their redaction."""
+"""kerasweep.local._store.location: paths, PostgreSQL URLs and their redaction."""
 
 from __future__ import annotations
 
 import pytest
 
-from kerasweep.local.store.location import (
+from kerasweep.local._store.location import (
     StoreLocationError,
     redact,
     resolve_db,

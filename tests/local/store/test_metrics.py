@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from kerasweep.local.store import NewRun, Store, SweepMetrics
+from kerasweep.local._store import NewRun, Store, SweepMetrics
 
 CONFIG = {
     "method": "random",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from kerasweep.local.store import Store, StoreReadOnlyError
+from kerasweep.local._store import Store, StoreReadOnlyError
 from tests.conftest import subprocess_env
 from tests.local.stored_sweeps import write_sweep
 
@@ -137,7 +137,7 @@ def test_report_reads_a_read_only_store(read_only):
 
 def test_load_sweep_reads_a_read_only_store(read_only):
     code = textwrap.dedent(f"""
-        from kerasweep.local.results import load_sweep
+        from kerasweep.local._results import load_sweep
         sweep = load_sweep({read_only.sweep_id!r}, db={str(read_only.db)!r})
         print(len(sweep.runs), sweep.best_run.id)
     """)
@@ -147,7 +147,7 @@ def test_load_sweep_reads_a_read_only_store(read_only):
 def test_the_dashboard_serves_its_first_pages_from_a_read_only_store(read_only):
     code = textwrap.dedent(f"""
         import urllib.request
-        from kerasweep.dashboard.server import Dashboard
+        from kerasweep.dashboard._server import Dashboard
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({{}}))
         with Dashboard({str(read_only.db)!r}, port=0) as dashboard:
             dashboard.start()

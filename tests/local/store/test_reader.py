@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kerasweep.dashboard import Dashboard
-from kerasweep.local.store import Store, StoreError, StoreReader
+from kerasweep.local._store import Store, StoreError, StoreReader
 
 WRITES = (
     "create_sweep", "set_sweep_state", "register_agent", "end_agent", "heartbeat",

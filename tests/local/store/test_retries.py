@@ -4,8 +4,8 @@ transaction, as the store's retry loop runs them."""
 
 from __future__ import annotations
 
-from kerasweep.local.records import NewRun
-from kerasweep.local.store import Store, history, runs
+from kerasweep.local._records import NewRun
+from kerasweep.local._store import Store, history, runs
 
 CONFIG = {"method": "grid", "parameters": {"a": {"values": [1, 2, 3]}}}
 

@@ -1,4 +1,4 @@
-"""kerasweep.local.store.schema: the version a store records, migrations, newer stores refused.
+"""kerasweep.local._store.schema: the version a store records, migrations, newer stores refused.
 
 ``fixtures/store-v1.db`` was written by the first release (schema 1, SQLite): two sweeps, a
 grid one with a finished, a hyperband-stopped, a failed and a retried run, and a random one
@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy
 
 from kerasweep.cli import main
-from kerasweep.local.store import SCHEMA_VERSION, RunState, Store, StoreVersionError
+from kerasweep.local._store import SCHEMA_VERSION, RunState, Store, StoreVersionError
 from kerasweep.sweep_config import Metric
 
 V1_STORE = Path(__file__).with_name("fixtures") / "store-v1.db"

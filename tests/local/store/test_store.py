@@ -1,4 +1,4 @@
-"""kerasweep.local.store: the SQLite store shared by agents."""
+"""kerasweep.local._store: the SQLite store shared by agents."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import time
 import pytest
 import sqlalchemy
 
-from kerasweep.local.store import (
+from kerasweep.local._store import (
     SCHEMA_VERSION,
     NewRun,
     Store,

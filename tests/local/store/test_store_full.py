@@ -13,7 +13,7 @@ import textwrap
 import pytest
 from sqlalchemy import event
 
-from kerasweep.local.store import NewRun, Store, StoreError, StoreFullError
+from kerasweep.local._store import NewRun, Store, StoreError, StoreFullError
 from tests.conftest import subprocess_env
 
 FILLING = textwrap.dedent("""

@@ -1,0 +1,418 @@
+"""The sweep model: what a store holds, as frozen records.
+
+:class:`SweepRecord` is a stored sweep (its config and seed); :class:`Sweep` is the same
+with its hyperband :class:`Band` table and every :class:`RunRecord`, as
+:func:`kerasweep.load_sweep` returns it. A run's :class:`RunState` is an enum whose members
+are also plain strings, so ``run.state == "finished"`` holds.
+
+Example:
+    >>> RunState("stopped").engine_state, RunState.STOPPED.completed
+    ('finished', True)
+    >>> run = RunRecord(id="a1", seq=1, sweep_id="s", name="s-1", state=RunState.FINISHED,
+    ...                 params={"lr": 0.1}, history=({"loss": 2.0}, {"loss": 1.0, "acc": 0.5}))
+    >>> run.summary
+    {'loss': 1.0, 'acc': 0.5}
+
+"Best" is the sweep's :class:`~kerasweep.sweep_config.Metric` deciding, everywhere:
+:meth:`RunRecord.best`, :attr:`Sweep.best_run`, :meth:`Sweep.ranked`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from kerasweep._text import format_value
+from kerasweep.sweep_config._metric import Metric
+
+__all__ = [
+    "Band",
+    "NewRun",
+    "RunRecord",
+    "RunState",
+    "StopReason",
+    "Sweep",
+    "SweepRecord",
+    "flatten",
+    "parse_time",
+]
+
+
+class RunState(str, enum.Enum):
+    """Where a run is: ``pending``, ``running`` or one of the terminal states."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    FINISHED = "finished"
+    STOPPED = "stopped"  # ended early by hyperband
+    FAILED = "failed"  # its function raised, or its program exited non-zero
+    CRASHED = "crashed"  # its agent died, or was interrupted
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+    @property
+    def terminal(self) -> bool:
+        """True once the run has ended, however it ended."""
+        return self not in (RunState.PENDING, RunState.RUNNING)
+
+    @property
+    def completed(self) -> bool:
+        """True for runs that ended by themselves (finished, or stopped by hyperband)."""
+        return self in (RunState.FINISHED, RunState.STOPPED)
+
+    @property
+    def errored(self) -> bool:
+        """True for runs that ended in error: failed, or crashed (retried on request)."""
+        return self in (RunState.FAILED, RunState.CRASHED)
+
+    @classmethod
+    def outcome(cls, value: str) -> RunState:
+        """The state an agent ends a run with: ``finished``, ``failed`` or ``crashed``
+        (ValueError otherwise; a finished run that hyperband stopped is stored ``stopped``).
+
+        >>> RunState.outcome("failed")
+        <RunState.FAILED: 'failed'>
+        """
+        try:
+            state = cls(value)
+        except ValueError:
+            state = None
+        if state not in (cls.FINISHED, cls.FAILED, cls.CRASHED):
+            raise ValueError(f"outcome must be finished, failed or crashed, not {value!r}")
+        return state
+
+    @property
+    def engine_state(self) -> str:
+        """The state W&B's engine is shown: a stopped run's metric is a real observation."""
+        return "finished" if self is RunState.STOPPED else self.value
+
+
+@dataclass(frozen=True)
+class StopReason:
+    """Why hyperband stopped a run: at ``band``, its ``value`` was worse than ``threshold``.
+
+    ``epoch`` counts the metric rows the run had logged when stopped (hyperband iterations).
+    Values are in the metric's own units (not negated for ``maximize``).
+    """
+
+    band: int
+    threshold: float
+    value: float
+    epoch: int
+
+    def sentence(self, goal: Literal["minimize", "maximize"] | None = None) -> str:
+        """The reason, said: the band, the run's value and the band's threshold.
+
+        With the metric's ``goal``, it says which way the value was worse.
+
+        >>> stop = StopReason(band=2, threshold=0.3, value=0.8, epoch=2)
+        >>> stop.sentence(), stop.sentence("minimize")
+        ('band 2: 0.8 vs threshold 0.3', 'band 2: 0.8 > threshold 0.3')
+        """
+        relation = "vs" if goal is None else (">" if goal == "minimize" else "<")
+        value, threshold = format_value(self.value), format_value(self.threshold)
+        return f"band {format_value(self.band)}: {value} {relation} threshold {threshold}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "band": self.band,
+            "threshold": self.threshold,
+            "value": self.value,
+            "epoch": self.epoch,
+        }
+
+
+@dataclass(frozen=True)
+class Band:
+    """A hyperband band (``min_iter * eta**k`` metric rows) and its latest threshold.
+
+    ``threshold`` is None while no run has reached the band.
+    """
+
+    band: int
+    threshold: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"band": self.band, "threshold": self.threshold}
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """What a proposer hands ``Store.claim_run``: the parameters of the run to start."""
+
+    params: dict
+    retry_of: str | None = None
+    search_info: dict | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One stored run.
+
+    ``metric_values`` are its finite sweep-metric values in log order. ``history`` holds
+    every row it logged, or is None when the run was read without them (claims and
+    hyperband decisions need only the metric values).
+    """
+
+    id: str
+    seq: int
+    sweep_id: str
+    name: str
+    state: RunState
+    params: dict
+    agent_id: str | None = None
+    retry_of: str | None = None
+    retried: bool = False
+    error: str | None = None
+    stop: StopReason | None = None
+    created_at: str = ""
+    started_at: str | None = None
+    ended_at: str | None = None
+    metric_values: list[float] = field(default_factory=list)
+    history: tuple[dict, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.state, RunState):
+            object.__setattr__(self, "state", RunState(self.state))
+
+    @property
+    def summary(self) -> dict[str, Any] | None:
+        """The last logged value of each key (wandb's default run summary); None without
+        its history."""
+        if self.history is None:
+            return None
+        summary: dict[str, Any] = {}
+        for row in self.history:
+            summary.update(row)
+        return summary
+
+    @property
+    def epochs(self) -> int:
+        """Rows holding a finite sweep metric (hyperband's iterations)."""
+        return len(self.metric_values)
+
+    @property
+    def seconds(self) -> float | None:
+        """Run time from start to end (None while running or when unknown)."""
+        start, end = parse_time(self.started_at), parse_time(self.ended_at)
+        if start is None or end is None:
+            return None
+        return max((end - start).total_seconds(), 0.0)
+
+    def best(self, metric: Metric | None) -> float | None:
+        """The best finite value of the sweep metric the run logged (None if none)."""
+        return None if metric is None else metric.best(self.metric_values)
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    """One stored sweep: its config (W&B's format) and search seed."""
+
+    id: str
+    name: str | None
+    project: str | None
+    config: dict
+    state: str
+    created_at: str
+    seed: int | None = None
+
+    @property
+    def method(self) -> str:
+        return str(self.config.get("method"))
+
+    @property
+    def metric(self) -> Metric | None:
+        """The sweep metric (goal defaults to minimize), or None when it names none."""
+        return Metric.from_config(self.config)
+
+
+@dataclass(frozen=True)
+class Sweep(SweepRecord):
+    """A sweep with its runs (creation order, each with its history) and hyperband bands."""
+
+    bands: tuple[Band, ...] = ()
+    runs: tuple[RunRecord, ...] = ()
+
+    @property
+    def best_run(self) -> RunRecord | None:
+        """The finished or stopped run with the best metric value (the first of equals);
+        None without a metric or before such a run."""
+        ranked = self._ranked([run for run in self.runs if run.state.completed])
+        return ranked[0] if ranked and ranked[0].best(self.metric) is not None else None
+
+    def ranked(self) -> list[RunRecord]:
+        """Every run, best metric first; runs without a value after, in creation order."""
+        return self._ranked(list(self.runs))
+
+    def _ranked(self, runs: list[RunRecord]) -> list[RunRecord]:
+        metric = self.metric
+        if metric is None:
+            return runs
+        values = [run.best(metric) for run in runs]
+        scored = sorted(
+            (i for i, v in enumerate(values) if v is not None),
+            key=lambda i: (metric.sign * values[i], i),
+        )
+        missing = [run for run, value in zip(runs, values, strict=True) if value is None]
+        return [runs[i] for i in scored] + missing
+
+    def table(self) -> list[dict[str, Any]]:
+        """One flat dict per run, in creation order: what a data frame or CSV file holds.
+
+        Columns: ``id``, ``name``, ``state``, ``metric`` (best value of the sweep metric),
+        ``epochs``, timings, the stop reason and error, ``params.<name>`` (nested
+        parameters as ``params.a.b``) and ``summary.<key>`` (last logged value of each key).
+        """
+        metric = self.metric
+        table = []
+        for run in self.runs:
+            stop = run.stop
+            row: dict[str, Any] = {
+                "id": run.id,
+                "name": run.name,
+                "state": run.state.value,
+                "metric": run.best(metric),
+                "epochs": run.epochs,
+                "created_at": run.created_at,
+                "started_at": run.started_at,
+                "ended_at": run.ended_at,
+                "seconds": run.seconds,
+                "stop_band": None if stop is None else stop.band,
+                "stop_threshold": None if stop is None else stop.threshold,
+                "error": run.error,
+                "retry_of": run.retry_of,
+            }
+            row.update(flatten(run.params, "params."))
+            row.update(flatten(run.summary or {}, "summary."))
+            table.append(row)
+        return table
+
+    def to_dataframe(self):
+        """:meth:`table` as a pandas ``DataFrame`` (``pip install 'kerasweep[pandas]'``)."""
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError(
+                "Sweep.to_dataframe needs pandas: pip install 'kerasweep[pandas]'"
+            ) from None
+        return pandas.DataFrame(self.table())
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Sweep:
+        """The sweep :meth:`to_dict` wrote (``kerasweep export --format json`` too).
+
+        Derived values (a run's ``metric``, ``epochs``, ``summary``) are recomputed from
+        its rows; keys it lacks take their defaults.
+
+        >>> Sweep.from_dict({"sweep": {"id": "s", "config": {"metric": {"name": "m"}}},
+        ...                  "runs": [{"id": "a", "history": [{"m": 2.0}, {"m": 1.0}]}]}
+        ...                 ).best_run.best(Metric("m"))
+        1.0
+        """
+        info, config = data["sweep"], data["sweep"].get("config") or {}
+        metric = Metric.from_config(config)
+        runs = []
+        for seq, run in enumerate(data.get("runs") or (), start=1):
+            history = tuple(run.get("history") or ())
+            values = [] if metric is None else [metric.value_in(row) for row in history]
+            stop = run.get("stop")
+            runs.append(
+                RunRecord(
+                    id=str(run["id"]),
+                    seq=seq,
+                    sweep_id=str(info.get("id") or ""),
+                    name=str(run.get("name") or ""),
+                    state=RunState(run.get("state") or RunState.FINISHED),
+                    params=dict(run.get("params") or {}),
+                    retry_of=run.get("retry_of"),
+                    error=run.get("error"),
+                    stop=StopReason(**stop) if stop else None,
+                    created_at=run.get("created_at") or "",
+                    started_at=run.get("started_at"),
+                    ended_at=run.get("ended_at"),
+                    metric_values=[v for v in values if v is not None],
+                    history=history,
+                )
+            )
+        return cls(
+            id=str(info.get("id") or ""),
+            name=info.get("name"),
+            project=info.get("project"),
+            config=dict(config),
+            state=str(info.get("state") or ""),
+            created_at=str(info.get("created_at") or ""),
+            seed=info.get("seed"),
+            bands=tuple(Band(b["band"], b.get("threshold")) for b in data.get("bands") or ()),
+            runs=tuple(runs),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The sweep as plain JSON-able data: ``{"sweep": {...}, "runs": [...], "bands":
+        [...]}``, runs in creation order with their rows, best metric and stop reason."""
+        metric = self.metric
+        early = self.config.get("early_terminate")
+        return {
+            "sweep": {
+                "id": self.id,
+                "name": self.name,
+                "project": self.project,
+                "config": self.config,
+                "seed": self.seed,
+                "method": self.method,
+                "metric": None if metric is None else {"name": metric.name, "goal": metric.goal},
+                "early_terminate": dict(early) if isinstance(early, Mapping) else None,
+                "state": self.state,
+                "created_at": self.created_at,
+            },
+            "runs": [
+                {
+                    "id": run.id,
+                    "name": run.name,
+                    "state": run.state.value,
+                    "params": run.params,
+                    "history": list(run.history or ()),
+                    "summary": run.summary or {},
+                    "metric": run.best(metric),
+                    "epochs": run.epochs,
+                    "stop": None if run.stop is None else run.stop.to_dict(),
+                    "error": run.error,
+                    "retry_of": run.retry_of,
+                    "created_at": run.created_at,
+                    "started_at": run.started_at,
+                    "ended_at": run.ended_at,
+                }
+                for run in self.runs
+            ],
+            "bands": [band.to_dict() for band in self.bands],
+        }
+
+
+def parse_time(text: Any) -> datetime | None:
+    """An ISO time as an aware datetime (UTC when it names no zone); None if unreadable."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        time = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return time if time.tzinfo else time.replace(tzinfo=timezone.utc)
+
+
+def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as one level, their keys joined by dots.
+
+    >>> flatten({"lr": 0.1, "opt": {"name": "adam", "beta": 0.9}}, "params.")
+    {'params.lr': 0.1, 'params.opt.name': 'adam', 'params.opt.beta': 0.9}
+    """
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out

@@ -1,0 +1,108 @@
+"""Every run's sweep-metric values, held in memory and brought up to date with what is new.
+
+Hyperband judges a run after each of its metric rows against the values every run of the
+sweep has logged, whichever agent logged them. Reading all of them again for every judgement
+costs more the longer the sweep runs; :class:`SweepMetrics` keeps them and
+:func:`read_new` reads, in one indexed statement, only the runs and rows it does not have
+yet (:meth:`SweepMetrics.take` adds them once the transaction that read them is committed;
+``Store.refresh_metrics`` does both, ``Store.append_rows`` does it after writing rows):
+
+- runs created after the last one it holds (``seq``): claims lock the sweep's row, so a
+  sweep's runs become visible in ``seq`` order;
+- rows past the last step it holds of each run that was running when last read: a run's
+  rows are written by one transaction at a time under its row's lock, so what any reader
+  sees of a run is a prefix of its steps.
+
+A run seen ended gets no more rows (only running runs take rows), so it is not read again.
+One statement sees one snapshot: the rows read of a run seen ended are all of its rows.
+
+Example:
+    >>> metrics = SweepMetrics("sweep-id")
+    >>> store.refresh_metrics(metrics).values  # doctest: +SKIP
+    {'run-1': [0.9, 0.5], 'run-2': [1.2]}
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from kerasweep.local._records import RunState
+from kerasweep.local._store.schema import history, runs
+
+__all__ = ["SweepMetrics", "read_new"]
+
+
+class SweepMetrics:
+    """The finite sweep-metric values of every run of a sweep, as last read.
+
+    Attributes:
+        sweep_id: The sweep.
+        values: Each run's values in log order, by run id (runs in creation order).
+        running: The runs that were running when last read.
+        rows_read: How many rows the last read returned (new values, and one for each run
+            read that had none).
+    """
+
+    def __init__(self, sweep_id: str) -> None:
+        self.sweep_id = sweep_id
+        self.values: dict[str, list[float]] = {}
+        self.running: set[str] = set()
+        self.rows_read = 0
+        self._last_seq = 0  # the newest run held
+        self._last_step: dict[str, int] = {}  # of each running run: the last metric row held
+
+    def take(self, found: list[sa.Row]) -> SweepMetrics:
+        """Add what :func:`read_new` found (``(run id, seq, state, step, value)`` rows)."""
+        self.rows_read = len(found)
+        for run_id, seq, state, step, value in found:
+            values = self.values.setdefault(run_id, [])
+            self._last_seq = max(self._last_seq, seq)
+            if state == RunState.RUNNING:
+                self.running.add(run_id)
+            else:
+                self.running.discard(run_id)
+                self._last_step.pop(run_id, None)
+            if step is not None:
+                values.append(value)
+                if state == RunState.RUNNING:
+                    self._last_step[run_id] = step
+        return self
+
+    def held_up_to(self) -> tuple[int, dict[str, int]]:
+        """Where the next read starts: the ``seq`` of the newest run held, and of each
+        running run the step of the last metric row held.
+
+        >>> SweepMetrics("s").held_up_to()
+        (0, {})
+        """
+        return self._last_seq, dict(self._last_step)
+
+    def __repr__(self) -> str:
+        return f"SweepMetrics({self.sweep_id!r}, runs={len(self.values)})"
+
+
+def read_new(conn: sa.Connection, metrics: SweepMetrics) -> list[sa.Row]:
+    """What the store on ``conn`` has that ``metrics`` lacks (see the module notes), for
+    :meth:`SweepMetrics.take` once the transaction is committed."""
+    open_runs = sorted(metrics.running)
+    last_seq, last_steps = metrics.held_up_to()
+    after = sa.case(last_steps, value=runs.c.id, else_=-1) if last_steps else -1
+    newer = runs.c.seq > last_seq
+    if open_runs:
+        newer = sa.or_(newer, runs.c.id.in_(open_runs))
+    query = (
+        sa.select(runs.c.id, runs.c.seq, runs.c.state, history.c.step, history.c.metric)
+        .select_from(
+            runs.outerjoin(
+                history,
+                sa.and_(
+                    history.c.run_id == runs.c.id,
+                    history.c.metric.is_not(None),
+                    history.c.step > after,
+                ),
+            )
+        )
+        .where(runs.c.sweep_id == metrics.sweep_id, newer)
+        .order_by(runs.c.seq, history.c.step)
+    )
+    return conn.execute(query).all()

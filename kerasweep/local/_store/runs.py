@@ -1,0 +1,289 @@
+"""Agents and runs: heartbeats, atomic claims, hyperband stops, ends, dead agents' runs.
+
+A claim locks the sweep's row (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the
+``BEGIN IMMEDIATE`` write transaction already excludes other writers), so the proposer sees
+every run so far and no two agents are handed the same point; ``run_cap`` is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+
+import sqlalchemy as sa
+
+from kerasweep.local._records import NewRun, RunRecord, RunState, StopReason, SweepRecord
+from kerasweep.local._store.errors import UnknownSweepError
+from kerasweep.local._store.history import metric_values
+from kerasweep.local._store.ids import new_id, now_iso
+from kerasweep.local._store.schema import agents, runs
+from kerasweep.local._store.sweeps import lock_sweep, set_bands
+from kerasweep.local._store.values import dumps, plain
+
+__all__ = [
+    "claim_run",
+    "end_agent",
+    "finish_run",
+    "get_run",
+    "heartbeat",
+    "load_runs",
+    "reap_stale",
+    "record_stop",
+    "register_agent",
+]
+
+Proposer = Callable[[SweepRecord, list[RunRecord]], "NewRun | None"]
+
+
+# -- agents ----------------------------------------------------------------------------------
+
+
+def register_agent(conn: sa.Connection, sweep_id: str) -> str:
+    """Record an agent of this process working on ``sweep_id``; returns its id."""
+    agent_id = new_id(12)
+    conn.execute(
+        agents.insert().values(
+            id=agent_id,
+            sweep_id=sweep_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            started_at=now_iso(),
+            heartbeat_at=time.time(),
+        )
+    )
+    return agent_id
+
+
+def end_agent(conn: sa.Connection, agent_id: str) -> None:
+    conn.execute(agents.update().where(agents.c.id == agent_id).values(ended_at=now_iso()))
+
+
+def heartbeat(conn: sa.Connection, agent_id: str, run_id: str | None) -> bool:
+    """Refresh an agent's and its run's heartbeat; False if the run is no longer its."""
+    now = time.time()
+    conn.execute(agents.update().where(agents.c.id == agent_id).values(heartbeat_at=now))
+    if run_id is None:
+        return True
+    updated = conn.execute(
+        runs.update()
+        .where(
+            runs.c.id == run_id,
+            runs.c.agent_id == agent_id,
+            runs.c.state == RunState.RUNNING.value,
+        )
+        .values(heartbeat_at=now)
+    )
+    return updated.rowcount == 1
+
+
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` of this host exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child not yet reaped is a zombie: it runs nothing
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def reap_stale(conn: sa.Connection, sweep_id: str, stale_after: float) -> list[str]:
+    """Mark crashed the running runs whose agent ended, is gone, or is silent."""
+    host, now = socket.gethostname(), time.time()
+    query = (
+        sa.select(runs.c.id, runs.c.heartbeat_at, agents.c.host, agents.c.pid, agents.c.ended_at)
+        .select_from(runs.outerjoin(agents, agents.c.id == runs.c.agent_id))
+        .where(runs.c.sweep_id == sweep_id, runs.c.state == RunState.RUNNING.value)
+    )
+    reaped = []
+    for row in conn.execute(query).all():
+        if row.ended_at is not None:
+            why = "its agent ended without finishing it"
+        elif row.host == host and row.pid is not None and not pid_alive(row.pid):
+            why = f"its agent (process {row.pid}) is gone"
+        elif row.heartbeat_at is None or now - row.heartbeat_at > stale_after:
+            why = f"no heartbeat from its agent for more than {stale_after:g} s"
+        else:
+            continue
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == row.id, runs.c.state == RunState.RUNNING.value)
+            .values(state=RunState.CRASHED.value, error=f"crashed: {why}", ended_at=now_iso())
+        )
+        reaped.append(row.id)
+    return reaped
+
+
+# -- reading runs ----------------------------------------------------------------------------
+
+
+def _runs_query() -> sa.Select:
+    retry = runs.alias("retry")
+    retried = sa.exists().where(retry.c.retry_of == runs.c.id).label("retried")
+    return sa.select(runs, retried)
+
+
+# built once: statements are immutable, and SQLAlchemy caches their compiled SQL
+_RUNS = _runs_query()
+
+
+def _record(row: sa.Row, values: list[float], history: tuple[dict, ...] | None) -> RunRecord:
+    stop = None
+    if row.stop_band is not None:
+        stop = StopReason(
+            band=row.stop_band,
+            threshold=row.stop_threshold,
+            value=row.stop_value,
+            epoch=row.stop_epoch,
+        )
+    return RunRecord(
+        id=row.id,
+        seq=row.seq,
+        sweep_id=row.sweep_id,
+        name=row.name,
+        state=RunState(row.state),
+        params=json.loads(row.params),
+        agent_id=row.agent_id,
+        retry_of=row.retry_of,
+        retried=bool(row.retried),
+        error=row.error,
+        stop=stop,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        metric_values=list(values),
+        history=history,
+    )
+
+
+def load_runs(
+    conn: sa.Connection, sweep_id: str, histories: dict[str, list[dict]] | None = None
+) -> list[RunRecord]:
+    """A sweep's runs in creation order, with their metric values (and ``histories``)."""
+    values = metric_values(conn, sweep_id=sweep_id)
+    query = _RUNS.where(runs.c.sweep_id == sweep_id).order_by(runs.c.seq)
+    return [
+        _record(
+            row,
+            values.get(row.id, []),
+            None if histories is None else tuple(histories.get(row.id, [])),
+        )
+        for row in conn.execute(query)
+    ]
+
+
+def get_run(conn: sa.Connection, run_id: str, where: str) -> RunRecord:
+    """One run by id (KeyError naming the store if unknown)."""
+    row = conn.execute(_RUNS.where(runs.c.id == run_id)).one_or_none()
+    if row is None:
+        raise KeyError(f"no run {run_id!r} in {where}")
+    return _record(row, metric_values(conn, run_id=run_id).get(run_id, []), None)
+
+
+# -- claims and ends -------------------------------------------------------------------------
+
+
+def claim_run(
+    conn: sa.Connection,
+    sweep_id: str,
+    agent_id: str,
+    propose: Proposer,
+    *,
+    stale_after: float,
+    where: str,
+    attempt: dict[str, str],
+) -> RunRecord | None:
+    """Pick and start the next run of a sweep for ``agent_id`` (see the module notes).
+
+    ``attempt`` (a dict kept across retries of one claim) holds the new run's id: a retry
+    after a lost commit acknowledgement finds the run the earlier attempt made and returns
+    it, rather than claiming a second one.
+    """
+    sweep = lock_sweep(conn, sweep_id)
+    if sweep is None:
+        raise UnknownSweepError(f"no sweep {sweep_id!r} in {where}")
+    if "run_id" in attempt:
+        owner = conn.execute(sa.select(runs.c.agent_id).where(runs.c.id == attempt["run_id"]))
+        if owner.scalar_one_or_none() == agent_id:
+            return get_run(conn, attempt["run_id"], where)
+    reap_stale(conn, sweep_id, stale_after)
+    so_far = load_runs(conn, sweep_id)
+    new = propose(sweep, so_far)
+    if new is None:
+        return None
+    while True:
+        run_id = new_id()
+        if conn.execute(sa.select(runs.c.seq).where(runs.c.id == run_id)).first() is None:
+            break
+    attempt["run_id"] = run_id
+    now = now_iso()
+    conn.execute(
+        runs.insert().values(
+            id=run_id,
+            sweep_id=sweep_id,
+            name=f"{sweep_id}-{len(so_far) + 1}",
+            state=RunState.RUNNING.value,
+            params=dumps(plain(new.params)),
+            agent_id=agent_id,
+            retry_of=new.retry_of,
+            search_info=None if new.search_info is None else dumps(plain(new.search_info)),
+            created_at=now,
+            started_at=now,
+            heartbeat_at=time.time(),
+        )
+    )
+    return get_run(conn, run_id, where)
+
+
+def record_stop(
+    conn: sa.Connection,
+    run_id: str,
+    stop: StopReason,
+    bands: Sequence[tuple[int, float | None]],
+) -> None:
+    """Record that hyperband stops ``run_id`` (the first decision wins) and the band table."""
+    conn.execute(
+        runs.update()
+        .where(runs.c.id == run_id, runs.c.stop_band.is_(None))
+        .values(
+            stop_band=int(stop.band),
+            stop_threshold=float(stop.threshold),
+            stop_value=float(stop.value),
+            stop_epoch=int(stop.epoch),
+        )
+    )
+    if bands:
+        sweep_id = conn.execute(sa.select(runs.c.sweep_id).where(runs.c.id == run_id))
+        set_bands(conn, sweep_id.scalar_one(), bands)
+
+
+def finish_run(
+    conn: sa.Connection, run_id: str, agent_id: str, outcome: RunState | str, error: str | None
+) -> RunState | None:
+    """End a run of ``agent_id`` (see ``Store.finish_run``); the state written, or None."""
+    row = conn.execute(
+        sa.select(runs.c.state, runs.c.stop_band)
+        .where(runs.c.id == run_id, runs.c.agent_id == agent_id)
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        return None
+    state = RunState(outcome)
+    if state is RunState.FINISHED and row.stop_band is not None:
+        state = RunState.STOPPED
+    if RunState(row.state) not in (RunState.RUNNING, RunState.CRASHED):
+        # ended already: by an earlier attempt of this call whose acknowledgement was lost
+        return state if row.state == state.value and state is not RunState.CRASHED else None
+    conn.execute(
+        runs.update()
+        .where(runs.c.id == run_id)
+        .values(state=state.value, error=error, ended_at=now_iso())
+    )
+    return state
