@@ -45,10 +45,13 @@ if str(ROOT) not in sys.path:
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kerasweep import build_mlp  # noqa: E402
+from kerasweep import (  # noqa: E402
+    build_mlp,
+    stack_batches,
+    validation_batches,
+)
 from kerasweep._checkpoints import RunCheckpoint  # noqa: E402
 from kerasweep._data import Dataset  # noqa: E402
-from kerasweep._pipelines import stack_batches, validation_batches  # noqa: E402
 
 BATCH_SIZE = 64
 STEPS_PER_EXECUTION = 128

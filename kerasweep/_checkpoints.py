@@ -216,7 +216,7 @@ class RunCheckpoint(keras.callbacks.Callback):
 
         Example:
             >>> from kerasweep._data import load_dataset
-            >>> from kerasweep._pipelines import stack_batches
+            >>> from kerasweep import stack_batches
             >>> stacked = stack_batches(load_dataset("digits"), 64, 8, seed=0)
             >>> RunCheckpoint("/tmp/runs/new").resume_data(stacked) is stacked
             True

@@ -1,29 +1,22 @@
 """The ``tf.data`` pipelines that feed ``fit`` from a :class:`~kerasweep._data.Dataset`.
 
-:func:`make_datasets` gives the tutorial's training and validation pipelines;
-:func:`stack_batches` gives training elements of many batches each, for
-:class:`~kerasweep.GradientTapeModel`'s one-loop steps; :func:`validation_batches` the test
-arrays in order (both live with the other speed-ups, in
-:mod:`kerasweep._speedups.stacked_batches`). Arrays of :func:`~kerasweep._data.load_dataset`
-are read-only, so what is made from them is shared by the runs of a process while they live.
+:func:`make_datasets` gives the tutorial's training and validation pipelines; the
+stacked pipeline of the one-loop steps (:func:`kerasweep.stack_batches`) lives with the
+other speed-ups, in :mod:`kerasweep._speedups.stacked_batches`. Arrays of
+:func:`~kerasweep._data.load_dataset` are read-only, so what is made from them is shared by
+the runs of a process while they live.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kerasweep._speedups.stacked_batches import (
-    StackedBatches,
-    epoch_order,
-    gatherer,
-    stack_batches,
-    validation_batches,
-)
+from kerasweep._speedups.stacked_batches import epoch_order, gatherer, validation_batches
 
 if TYPE_CHECKING:
     from kerasweep._data import Dataset
 
-__all__ = ["StackedBatches", "make_datasets", "stack_batches", "validation_batches"]
+__all__ = ["make_datasets"]
 
 
 def make_datasets(

@@ -18,10 +18,10 @@ import keras
 import numpy as np
 import pytest
 
-from kerasweep import build_mlp
+from kerasweep import build_mlp, stack_batches, validation_batches
 from kerasweep._checkpoints import CheckpointMismatch, RunCheckpoint
 from kerasweep._data import Dataset
-from kerasweep._pipelines import make_datasets, stack_batches, validation_batches
+from kerasweep._pipelines import make_datasets
 from tests.conftest import ROOT, subprocess_env
 
 SEED = 7

@@ -7,10 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from kerasweep import DatasetError, load_dataset, make_datasets
+from kerasweep import DatasetError, load_dataset, make_datasets, stack_batches
 from kerasweep import _data as data_module
 from kerasweep._data import Dataset
-from kerasweep._pipelines import stack_batches
 
 
 @pytest.fixture(autouse=True)
@@ -243,7 +242,7 @@ def test_stacked_and_validation_pipelines_skip_rewrites_and_autotuning():
 
 
 def test_runs_share_one_validation_pipeline_and_host_copy_of_loaded_arrays():
-    from kerasweep._pipelines import validation_batches
+    from kerasweep import validation_batches
     from kerasweep._speedups.stacked_batches import host_tensors as _host_tensors
 
     data = load_dataset("digits")  # read-only arrays, shared by the runs of a process
@@ -261,7 +260,7 @@ def test_runs_share_one_validation_pipeline_and_host_copy_of_loaded_arrays():
 
 
 def test_writable_arrays_are_read_afresh_for_every_pipeline():
-    from kerasweep._pipelines import validation_batches
+    from kerasweep import validation_batches
 
     data = _small()
     first = validation_batches(data, 4)

@@ -500,8 +500,8 @@ def _mlp_graph():
 
 def _stacked_and_plain(n=100, batch_size=16, k=3, seed=5, epochs=2):
     """Stacked batches and a plain dataset of exactly the same batches, in the same order."""
+    from kerasweep import stack_batches
     from kerasweep._data import Dataset
-    from kerasweep._pipelines import stack_batches
 
     x = RNG.normal(size=(n, D)).astype("float32")
     y = RNG.integers(0, C, size=n).astype("int32")
@@ -637,8 +637,8 @@ def test_a_model_trained_on_stacked_batches_saves_and_loads(tmp_path):
 
 @pytest.mark.slow
 def test_stacked_uint8_images_train_as_their_float32_features():
+    from kerasweep import stack_batches
     from kerasweep._data import _prepared
-    from kerasweep._pipelines import stack_batches
 
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, size=(100, D)).astype("uint8")

@@ -69,7 +69,7 @@ def fit(self: Any, x: Any = None, y: Any = None, *args: Any, **kwargs: Any) -> A
         >>> import keras
         >>> from kerasweep import build_mlp
         >>> from kerasweep._data import load_dataset
-        >>> from kerasweep._pipelines import stack_batches
+        >>> from kerasweep import stack_batches
         >>> model = build_mlp(64, 16)
         >>> model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         ...               steps_per_execution=8)

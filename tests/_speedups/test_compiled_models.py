@@ -6,9 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from kerasweep import build_mlp
+from kerasweep import build_mlp, stack_batches, validation_batches
 from kerasweep._data import Dataset
-from kerasweep._pipelines import stack_batches, validation_batches
 from kerasweep._speedups.compiled_models import CompiledModels
 
 RNG = np.random.default_rng(0)
