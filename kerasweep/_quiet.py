@@ -62,3 +62,21 @@ def import_tensorflow_quietly() -> None:
     with _stderr_fd_silenced(), imports_uncollected():
         import keras  # noqa: F401
         import tensorflow  # noqa: F401
+
+
+@contextlib.contextmanager
+def quiet_wandb() -> Iterator[None]:
+    """wandb's per-run banners and summaries off inside the block (``WANDB_SILENT``), unless
+    the user set ``WANDB_SILENT`` themselves.
+
+    >>> with quiet_wandb():
+    ...     pass
+    """
+    if "WANDB_SILENT" in os.environ:
+        yield
+        return
+    os.environ["WANDB_SILENT"] = "true"
+    try:
+        yield
+    finally:
+        os.environ.pop("WANDB_SILENT", None)
