@@ -2,7 +2,9 @@
 
 The kernel spec lives in a temporary Jupyter data folder (``JUPYTER_PATH``) and starts
 ``sys.executable -m ipykernel_launcher`` with this checkout on ``PYTHONPATH``, so a test sees
-kerasweep as a notebook user would, in a fresh process.
+kerasweep as a notebook user would, in a fresh process: without the variables that quiet
+TensorFlow and wandb or choose a store (the test process may have set them), ``HOME`` a
+fresh folder (no W&B login).
 
 Example:
     >>> nb = run_notebook([code_cell("1 + 1")], tmp_path)  # doctest: +SKIP
@@ -27,6 +29,8 @@ pytest.importorskip("ipykernel")
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = "kerasweep-test-python"
+# what a user's fresh kernel does not have: quieting, a chosen store, a W&B login
+UNSET_PREFIXES = ("WANDB_", "KERASWEEP_", "TF_", "GRPC_", "PYTEST_")
 
 
 def code_cell(source: str) -> Any:
@@ -59,16 +63,21 @@ def run_notebook(
     env: Mapping[str, str] | None = None,
     timeout: int = 600,
     allow_errors: bool = False,
-    interrupt_after: float | None = None,
+    interrupt_when: Path | None = None,
 ) -> Any:
     """Execute a notebook (or a list of cells) in ``cwd``; returns the executed notebook.
 
-    ``env`` is added to the kernel's environment. ``interrupt_after``: seconds after the
-    first cell starts that the kernel gets SIGINT, as the notebook's stop button sends.
+    ``env`` is added to the kernel's environment. ``interrupt_when``: once a cell writes the
+    kernel's pid (``os.getpid()``) in this file, the kernel gets SIGINT, as the notebook's
+    stop button sends.
     """
     nb = cells if hasattr(cells, "cells") else nbformat.v4.new_notebook(cells=list(cells))
-    jupyter = _kernel_spec(cwd / ".jupyter-test", env or {})
-    saved = os.environ.get("JUPYTER_PATH")
+    home = cwd / ".home"
+    home.mkdir(exist_ok=True)
+    jupyter = _kernel_spec(cwd / ".jupyter-test", {"HOME": str(home), **(env or {})})
+    saved = dict(os.environ)
+    for name in [n for n in os.environ if n.startswith(UNSET_PREFIXES)]:
+        del os.environ[name]
     os.environ["JUPYTER_PATH"] = str(jupyter)
     try:
         client = nbclient.NotebookClient(
@@ -78,30 +87,41 @@ def run_notebook(
             allow_errors=allow_errors,
             resources={"metadata": {"path": str(cwd)}},
         )
-        if interrupt_after is None:
+        if interrupt_when is None:
             client.execute()
         else:
-            _execute_interrupting(client, interrupt_after)
+            _execute_interrupting(client, interrupt_when)
     finally:
-        if saved is None:
-            os.environ.pop("JUPYTER_PATH", None)
-        else:
-            os.environ["JUPYTER_PATH"] = saved
+        os.environ.clear()
+        os.environ.update(saved)
     return nb
 
 
-def _execute_interrupting(client: Any, after: float) -> None:
-    """Execute every cell, sending the kernel SIGINT ``after`` seconds into the first."""
+def _execute_interrupting(client: Any, when: Path) -> None:
+    """Execute every cell; once ``when`` exists (a cell writes the kernel's pid in it), send
+    the kernel SIGINT, as the notebook's stop button does."""
+    import signal
     import threading
+    import time
 
+    done = threading.Event()
+
+    def interrupt() -> None:
+        while not done.is_set():
+            if when.exists() and when.read_text().strip():
+                os.kill(int(when.read_text()), signal.SIGINT)
+                return
+            time.sleep(0.1)
+
+    client.reset_execution_trackers()
     with client.setup_kernel():
-        timer = threading.Timer(after, client.km.interrupt_kernel)
-        timer.start()
+        watcher = threading.Thread(target=interrupt, daemon=True)
+        watcher.start()
         try:
             for index, cell in enumerate(client.nb.cells):
                 client.execute_cell(cell, index)
         finally:
-            timer.cancel()
+            done.set()
 
 
 def outputs(nb: Any, name: str | None = None) -> list[dict]:
