@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kerasweep import train
-from kerasweep._quiet import import_tensorflow_quietly, quiet_tensorflow, quiet_wandb
+from kerasweep._quiet import import_tensorflow_quietly, quiet_wandb
 from kerasweep.local._cleanup import run_cleanup
 from kerasweep.local._controller import propose
 from kerasweep.local._function_spec import load_function
@@ -289,9 +289,10 @@ def local_agent(
             one display updated in place, ending with the leaderboard
             (:class:`~kerasweep.local._notebook.NotebookProgress`); elsewhere one line per run
             on the ``kerasweep.local`` logger.
-        verbose: Show what the runs print: Keras' progress bars (default function),
+        verbose: Show what the runs print: Keras' progress bars (of ``sweep_train``),
             wandb's banners and TensorFlow's start-up logs. None: quiet in a notebook,
-            shown elsewhere.
+            shown elsewhere. Quiet, TensorFlow is imported before the first run, its
+            start-up lines silenced (as ``kerasweep run`` does).
 
     Returns:
         What the agent did (:class:`AgentResult`).
@@ -324,12 +325,12 @@ def local_agent(
     store = Store(db, create=False, reconnect_timeout=reconnect_timeout)
     try:
         sweep = store.sweep(sweep_id)
-        if quiet:
-            quiet_tensorflow()  # before the runs import TensorFlow
-        if quiet and function is None and not sweep.config.get("program"):
+        if quiet and (function is not None or not sweep.config.get("program")):
+            # TensorFlow's start-up lines bypass its log level: import it with them silenced
             with contextlib.suppress(Exception):  # a broken install fails each run, with its error
                 import_tensorflow_quietly()
-            function = functools.partial(train.sweep_train, {"verbose": 0})
+            if function is None or function is train.sweep_train:  # no progress bars
+                function = functools.partial(train.sweep_train, {"verbose": 0})
         program = ProgramOptions(stop_grace, kill_delay, echo=program_output)
         runner = _runner(store, sweep, function, mode, program)
         agent = _Agent(store, sweep, runner, options, progress)

@@ -93,7 +93,7 @@ def runs_html(sweep: SweepRecord, runs: Sequence[RunRecord], *, caption: str = "
     out = ['<table class="kerasweep-runs" style="border-collapse:collapse;font-size:13px">']
     if caption:
         out.append(
-            f'<caption style="text-align:left;font-weight:600;padding:4px 0">'
+            f'<caption style="text-align:left;font-weight:600;padding:4px 0;white-space:pre">'
             f"{html.escape(caption)}</caption>"
         )
     out.append("<thead><tr>")
