@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import wrapt
 
-from kerasweep._quiet import quiet_tensorflow
+from kerasweep._quiet import tensorflow_quiet_in_notebook
 from kerasweep._speedups.long_lived_objects import imports_uncollected
 from kerasweep._version import __version__
 
@@ -75,9 +75,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'kerasweep' has no attribute {name!r}")
-    # TensorFlow reads its log level once, at import: set before a name here imports it
-    quiet_tensorflow()
-    with imports_uncollected():  # wandb's, sqlalchemy's: fewer collections while they load
+    # wandb's, sqlalchemy's: fewer collections while they load; TensorFlow's quiet in a notebook
+    with imports_uncollected(), tensorflow_quiet_in_notebook():
         value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

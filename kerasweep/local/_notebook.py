@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kerasweep._quiet import in_notebook
 from kerasweep._text import format_value
 from kerasweep.local._records import RunRecord, SweepRecord
 from kerasweep.local._run_tables import ranked, runs_html, runs_text
@@ -29,18 +30,6 @@ _ENDED = {
     "failures": "stopped: too many failed runs in a row",
     "interrupted": "interrupted",
 }
-
-
-def in_notebook() -> bool:
-    """Whether this code runs in an IPython kernel (a notebook's), not a terminal or script."""
-    import sys
-
-    if "IPython" not in sys.modules:
-        return False
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 class NotebookProgress:
