@@ -14,7 +14,7 @@ NOTEBOOK = ROOT / "examples" / "tensorflow-sweeps.ipynb"
 NOISE = re.compile(
     r"^[IWEF]\d{4} |oneDNN|cuInit|absl::|TF_ENABLE_ONEDNN_OPTS|"
     r"wandb: (Tracking run|Run history|Run summary|Syncing|View run|Find logs)|"
-    r"Epoch \d+/\d+|\d+/\d+ \[[=>.]+\]",
+    r"Epoch \d+/\d+|\d+/\d+ \[[=>.]+\]|/step - ",
     re.MULTILINE,
 )
 

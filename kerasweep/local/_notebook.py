@@ -24,6 +24,7 @@ from kerasweep.local._run_tables import ranked, runs_html, runs_text
 
 __all__ = ["NotebookProgress", "in_notebook"]
 
+_LINE_STYLE = 'style="font-size:13px;padding:4px 0;white-space:pre"'
 _ENDED = {
     "count": "done",
     "exhausted": "done: the sweep has no more runs",
@@ -100,7 +101,7 @@ class NotebookProgress:
         for line in [self._current[1] if self._current else "", self._footer]:
             if line:
                 lines.append(line)
-                parts.append(f'<div style="font-size:13px;padding:4px 0">{html.escape(line)}</div>')
+                parts.append(f"<div {_LINE_STYLE}>{html.escape(line)}</div>")
         return {
             "text/plain": "\n".join(lines),
             "text/html": f'<div class="kerasweep-progress">{"".join(parts)}</div>',

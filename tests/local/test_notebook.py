@@ -95,3 +95,26 @@ def test_verbose_false_quiets_wandb_for_the_runs_and_restores_it_after(db, monke
     local_agent(sweep_id, train, count=1, db=db, wandb_mode="disabled", verbose=False)
     local_agent(sweep_id, train, count=1, db=db, wandb_mode="disabled")  # not a notebook
     assert seen == ["true", None] and "WANDB_SILENT" not in os.environ
+
+
+@pytest.mark.slow
+def test_keras_lines_of_sweep_train_are_off_unless_verbose(db, capfd):
+    from kerasweep.train import sweep_train
+
+    config = {
+        "method": "grid",
+        "metric": {"name": "val_loss", "goal": "minimize"},
+        "parameters": {
+            "dataset": {"value": "digits"},
+            "epochs": {"value": 1},
+            "batch_size": {"values": [64, 128]},
+        },
+    }
+    sweep_id = local_sweep(config, db=db)
+    local_agent(sweep_id, sweep_train, count=1, db=db, wandb_mode="disabled", verbose=False)
+    quiet = capfd.readouterr()
+    local_agent(sweep_id, sweep_train, count=1, db=db, wandb_mode="disabled", verbose=True)
+    loud = capfd.readouterr()
+    keras_line = re.compile(r"^\d+/\d+ .*/step - .*val_loss: ", re.M)  # Keras' epoch line
+    assert not keras_line.search(quiet.out + quiet.err)
+    assert keras_line.search(loud.out + loud.err)
