@@ -285,7 +285,7 @@ def local_agent(
             asked to stop, the rows it logged are kept for one more try, and the agent ends
             with :class:`~kerasweep.local._store.StoreLostError`.
         progress: Told of each run's start, rows and end, and of the agent's end
-            (:class:`~kerasweep.local._progress.ProgressObserver`). Default: in a notebook,
+            (:class:`~kerasweep.local.ProgressObserver`). Default: in a notebook,
             one display updated in place, ending with the leaderboard
             (:class:`~kerasweep.local._notebook.NotebookProgress`); elsewhere one line per run
             on the ``kerasweep.local`` logger.
