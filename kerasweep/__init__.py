@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import wrapt
 
+from kerasweep._quiet import tensorflow_quiet_in_notebook
 from kerasweep._speedups.long_lived_objects import imports_uncollected
 from kerasweep._version import __version__
 
@@ -74,7 +75,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'kerasweep' has no attribute {name!r}")
-    with imports_uncollected():  # wandb's, sqlalchemy's: fewer collections while they load
+    # wandb's, sqlalchemy's: fewer collections while they load; TensorFlow's quiet in a notebook
+    with imports_uncollected(), tensorflow_quiet_in_notebook():
         value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

@@ -21,6 +21,16 @@ from collections.abc import Iterator
 from kerasweep._speedups.long_lived_objects import imports_uncollected
 
 
+def in_notebook() -> bool:
+    """Whether this code runs in an IPython kernel (a notebook's), not a terminal or script."""
+    if "IPython" not in sys.modules:
+        return False
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
 def quiet_tensorflow() -> None:
     """Silence TF's C++ and Python logs and oneDNN notices unless asked for."""
     if os.environ.get("KERASWEEP_VERBOSE_TF"):
@@ -49,6 +59,30 @@ def _stderr_fd_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
+@contextlib.contextmanager
+def tensorflow_quiet_in_notebook() -> Iterator[None]:
+    """In a notebook, an import of TensorFlow inside the block is quiet, as the command
+    line's: its C++ log level off and its start-up lines (which bypass that level) silenced.
+
+    Nothing changes outside a notebook, once TensorFlow is imported, or where the user set
+    ``TF_CPP_MIN_LOG_LEVEL`` (TF reads it once, at import) or ``KERASWEEP_VERBOSE_TF``.
+
+    >>> with tensorflow_quiet_in_notebook():
+    ...     import kerasweep._model  # doctest: +SKIP
+    """
+    if (
+        "tensorflow" in sys.modules
+        or "TF_CPP_MIN_LOG_LEVEL" in os.environ
+        or os.environ.get("KERASWEEP_VERBOSE_TF")
+        or not in_notebook()
+    ):
+        yield
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    with _stderr_fd_silenced():
+        yield
+
+
 def import_tensorflow_quietly() -> None:
     """Import TensorFlow and Keras without their start-up lines (CUDA probing, absl).
 
@@ -62,3 +96,21 @@ def import_tensorflow_quietly() -> None:
     with _stderr_fd_silenced(), imports_uncollected():
         import keras  # noqa: F401
         import tensorflow  # noqa: F401
+
+
+@contextlib.contextmanager
+def quiet_wandb() -> Iterator[None]:
+    """wandb's per-run banners and summaries off inside the block (``WANDB_SILENT``), unless
+    the user set ``WANDB_SILENT`` themselves.
+
+    >>> with quiet_wandb():
+    ...     pass
+    """
+    if "WANDB_SILENT" in os.environ:
+        yield
+        return
+    os.environ["WANDB_SILENT"] = "true"
+    try:
+        yield
+    finally:
+        os.environ.pop("WANDB_SILENT", None)

@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -717,3 +718,30 @@ def test_report_shows_the_seed_and_the_distinct_configurations(seed, shown):
     assert f"{shown} · 3 distinct configurations" in page
     assert "<dt>Seed</dt><dd>" + ("unseeded" if seed is None else "7") + "</dd>" in page
     assert "<dt>Distinct configurations</dt><dd>3 of 4 runs</dd>" in page
+
+
+def test_the_report_returned_is_its_path_and_shows_inline_in_a_notebook(tmp_path):
+    from kerasweep import report
+    from kerasweep.local import local_agent, local_sweep
+    from tests.local.test_progress import GRID, two_epochs
+
+    db = tmp_path / "k.db"
+    config = {**GRID, "name": '</iframe><script>alert("x")</script>'}
+    sweep_id = local_sweep(config, db=db)
+    local_agent(sweep_id, two_epochs, db=db, wandb_mode="disabled")
+    path = report(sweep_id, f"{tmp_path}/out/", db=db)
+    assert path == tmp_path / "out" / f"report-{sweep_id}.html" and path.is_file()
+    assert isinstance(path, pathlib.Path) and str(path).endswith(".html")
+
+    frames = []
+
+    class Frames(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            frames.append((tag, dict(attrs)))
+
+    Frames().feed(path._repr_html_())
+    (tag, attrs), *rest = frames
+    assert tag == "iframe" and not rest  # the page is inside the frame, not beside it
+    assert attrs["srcdoc"] == path.read_text(encoding="utf-8")
+    path.unlink()
+    assert path._repr_html_() is None  # the text form says where it was

@@ -2,15 +2,43 @@
 
 Example:
     >>> kerasweep.report("k3x9q2ab", "sweep.html")  # doctest: +SKIP
-    PosixPath('sweep.html')
+    ReportPath('sweep.html')
 """
 
 from __future__ import annotations
 
+import html
 import os
 import pathlib
 
 from kerasweep._html_report.page import render_report
+
+__all__ = ["ReportPath", "report"]
+
+
+class ReportPath(type(pathlib.Path())):  # PosixPath or WindowsPath: Path itself before 3.12
+    """The path of a written report, shown inline as a notebook cell's result.
+
+    It is the path (``open``, ``read_text``, ``str``, ``==`` a ``Path``); a notebook shows
+    the report itself in an iframe holding the page (``srcdoc``), so no server or port is
+    needed (Colab included).
+
+    >>> ReportPath("sweep.html").name
+    'sweep.html'
+    """
+
+    height = 640  # pixels of the inline frame
+
+    def _repr_html_(self) -> str | None:
+        try:
+            page = self.read_text(encoding="utf-8")
+        except OSError:  # moved or removed since: the text form says where it was
+            return None
+        return (
+            f'<iframe srcdoc="{html.escape(page, quote=True)}" title="{html.escape(self.name)}" '
+            f'style="width:100%;height:{self.height}px;border:1px solid #ddd" '
+            'sandbox="allow-scripts allow-popups"></iframe>'
+        )
 
 
 def report(
@@ -18,8 +46,10 @@ def report(
     path: str | os.PathLike[str] | None = None,
     *,
     db: str | os.PathLike[str] | None = None,
-) -> pathlib.Path:
+) -> ReportPath:
     """Write the HTML report of a local sweep and return its path.
+
+    In a notebook, the path returned (a :class:`ReportPath`) shows the report inline.
 
     Args:
         sweep_id: the local sweep's id.
@@ -39,7 +69,7 @@ def report(
 
     Example:
         >>> kerasweep.report("k3x9q2ab", "sweep.html")  # doctest: +SKIP
-        PosixPath('sweep.html')
+        ReportPath('sweep.html')
     """
     from kerasweep.local._store import StoreReader
 
@@ -55,4 +85,4 @@ def report(
     page = render_report(sweep)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
-    return out
+    return ReportPath(out)

@@ -126,6 +126,7 @@ def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
     if args.gpus:
         return _agents_per_device(args, sweep_id)
     from kerasweep.local._agent import AgentTerminated, local_agent
+    from kerasweep.local._progress import StatusLines
 
     _setup_run_output(args.verbose)
     from kerasweep.dashboard._discovery import dashboard_hint
@@ -142,6 +143,7 @@ def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
             max_consecutive_failures=args.max_failures,
             program_output=args.verbose,
             reconnect_timeout=args.reconnect_timeout,
+            progress=StatusLines(),  # one line per run, in a notebook's ! or %run too
         )
     except AgentTerminated:
         print("Agent terminated (SIGTERM): its run is marked crashed.")

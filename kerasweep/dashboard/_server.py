@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import html
 import os
 import signal
 import socket
@@ -171,6 +172,24 @@ class Dashboard:
                 os.unlink(self._note)
             self._note = None
 
+    def __repr__(self) -> str:
+        serving = "serving" if self._thread is not None else "not serving"
+        return f"<Dashboard of {self.store_label} at {self.url} ({serving})>"
+
+    def _repr_html_(self) -> str | None:
+        """In a notebook, once :meth:`start` ed: the dashboard in an iframe. Colab's browser
+        reaches the kernel's port through Colab's proxy; elsewhere the notebook's browser
+        must reach :attr:`url` (the kernel runs on its machine, or the port is forwarded)."""
+        if self._thread is None:
+            return None
+        url = _colab_proxy_url(self.port) or self.url
+        return (
+            f'<div style="font-size:13px">Dashboard of {html.escape(self.store_label)}: '
+            f'<a href="{html.escape(url)}" target="_blank">{html.escape(url)}</a></div>'
+            f'<iframe src="{html.escape(url)}" style="width:100%;height:640px;'
+            'border:1px solid #ddd"></iframe>'
+        )
+
     def __enter__(self) -> Dashboard:
         return self
 
@@ -221,6 +240,18 @@ def serve(
         print("Read-only, updates live; Ctrl-C to stop.", file=out, flush=True)
         with _sigterm_ends(), contextlib.suppress(KeyboardInterrupt):
             dashboard.serve_forever()
+
+
+def _colab_proxy_url(port: int) -> str | None:
+    """The address at which Colab's browser reaches ``port`` of the kernel; None elsewhere."""
+    if "google.colab" not in sys.modules:
+        return None
+    try:
+        from google.colab.output import eval_js
+
+        return str(eval_js(f"google.colab.kernel.proxyPort({int(port)})"))
+    except Exception:  # an older Colab, or no front end to ask
+        return None
 
 
 @contextlib.contextmanager

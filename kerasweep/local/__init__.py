@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from kerasweep.local._agent import AgentResult, local_agent
 from kerasweep.local._controller import local_sweep
+from kerasweep.local._progress import ProgressObserver
 from kerasweep.local._records import Band, RunRecord, RunState, StopReason, Sweep
 from kerasweep.local._results import export_sweep, load_sweep
 from kerasweep.local._run import LocalRun, current_run, stop_requested
@@ -22,6 +23,7 @@ __all__ = [
     "AgentResult",
     "Band",
     "LocalRun",
+    "ProgressObserver",
     "RunRecord",
     "RunState",
     "StopReason",

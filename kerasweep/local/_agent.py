@@ -14,6 +14,8 @@ not at all with ``wandb_mode="disabled"``.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import time
@@ -23,16 +25,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kerasweep import train
-from kerasweep._text import format_value
+from kerasweep._quiet import import_tensorflow_quietly, quiet_wandb
 from kerasweep.local._cleanup import run_cleanup
-from kerasweep.local._controller import propose, searched_params
+from kerasweep.local._controller import propose
 from kerasweep.local._function_spec import load_function
 from kerasweep.local._heartbeat import Heartbeat
 from kerasweep.local._interrupts import AgentTerminated, sigterm_interrupts
+from kerasweep.local._notebook import NotebookProgress, in_notebook
+from kerasweep.local._progress import ObservedRun, ProgressObserver, StatusLines
 from kerasweep.local._run import LocalRun
 from kerasweep.local._runners import FunctionRunner, ProgramOptions, ProgramRunner, Runner
 from kerasweep.local._store import (
-    RunRecord,
     RunState,
     Store,
     StoreLostError,
@@ -93,36 +96,19 @@ class AgentOptions:
             )
 
 
-def _status_line(
-    run: RunRecord, sweep: SweepRecord, index: int, count: int | None, seconds: float
-) -> str:
-    """One line saying how a run ended."""
-    total = f"/{count}" if count else ""
-    parts = [f"[{index}{total}]", run.id, f"{run.state:<8}"]
-    metric = sweep.metric
-    best = run.best(metric)
-    if metric is not None and best is not None:
-        epochs = len(run.metric_values)
-        value = format_value(best)
-        parts.append(f"{metric.name}={value} ({epochs} epoch{'s' if epochs != 1 else ''})")
-    if run.state is RunState.STOPPED and run.stop:
-        parts.append(f"stopped at {run.stop.sentence()}")
-    if run.error:
-        parts.append(run.error)
-    shown = searched_params(sweep.config) or list(run.params)
-    params = (f"{k}={format_value(run.params[k], width=30)}" for k in shown if k in run.params)
-    parts.append(" ".join(params))
-    parts.append(f"({seconds:.1f} s)")
-    return "  ".join(part for part in parts if part)
-
-
 class _Agent:
     """The run loop of one :func:`local_agent` call."""
 
     def __init__(
-        self, store: Store, sweep: SweepRecord, runner: Runner, options: AgentOptions
+        self,
+        store: Store,
+        sweep: SweepRecord,
+        runner: Runner,
+        options: AgentOptions,
+        progress: ProgressObserver,
     ) -> None:
         self.store, self.sweep, self.runner, self.options = store, sweep, runner, options
+        self.progress = progress
         self.current: LocalRun | None = None
 
     def run(self) -> AgentResult:
@@ -152,8 +138,10 @@ class _Agent:
                         store.set_sweep_state(sweep.id, "finished")
                     break
                 result.run_ids.append(record.id)
-                run = LocalRun(store, sweep, record, agent_id=agent_id)
+                run = ObservedRun(store, sweep, record, agent_id=agent_id, observer=self.progress)
                 heartbeat.local_run = self.current = run
+                index = len(result.run_ids)
+                self.progress.run_started(sweep, record, index, options.count)
                 started = time.monotonic()
                 try:
                     state = self.runner.run(run)
@@ -163,7 +151,7 @@ class _Agent:
                 seconds = time.monotonic() - started
                 ended = store.run(run.id)
                 self.current = None
-                logger.info(_status_line(ended, sweep, len(result.run_ids), options.count, seconds))
+                self.progress.run_ended(sweep, ended, index, options.count, seconds)
                 if RunState(state).errored:
                     result.failed += 1
                     failures_in_a_row += 1
@@ -251,6 +239,8 @@ def local_agent(
     kill_delay: float = 30.0,
     program_output: bool = True,
     reconnect_timeout: float = 60.0,
+    progress: ProgressObserver | None = None,
+    verbose: bool | None = None,
 ) -> AgentResult:
     """Run a local sweep's runs in this process, the offline twin of ``wandb.agent``.
 
@@ -265,8 +255,9 @@ def local_agent(
 
     Ctrl-C (``KeyboardInterrupt``) or, in the main thread of a process that has no SIGTERM
     handler of its own, SIGTERM (:class:`AgentTerminated`) ends the agent: the run in
-    progress is marked crashed ("interrupted"), keeping the rows it logged, and the
-    exception propagates.
+    progress is marked crashed ("interrupted"), keeping the rows it logged, and a
+    ``KeyboardInterrupt`` saying so propagates (TensorFlow's frames left out), or the
+    :class:`AgentTerminated`.
 
     Args:
         sweep_id: A sweep made by :func:`kerasweep.local_sweep` (or ``kerasweep sweep``).
@@ -293,6 +284,15 @@ def local_agent(
             away (a restart is ridden out). If it stays away longer, the run in progress is
             asked to stop, the rows it logged are kept for one more try, and the agent ends
             with :class:`~kerasweep.local._store.StoreLostError`.
+        progress: Told of each run's start, rows and end, and of the agent's end
+            (:class:`~kerasweep.local.ProgressObserver`). Default: in a notebook,
+            one display updated in place, ending with the leaderboard
+            (:class:`~kerasweep.local._notebook.NotebookProgress`); elsewhere one line per run
+            on the ``kerasweep.local`` logger.
+        verbose: Show what the runs print: Keras' progress bars (of ``sweep_train``),
+            wandb's banners and TensorFlow's start-up logs. None: quiet in a notebook,
+            shown elsewhere. Quiet, TensorFlow is imported before the first run, its
+            start-up lines silenced (as ``kerasweep run`` does).
 
     Returns:
         What the agent did (:class:`AgentResult`).
@@ -318,12 +318,51 @@ def local_agent(
     mode = resolve_wandb_mode(wandb_mode)
     if isinstance(function, str):
         function = load_function(function)
+    notebook = in_notebook()
+    if progress is None:
+        progress = NotebookProgress() if notebook else StatusLines()
+    quiet = not verbose if verbose is not None else notebook
     store = Store(db, create=False, reconnect_timeout=reconnect_timeout)
     try:
         sweep = store.sweep(sweep_id)
+        if quiet and (function is not None or not sweep.config.get("program")):
+            # TensorFlow's start-up lines bypass its log level: import it with them silenced
+            with contextlib.suppress(Exception):  # a broken install fails each run, with its error
+                import_tensorflow_quietly()
+            if function is None or function is train.sweep_train:  # no progress bars
+                function = functools.partial(train.sweep_train, {"verbose": 0})
         program = ProgramOptions(stop_grace, kill_delay, echo=program_output)
-        agent = _Agent(store, sweep, _runner(store, sweep, function, mode, program), options)
-        with sigterm_interrupts():
-            return agent.run()
+        runner = _runner(store, sweep, function, mode, program)
+        agent = _Agent(store, sweep, runner, options, progress)
+        with sigterm_interrupts(), quiet_wandb() if quiet else contextlib.nullcontext():
+            try:
+                result = agent.run()
+            except KeyboardInterrupt as err:
+                _tell_end(progress, store, sweep, "interrupted")
+                if isinstance(err, AgentTerminated):
+                    raise
+                raise KeyboardInterrupt(_interrupted_line(store, sweep, agent)) from None
+        _tell_end(progress, store, sweep, result.reason)
+        return result
     finally:
         store.close()
+
+
+def _interrupted_line(store: Store, sweep: SweepRecord, agent: _Agent) -> str:
+    """``sweep ID interrupted; run ID-3 marked crashed, its rows kept``."""
+    run, where = agent.current, ""
+    if run is not None:
+        try:
+            state = store.run(run.id).state.value
+        except Exception:  # the store went away too: say what the run was
+            state = "interrupted"
+        where = f"; run {run.id} marked {state}, its rows kept"
+    return f"sweep {sweep.id} interrupted{where}"
+
+
+def _tell_end(progress: ProgressObserver, store: Store, sweep: SweepRecord, reason: str) -> None:
+    """The observer's last event, with every run of the sweep (never raises)."""
+    try:
+        progress.sweep_ended(sweep, store.runs(sweep.id), reason)
+    except Exception as err:  # the sweep's outcome matters more than its display
+        logger.debug("progress display failed at the end: %s", err)

@@ -207,6 +207,13 @@ class RunRecord:
         """The best finite value of the sweep metric the run logged (None if none)."""
         return None if metric is None else metric.best(self.metric_values)
 
+    def __repr__(self) -> str:
+        """Short, without the history: ``<RunRecord k3x9q2ab-1 (g6b4xxsw) finished, 3
+        epochs, learning_rate=0.01>``."""
+        epochs = f"{self.epochs} epoch{'' if self.epochs == 1 else 's'}"
+        params = " ".join(f"{k}={format_value(v, width=24)}" for k, v in self.params.items())
+        return f"<RunRecord {self.name} ({self.id}) {self.state.value}, {epochs}, {params}>"
+
 
 @dataclass(frozen=True)
 class SweepRecord:
@@ -247,6 +254,31 @@ class Sweep(SweepRecord):
     def ranked(self) -> list[RunRecord]:
         """Every run, best metric first; runs without a value after, in creation order."""
         return self._ranked(list(self.runs))
+
+    def _title(self) -> str:
+        metric, n = self.metric, len(self.runs)
+        title = f"sweep {self.id}" + (f" ({self.name})" if self.name else "")
+        title += f"  {self.method}" + (f"  {metric.name} ({metric.goal})" if metric else "")
+        counts: dict[str, int] = {}
+        for run in self.runs:
+            counts[run.state.value] = counts.get(run.state.value, 0) + 1
+        states = ", ".join(f"{k} {v}" for v, k in counts.items())
+        title += f": {n} run{'' if n == 1 else 's'}" + (f" ({states})" if states else "")
+        best = self.best_run
+        if best is not None:
+            title += f", best {format_value(best.best(metric))} ({best.name})"
+        return title
+
+    def __repr__(self) -> str:
+        """One line: ``<Sweep k3x9q2ab  grid  val_loss (minimize): 4 runs (4 finished), best
+        0.31 (k3x9q2ab-2)>``; the runs are in :attr:`runs`."""
+        return f"<{self._title().replace('sweep ', 'Sweep ', 1)}>"
+
+    def _repr_html_(self) -> str:
+        """The leaderboard, one row per run, best first: a notebook cell's display."""
+        from kerasweep.local._run_tables import runs_html
+
+        return runs_html(self, self.ranked(), caption=self._title())
 
     def _ranked(self, runs: list[RunRecord]) -> list[RunRecord]:
         metric = self.metric

@@ -297,3 +297,16 @@ def test_no_secret_from_the_environment_reaches_any_page(injected_sweep, tmp_pat
         out, err = proc.communicate(timeout=30)
     for name, value in SECRETS.items():
         assert not any(value in body for body in [*bodies, out, err]), name
+
+
+def test_a_started_dashboard_shows_inline_in_a_notebook(injected_sweep):
+    board = Dashboard(injected_sweep[0], port=0)
+    try:
+        assert board._repr_html_() is None and "(not serving)" in repr(board)
+        board.start()
+        assert repr(board) == f"<Dashboard of {board.store_label} at {board.url} (serving)>"
+        page = board._repr_html_()
+        assert f'<iframe src="{board.url}"' in page
+        assert get(board.url)[0] == 200
+    finally:
+        board.close()
