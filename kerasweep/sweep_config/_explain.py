@@ -17,12 +17,13 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kerasweep._plain import plain
+from kerasweep._text import format_value
 from kerasweep.sweep_config import _engine as engine
 from kerasweep.sweep_config import _grid as grid
 from kerasweep.sweep_config._load import load_sweep_config
@@ -194,7 +195,7 @@ def _proposals(config: dict, seed: int | None, count: int) -> tuple[list[dict], 
         suggestion = engine.next_run(config, runs, seed=seed, proposal=len(runs))
         if suggestion is None:
             break
-        params = {key: _plain(spec["value"]) for key, spec in suggestion.config.items()}
+        params = {key: plain(spec["value"]) for key, spec in suggestion.config.items()}
         proposals.append(params)
         runs.append(
             engine.sweep_run(
@@ -283,14 +284,6 @@ def _describe(leaf: Leaf) -> str:
     return f"{name} {leaf.distribution}"
 
 
-def _plain(value: Any) -> Any:
-    """A proposal's value as plain Python (the engine returns numpy scalars)."""
-    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
-        return value.tolist()
-    return value
-
-
 def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}" if math.isfinite(value) else str(value)
-    return str(value)
+    """A parameter value in a line of text (six significant digits)."""
+    return format_value(value, 6)
