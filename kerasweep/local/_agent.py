@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kerasweep import train
@@ -124,6 +124,15 @@ class _Agent:
     ) -> None:
         self.store, self.sweep, self.runner, self.options = store, sweep, runner, options
         self.current: LocalRun | None = None
+        self.warned_metric = False
+
+    def _metric_not_logged(self, ended: RunRecord) -> str | None:
+        """The sentence of a run that ended without logging the sweep metric (its rows are
+        read only then), else None."""
+        if self.sweep.metric is None or ended.metric_values or not ended.state.completed:
+            return None
+        rows = tuple(self.store.history(ended.id))
+        return replace(ended, history=rows).metric_not_logged(self.sweep.metric)
 
     def run(self) -> AgentResult:
         store, sweep, options = self.store, self.sweep, self.options
@@ -163,7 +172,12 @@ class _Agent:
                 seconds = time.monotonic() - started
                 ended = store.run(run.id)
                 self.current = None
-                logger.info(_status_line(ended, sweep, len(result.run_ids), options.count, seconds))
+                missing = self._metric_not_logged(ended)
+                line = _status_line(ended, sweep, len(result.run_ids), options.count, seconds)
+                logger.info(line + (f"  ({sweep.metric.name} not logged)" if missing else ""))
+                if missing and not self.warned_metric:  # once per sweep, not per run
+                    self.warned_metric = True
+                    logger.warning(f"warning: {missing}")
                 if RunState(state).errored:
                     result.failed += 1
                     failures_in_a_row += 1
