@@ -4,7 +4,9 @@
 :class:`~kerasweep.sweep_config.SweepConfigError`), then says what W&B's engine will make of
 it: the method and metric, the size of the space, the hyperband bands and the epochs runs are
 judged at, the first proposals (with a seed, exactly the ones ``kerasweep run --seed`` makes
-first), and warnings for traps W&B users run into. It touches no store and runs nothing.
+first), and warnings for traps W&B users run into (for a sweep of ``sweep_train``: a metric
+it never logs, a parameter it does not read, each with a did-you-mean). It touches no store
+and runs nothing.
 
 Example:
     >>> from kerasweep.sweep_config import SWEEP_CONFIG
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kerasweep._plain import plain
+from kerasweep._suggest import did_you_mean
 from kerasweep._text import format_value
 from kerasweep.sweep_config import _engine as engine
 from kerasweep.sweep_config import _grid as grid
@@ -135,7 +138,11 @@ class Explanation:
 
 
 def explain(
-    source: Mapping | str | os.PathLike, *, seed: int | None = None, count: int = 5
+    source: Mapping | str | os.PathLike,
+    *,
+    seed: int | None = None,
+    count: int = 5,
+    sweep_train: bool = False,
 ) -> Explanation:
     """Explain a sweep config: see the module notes.
 
@@ -145,6 +152,10 @@ def explain(
             makes first. Without one, they are a sample.
         count: How many proposals to show (fewer when the grid or ``run_cap`` ends first;
             bayes shows one, since its later proposals depend on the runs' results).
+        sweep_train: The runs are :func:`kerasweep.sweep_train`'s (the agent's function when
+            the config has no ``program`` and none is given): warn of a metric it never
+            logs and of parameters it does not read (``kerasweep explain`` does, unless
+            given ``--function``).
 
     Raises:
         SweepConfigError: The config cannot be run (the message ``kerasweep sweep`` gives).
@@ -157,7 +168,8 @@ def explain(
     run_cap = config.get("run_cap")
     hyperband = _hyperband(config)
     proposals, note = _proposals(config, seed, count)
-    warnings = _leaf_warnings(leaves)
+    warnings = _sweep_train_warnings(config) if sweep_train else []
+    warnings += _leaf_warnings(leaves)
     warnings += _space_warnings(method, points, run_cap)
     if hyperband is not None and hyperband.epochs is not None and not hyperband.judged:
         warnings.append(
@@ -238,6 +250,30 @@ def _epochs(config: dict) -> int | None:
     from kerasweep.train import DEFAULT_CONFIG
 
     return int(DEFAULT_CONFIG["epochs"])
+
+
+def _sweep_train_warnings(config: dict) -> list[str]:
+    """A sweep of ``sweep_train`` (no program): metric names it never logs, parameters it
+    does not read."""
+    if "program" in config or "command" in config:
+        return []
+    from kerasweep import train
+
+    warnings = []
+    metric = Metric.from_config(config)
+    if metric is not None and not train.logs_metric(metric.name):
+        logged = ", ".join(train.LOGGED_KEYS)
+        warnings.append(
+            f"metric {metric.name!r}{did_you_mean(metric.name, train.LOGGED_KEYS)}:"
+            f" sweep_train never logs it (it logs {logged} and epoch/*); every run would"
+            " end without a value, leaving hyperband and bayes nothing to judge"
+        )
+    for unread in train.unread_keys(config["parameters"]):
+        warnings.append(
+            f"parameter {unread}: sweep_train does not read it, so runs ignore it"
+            " (strict_config: true makes it an error)"
+        )
+    return warnings
 
 
 def _leaf_warnings(leaves: list[Leaf]) -> list[str]:
