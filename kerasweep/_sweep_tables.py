@@ -166,6 +166,9 @@ def leaderboard(sweep: Sweep) -> str:
     ]
     right = {0, *range(3, 3 + len(params) + 2)}
     lines += ["", _table(header, rows, right)]
+    notice = sweep.metric_notice()
+    if notice:
+        lines += ["", f"note: {notice}"]
     return "\n".join(lines)
 
 

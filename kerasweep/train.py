@@ -26,14 +26,27 @@ Program mode, for ``wandb agent`` with a ``program:`` sweep (``${args}`` expands
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kerasweep._errors import KerasweepError
+from kerasweep._suggest import did_you_mean
 
-__all__ = ["DEFAULT_CONFIG", "OPTIMIZERS", "RunConfigError", "main", "sweep_train"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "LOGGED_KEYS",
+    "OPTIMIZERS",
+    "RunConfigError",
+    "logs_metric",
+    "main",
+    "sweep_train",
+    "unread_keys",
+]
+
+logger = logging.getLogger("kerasweep.train")
 
 #: The tutorial's defaults, plus the knobs a sweep will want to vary.
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -63,7 +76,13 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # functions (reset per run)
     "reuse_compiled": True,
     "verbose": "auto",
+    # a key sweep_train does not read is an error (RunConfigError), not a warning
+    "strict_config": False,
 }
+
+#: The keys of the row ``sweep_train`` logs once per epoch (``SweepMetricsLogger``), which a
+#: sweep's metric names; ``WandbMetricsLogger`` adds ``epoch/*`` and ``batch/*`` rows.
+LOGGED_KEYS = ("epochs", "loss", "acc", "val_loss", "val_acc")
 
 #: Optimizer names a config may use, mapped to Keras classes by name.
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "nadam")
@@ -105,11 +124,49 @@ def _hidden_units(config: Mapping[str, Any]) -> tuple[int, ...]:
     return tuple(int(s) for s in sizes)
 
 
-def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
+def logs_metric(name: str) -> bool:
+    """Whether ``sweep_train`` logs a metric of this name.
+
+    >>> logs_metric("val_loss"), logs_metric("epoch/val_loss"), logs_metric("valloss")
+    (True, True, False)
+    """
+    return name in LOGGED_KEYS or name.startswith(("epoch/", "batch/"))
+
+
+def unread_keys(config: Mapping[str, Any]) -> list[str]:
+    """The keys of ``config`` that ``sweep_train`` does not read, each with a did-you-mean.
+
+    >>> unread_keys({"learning_rat": 0.1, "epochs": 2})
+    ["learning_rat (did you mean 'learning_rate'?)"]
+    """
+    return [
+        f"{key}{did_you_mean(key, DEFAULT_CONFIG)}"
+        for key in config
+        if key not in DEFAULT_CONFIG and not str(key).startswith("_")
+    ]
+
+
+def _check_keys(config: Mapping[str, Any], *, warn: bool) -> None:
+    """Keys sweep_train does not read: a warning (one line), or an error when strict."""
+    unread = unread_keys(config)
+    if not unread:
+        return
+    said = f"config key{'s' if len(unread) > 1 else ''} {', '.join(unread)}"
+    if config.get("strict_config") is True:
+        raise RunConfigError(f"{said}: not read by sweep_train (strict_config is on)")
+    if warn:
+        logger.warning(f"{said}: not read by sweep_train, ignored")
+
+
+def resolve_config(config: Mapping[str, Any], *, warn: bool = True) -> dict[str, Any]:
     """Check a run's parameters and return them with types fixed.
 
+    A key ``sweep_train`` does not read (``learning_rat``) is logged as a warning naming
+    the likely key (with ``warn``); with ``strict_config: true`` it is an error.
+
     Raises:
-        RunConfigError: naming the first key whose value cannot train a model.
+        RunConfigError: naming the first key whose value cannot train a model, or, with
+            ``strict_config``, the keys that are not read.
 
     Example:
         >>> resolve_config({**DEFAULT_CONFIG, "batch_size": 32.0})["batch_size"]
@@ -120,6 +177,11 @@ def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
         kerasweep.train.RunConfigError: config key 'batch_size': 0 must be at least 1
     """
     resolved = {**DEFAULT_CONFIG, **dict(config)}
+    if not isinstance(resolved["strict_config"], bool):
+        raise RunConfigError(
+            f"config key 'strict_config': {resolved['strict_config']!r} is not true or false"
+        )
+    _check_keys(resolved, warn=warn)
     for key in ("batch_size", "epochs", "log_step", "val_log_step", "steps_per_execution"):
         resolved[key] = _positive_int(resolved, key)
     resolved["learning_rate"] = _non_negative_float(resolved, "learning_rate", positive=True)
@@ -302,7 +364,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         config = parse_args(sys.argv[1:] if argv is None else argv)
-        resolve_config(config)  # bad arguments: one line, before wandb or TF start
+        # bad arguments: one line, before wandb or TF start (sweep_train warns of the rest)
+        resolve_config(config, warn=False)
         sweep_train(config)
     except (RunConfigError, DatasetError) as exc:
         print(f"kerasweep.train: error: {exc}", file=sys.stderr)

@@ -135,6 +135,33 @@ def test_sweep_agent_show_best_ls(tmp_path, capsys):
     assert sweep_id in listing and "grid" in listing and "finished" in listing
 
 
+@pytest.mark.slow
+def test_a_metric_no_run_logs_is_said_once_by_the_agent_and_in_show_and_the_report(
+    tmp_path, capsys
+):
+    sweep_id = _sweep(capsys, tmp_path, {**GRID, "metric": {"name": "valloss"}})
+    assert main(["agent", sweep_id, "--function", function("grid_point")]) == 0
+    out = capsys.readouterr().out
+    status = [line for line in out.splitlines() if line.startswith("[")]
+    assert len(status) == 3 and all(line.endswith("(valloss not logged)") for line in status)
+    said = "never logged the sweep metric 'valloss'; it logged val_loss, pid"
+    warnings = [line for line in out.splitlines() if said in line]
+    assert len(warnings) == 1, out  # once per sweep, not per run
+    assert warnings[0].startswith("warning: run ")
+    assert warnings[0].endswith("(did you mean 'val_loss'?)")
+
+    assert main(["show", sweep_id]) == 0
+    note = capsys.readouterr().out.splitlines()[-1]
+    assert note == (
+        "note: 3 of 3 finished runs never logged the sweep metric 'valloss';"
+        " the first logged val_loss, pid (did you mean 'val_loss'?)"
+    )
+    assert main(["report", sweep_id, "-o", "r.html"]) == 0
+    page = (tmp_path / "r.html").read_text()
+    assert '<p class="notice" role="alert">3 of 3 finished runs never logged' in page
+    assert "did you mean &#x27;val_loss&#x27;?" in page or "did you mean 'val_loss'?" in page
+
+
 def test_db_option_and_environment(tmp_path, capsys, monkeypatch):
     config = _config(tmp_path, GRID)
     assert main(["--db", "a.db", "sweep", config]) == 0

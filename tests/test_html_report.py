@@ -745,3 +745,32 @@ def test_the_report_returned_is_its_path_and_shows_inline_in_a_notebook(tmp_path
     assert attrs["srcdoc"] == path.read_text(encoding="utf-8")
     path.unlink()
     assert path._repr_html_() is None  # the text form says where it was
+
+
+def test_the_reports_best_is_the_best_finished_or_stopped_run(tmp_path):
+    """As `kerasweep best` and `ls`: a running (or crashed) run's lower value is not best."""
+    from kerasweep.local._results import load_sweep
+    from tests.local.stored_sweeps import write_sweep
+
+    db = tmp_path / "kerasweep.db"
+    sweep_id, ids = write_sweep(db)
+    sweep = load_sweep(sweep_id, db=db)
+    page = render_report(sweep)
+    card = page.split('<div class="card best">')[1].split("</div></div>")[0]
+    assert '<div class="big">0.3</div>' in card and sweep.best_run.id == ids["good"]
+    assert '<p class="notice"' not in page  # every finished run logged the metric
+
+
+def test_the_report_says_when_no_run_logged_the_metric():
+    sweep = Sweep.from_dict(
+        {
+            "sweep": {"id": "s", "config": {"metric": {"name": "valloss"}}},
+            "runs": [{"id": "a", "history": [{"loss": 1.0, "val_loss": 0.5}]}],
+        }
+    )
+    page = render_report(sweep)
+    assert (
+        '<p class="notice" role="alert">1 of 1 finished run never logged the sweep metric'
+        " &#x27;valloss&#x27;; the first logged loss, val_loss (did you mean"
+        " &#x27;val_loss&#x27;?)</p>"
+    ) in page

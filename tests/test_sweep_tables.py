@@ -108,3 +108,16 @@ def test_export_to_an_unwritable_path_is_one_line_exit_2(capsys, tmp_path):
     assert status == 2 and err.strip() == (
         f"kerasweep export: error: cannot write {blocker / 'x.json'}: Not a directory"
     )
+
+
+def test_ls_best_column_is_the_run_best_names(any_db, capsys):
+    """A running (or crashed) run's lower value is not ls's best: `kerasweep best`'s run is."""
+    sweep_id, ids = write_sweep(any_db)
+    status, out, _ = _run(capsys, "ls", "--db", any_db)
+    header, row = out.splitlines()
+    assert header.split()[-4:] == ["runs", "best", "created", "(UTC)"]
+    assert status == 0 and row.split()[-3] == "0.3"  # the running run logged 0.1
+    status, out, _ = _run(capsys, "best", sweep_id, "--json", "--db", any_db)
+    assert json.loads(out)["run"] == ids["good"] and json.loads(out)["metric"]["value"] == 0.3
+    status, out, _ = _run(capsys, "ls", "--json", "--db", any_db)
+    assert json.loads(out)[0]["best"] == 0.3

@@ -305,3 +305,70 @@ def test_a_run_freezes_nothing_where_the_user_imported_tensorflow_first():
     assert gc.get_freeze_count() == 0
     sweep_train({**FAST, "epochs": 1})
     assert gc.get_freeze_count() == 0
+
+
+def test_a_key_sweep_train_does_not_read_is_one_warning_naming_the_likely_key(caplog):
+    with caplog.at_level("WARNING", logger="kerasweep.train"):
+        resolved = resolve_config({"learning_rat": 0.1, "epochs": 3})
+    assert resolved["learning_rate"] == DEFAULT_CONFIG["learning_rate"]  # ignored, as before
+    assert [r.getMessage() for r in caplog.records] == [
+        "config key learning_rat (did you mean 'learning_rate'?): not read by sweep_train, ignored"
+    ]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="kerasweep.train"):
+        resolve_config({"epochs": 3, "strict_config": False})
+        resolve_config({"learning_rat": 0.1}, warn=False)  # program mode's early check
+    assert caplog.records == []
+
+
+def test_strict_config_makes_an_unread_key_an_error_naming_it_and_the_likely_one():
+    with pytest.raises(RunConfigError) as raised:
+        resolve_config({"learning_rat": 0.1, "strict_config": True})
+    assert str(raised.value) == (
+        "config key learning_rat (did you mean 'learning_rate'?): not read by sweep_train"
+        " (strict_config is on)"
+    )
+    with pytest.raises(RunConfigError, match="'strict_config': 'yes' is not true or false"):
+        resolve_config({"strict_config": "yes"})
+
+
+@pytest.mark.slow
+def test_a_misspelled_key_in_a_sweep_of_sweep_train_warns_per_run_or_fails_when_strict(
+    tmp_path,
+):
+    parameters = {
+        "learning_rat": {"value": 0.05},
+        "dataset": {"value": "digits"},
+        "epochs": {"value": 1},
+        "hidden_units": {"value": 8},
+        "seed": {"values": [0, 1]},
+    }
+    config = {"method": "grid", "metric": {"name": "val_loss"}, "parameters": parameters}
+
+    def run(config: dict) -> subprocess.CompletedProcess:
+        path = tmp_path / "sweep.yaml"
+        path.write_text(yaml.safe_dump(config))
+        return subprocess.run(
+            [sys.executable, "-m", "kerasweep", "run", str(path), "--db", "d.db", "--no-report"],
+            cwd=tmp_path,
+            env=subprocess_env(WANDB_MODE="disabled"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    said = "config key learning_rat (did you mean 'learning_rate'?): not read by sweep_train"
+    result = run(config)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert output.count(f"{said}, ignored\n") == 2, output  # one line per run
+    status = [line for line in result.stdout.splitlines() if line.startswith("[")]
+    assert len(status) == 2 and all("finished" in line for line in status)
+
+    parameters["strict_config"] = {"value": True}
+    result = run(config)
+    output = result.stdout + result.stderr
+    status = [line for line in result.stdout.splitlines() if line.startswith("[")]
+    assert len(status) == 2 and all("failed" in line for line in status), output
+    assert all(f"RunConfigError: {said} (strict_config is on)" in line for line in status)
+    assert "Traceback" not in output

@@ -51,6 +51,8 @@ section.panel { background: var(--card); border: 1px solid var(--line); border-r
 section.panel h2 { font-size: 16px; margin: 0 0 2px; font-weight: 650; }
 .hint { color: var(--muted); font-size: 12.5px; margin: 0 0 6px; }
 .note { color: var(--muted); font-size: 12.5px; margin: 8px 0 2px; }
+.notice { border-left: 4px solid var(--failed); background: #fff4e5; padding: 8px 12px;
+  margin: 14px 0 0; border-radius: 6px; font-size: 13.5px; }
 .grid2 { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 18px; }
 .grid2 > section.panel { margin-top: 18px; }
 .plot { width: 100%; }

@@ -89,6 +89,8 @@ def header_html(sweep: SweepView) -> str:
         )
     epochs = sum(run.epochs for run in sweep.runs)
     seconds = [run.seconds for run in sweep.runs if run.seconds is not None]
+    said = info.metric_notice()
+    notice = f'\n  <p class="notice" role="alert">{esc(said)}</p>' if said else ""
     return f"""
 <header class="top">
   <div class="eyebrow">kerasweep · sweep report</div>
@@ -103,7 +105,7 @@ def header_html(sweep: SweepView) -> str:
       <div class="muted">{esc(sweep.search_summary())}</div></div>
     <div class="card"><div class="label">Epochs trained</div><div class="big">{epochs}</div>
       <div class="muted">{fmt_duration(sum(seconds)) if seconds else "—"} of run time</div></div>
-  </div>
+  </div>{notice}
 </header>"""
 
 

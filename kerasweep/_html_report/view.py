@@ -101,9 +101,10 @@ class SweepView:
         return runs, have, [p for p in self.params if p not in have]
 
     def best(self) -> int | None:
-        """The index of the run with the best value, whatever its state (None if none)."""
-        ranked = self.ranked()
-        return ranked[0] if ranked and self.values[ranked[0]] is not None else None
+        """The index of the sweep's best run (:attr:`Sweep.best_run`: finished or stopped),
+        or None if none."""
+        best = self.sweep.best_run
+        return None if best is None else next(i for i, r in enumerate(self.runs) if r is best)
 
     def series(self, run: RunRecord) -> list[float | None]:
         """The run's metric per epoch (rows that hold the metric; None where not finite)."""

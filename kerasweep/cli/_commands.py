@@ -327,7 +327,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_explain(args: argparse.Namespace) -> int:
     from kerasweep.sweep_config._explain import explain
 
-    print(explain(args.config, seed=args.seed, count=args.n))
+    print(explain(args.config, seed=args.seed, count=args.n, sweep_train=args.function is None))
     return EXIT_OK
 
 

@@ -167,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "-n", type=_positive_int, default=5, metavar="K", help="proposals to show (default: 5)"
     )
+    explain.add_argument(
+        "--function",
+        metavar="MODULE:CALLABLE",
+        help="the function the agents run (default: the config's program, else sweep_train,"
+        " whose metric and parameter names are then checked)",
+    )
     report = commands.add_parser("report", parents=[db], help="write a sweep's HTML report")
     report.add_argument("sweep_id", metavar="SWEEP_ID")
     report.add_argument("-o", "--output", metavar="PATH", help="report file")

@@ -26,8 +26,10 @@ def sweep_href(sweep_id: str) -> str:
 
 def sweep_rows(store: Any) -> list[dict[str, Any]]:
     """One plain dict per sweep, oldest first: ``id``, ``name``, ``state``, ``method``,
-    ``metric`` (``{"name", "goal"}`` or None), ``runs`` (count by state), ``best`` (the best
-    finite metric value of any run, or None) and ``created_at``."""
+    ``metric`` (``{"name", "goal"}`` or None), ``runs`` (count by state), ``best`` (the
+    value of the best finished or stopped run, or None) and ``created_at``; ``state`` is
+    ``running`` only while an agent is live (``idle`` or ``finished`` otherwise), as in
+    ``kerasweep ls``."""
     rows = []
     for summary in sweep_summaries(store):
         row = summary.to_dict()

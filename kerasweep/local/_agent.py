@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kerasweep import train
@@ -36,6 +36,7 @@ from kerasweep.local._progress import ObservedRun, ProgressObserver, StatusLines
 from kerasweep.local._run import LocalRun
 from kerasweep.local._runners import FunctionRunner, ProgramOptions, ProgramRunner, Runner
 from kerasweep.local._store import (
+    RunRecord,
     RunState,
     Store,
     StoreLostError,
@@ -110,6 +111,15 @@ class _Agent:
         self.store, self.sweep, self.runner, self.options = store, sweep, runner, options
         self.progress = progress
         self.current: LocalRun | None = None
+        self.warned_metric = False
+
+    def _rows_if_metric_missing(self, ended: RunRecord) -> RunRecord:
+        """``ended`` with its rows when it ended without a value of the sweep metric, so that
+        :meth:`RunRecord.metric_not_logged` can say which keys it logged instead (the rows
+        are read only then)."""
+        if self.sweep.metric is None or ended.metric_values or not ended.state.completed:
+            return ended
+        return replace(ended, history=tuple(self.store.history(ended.id)))
 
     def run(self) -> AgentResult:
         store, sweep, options = self.store, self.sweep, self.options
@@ -149,9 +159,13 @@ class _Agent:
                     heartbeat.local_run = None
                     clean_up()
                 seconds = time.monotonic() - started
-                ended = store.run(run.id)
+                ended = self._rows_if_metric_missing(store.run(run.id))
                 self.current = None
                 self.progress.run_ended(sweep, ended, index, options.count, seconds)
+                missing = ended.metric_not_logged(sweep.metric)
+                if missing and not self.warned_metric:  # once per sweep, not per run
+                    self.warned_metric = True
+                    logger.warning(f"warning: {missing}")
                 if RunState(state).errored:
                     result.failed += 1
                     failures_in_a_row += 1

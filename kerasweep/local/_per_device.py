@@ -12,6 +12,12 @@ The agents run in their own sessions, so a terminal's Ctrl-C reaches each of the
 through this process; on Linux they also get SIGTERM if this process dies, even by
 ``kill -9``.
 
+A reader of this output that goes away (``kerasweep agent ID --gpus 0,1 | head -1``) is
+noticed at the next line: nothing more is written, every agent gets SIGTERM (its run is
+marked crashed, as for Ctrl-C) while the rest of its output is drained, so none blocks on a
+full pipe, and :func:`run_per_device` raises ``BrokenPipeError`` once they have ended (the
+command line then exits quietly with status 141).
+
 Example:
     >>> parse_devices("0,1,3")
     ['0', '1', '3']
@@ -21,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import signal
@@ -73,27 +80,35 @@ def run_per_device(
     ``env`` (default: this process's) is each agent's environment, with
     ``CUDA_VISIBLE_DEVICES`` set to its device. Call from the main thread (it handles SIGINT
     and SIGTERM while the agents run).
+
+    Raises:
+        BrokenPipeError: The reader of this output went away; the agents were stopped and
+            have ended.
     """
     base = dict(os.environ if env is None else env)
     base["PYTHONUNBUFFERED"] = "1"  # lines show up as they are printed
-    lock = threading.Lock()
     agents: list[subprocess.Popen] = []
+    output = _Output(agents)
     readers: list[threading.Thread] = []
     with _forwarding_signals(agents):  # a signal while they start reaches those started
         for device in devices:
             agents.append(_start(python, agent_args, {**base, "CUDA_VISIBLE_DEVICES": device}))
             prefix = f"[gpu {device}] "
             for pipe, out in ((agents[-1].stdout, sys.stdout), (agents[-1].stderr, sys.stderr)):
-                reader = threading.Thread(target=_copy, args=(pipe, out, prefix, lock), daemon=True)
+                copying = (pipe, out, prefix, output)
+                reader = threading.Thread(target=_copy, args=copying, daemon=True)
                 reader.start()
                 readers.append(reader)
         started = ", ".join(f"gpu {d} (pid {p.pid})" for d, p in zip(devices, agents, strict=True))
-        _say(f"Started {len(agents)} agents, one per device: {started}", lock)
+        output.line(sys.stdout, f"Started {len(agents)} agents, one per device: {started}")
+        output.stop_agents_if_gone()  # those started after the reader went
         codes = [proc.wait() for proc in agents]
     for reader in readers:
         reader.join(timeout=5)
     ended = ", ".join(f"gpu {d} {_status(c)}" for d, c in zip(devices, codes, strict=True))
-    _say(f"Agents ended: {ended}", lock)
+    output.line(sys.stdout, f"Agents ended: {ended}")
+    if output.gone.is_set():
+        raise BrokenPipeError(errno.EPIPE, "the reader of the agents' output went away")
     return worst_status(codes)
 
 
@@ -101,16 +116,47 @@ def _start(python: str, agent_args: Sequence[str], env: dict[str, str]) -> subpr
     return start_child([python, "-m", "kerasweep", "agent", *agent_args], env)
 
 
-def _copy(pipe: IO[str], out: IO[str], prefix: str, lock: threading.Lock) -> None:
+class _Output:
+    """This process's output, shared by the threads copying the agents' lines.
+
+    Once a write finds the reader gone, nothing more is written and every agent is sent
+    SIGTERM, once.
+    """
+
+    def __init__(self, agents: Sequence[subprocess.Popen]) -> None:
+        self.agents = agents
+        self.lock = threading.Lock()
+        self.gone = threading.Event()
+        self._stopped: set[int] = set()
+
+    def line(self, out: IO[str], text: str) -> None:
+        """Write one line (a newline added if it has none), unless the reader is gone."""
+        with self.lock:
+            if self.gone.is_set():
+                return
+            try:
+                out.write(text if text.endswith("\n") else text + "\n")
+                out.flush()
+            except BrokenPipeError:
+                self.gone.set()
+        self.stop_agents_if_gone()
+
+    def stop_agents_if_gone(self) -> None:
+        """SIGTERM to each agent not yet sent it, once the reader is gone."""
+        if not self.gone.is_set():
+            return
+        with self.lock:
+            for proc in list(self.agents):
+                if proc.pid not in self._stopped and proc.poll() is None:
+                    self._stopped.add(proc.pid)
+                    with suppress(ProcessLookupError):
+                        os.kill(proc.pid, signal.SIGTERM)
+
+
+def _copy(pipe: IO[str], out: IO[str], prefix: str, output: _Output) -> None:
+    """Copy an agent's lines, prefixed; once the reader is gone, drain them unwritten."""
     for line in pipe:
-        with lock:
-            out.write(prefix + line if line.endswith("\n") else prefix + line + "\n")
-            out.flush()
-
-
-def _say(line: str, lock: threading.Lock) -> None:
-    with lock:
-        print(line, flush=True)
+        output.line(out, prefix + line)
 
 
 def _status(code: int) -> str:

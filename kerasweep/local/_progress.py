@@ -79,6 +79,8 @@ def status_line(
     params = (f"{k}={format_value(run.params[k], width=30)}" for k in shown if k in run.params)
     parts.append(" ".join(params))
     parts.append(f"({seconds:.1f} s)")
+    if metric is not None and run.metric_not_logged(metric):
+        parts.append(f"({metric.name} not logged)")
     return "  ".join(part for part in parts if part)
 
 

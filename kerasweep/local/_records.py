@@ -20,11 +20,12 @@ Example:
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from kerasweep._suggest import did_you_mean
 from kerasweep._text import format_value
 from kerasweep.sweep_config._metric import Metric
 
@@ -36,8 +37,12 @@ __all__ = [
     "StopReason",
     "Sweep",
     "SweepRecord",
+    "best_run",
     "flatten",
+    "logged_keys",
+    "not_logged_sentence",
     "parse_time",
+    "sweep_state",
 ]
 
 
@@ -214,6 +219,24 @@ class RunRecord:
         params = " ".join(f"{k}={format_value(v, width=24)}" for k, v in self.params.items())
         return f"<RunRecord {self.name} ({self.id}) {self.state.value}, {epochs}, {params}>"
 
+    def metric_not_logged(self, metric: Metric | None) -> str | None:
+        """The sentence saying this run ended by itself without ever logging the sweep
+        metric (in no row by :meth:`Metric.raw_in`), naming the keys it did log and the
+        likely one; None when it logged it, has not ended so, or was read without rows.
+
+        >>> run = RunRecord(id="a1", seq=1, sweep_id="s", name="s-1", state="finished",
+        ...                 params={}, history=({"loss": 2.0, "vl": 1.0},))
+        >>> print(run.metric_not_logged(Metric("vls")))
+        run a1 never logged the sweep metric 'vls'; it logged loss, vl (did you mean 'vl'?)
+        >>> run.metric_not_logged(Metric("vl")) is None
+        True
+        """
+        if metric is None or self.history is None or not self.state.completed:
+            return None
+        if any(metric.raw_in(row) is not None for row in self.history):
+            return None
+        return not_logged_sentence(metric, f"run {self.id}", logged_keys(self.history))
+
 
 @dataclass(frozen=True)
 class SweepRecord:
@@ -246,10 +269,21 @@ class Sweep(SweepRecord):
 
     @property
     def best_run(self) -> RunRecord | None:
-        """The finished or stopped run with the best metric value (the first of equals);
-        None without a metric or before such a run."""
-        ranked = self._ranked([run for run in self.runs if run.state.completed])
-        return ranked[0] if ranked and ranked[0].best(self.metric) is not None else None
+        """The sweep's best run (:func:`best_run`); None without a metric or before one."""
+        return best_run(self.runs, self.metric)
+
+    def metric_notice(self) -> str | None:
+        """Says how many runs ended by themselves without ever logging the sweep metric,
+        the keys the first of them logged and the likely one; None when every one did
+        (what ``kerasweep show`` and the report add below their tables)."""
+        metric = self.metric
+        missing = [run for run in self.runs if run.metric_not_logged(metric)]
+        if not missing:
+            return None
+        ended = sum(run.state.completed for run in self.runs)
+        who = f"{len(missing)} of {ended} finished run{'' if ended == 1 else 's'}"
+        keys = logged_keys(missing[0].history or ())
+        return not_logged_sentence(metric, who, keys, they="the first")
 
     def ranked(self) -> list[RunRecord]:
         """Every run, best metric first; runs without a value after, in creation order."""
@@ -421,6 +455,70 @@ class Sweep(SweepRecord):
             ],
             "bands": [band.to_dict() for band in self.bands],
         }
+
+
+def sweep_state(stored: str, live_agents: int) -> str:
+    """A sweep's state as ``ls``, ``show``, the report and the dashboard show it.
+
+    ``finished`` once the store says it has no more runs to give (grid done, ``run_cap``
+    reached, ``metric.target`` met); else ``running`` while an agent works on it (a live
+    heartbeat); else ``idle``: nothing runs it now, and an agent would go on.
+
+    >>> sweep_state("running", 0), sweep_state("running", 2), sweep_state("finished", 1)
+    ('idle', 'running', 'finished')
+    """
+    if stored == "finished":
+        return "finished"
+    return "running" if live_agents > 0 else "idle"
+
+
+def best_run(runs: Iterable[RunRecord], metric: Metric | None) -> RunRecord | None:
+    """The best run of a sweep, the one rule ``kerasweep best``, ``ls``, ``show``, the report
+    and the dashboard share: the finished or stopped run with the best finite metric value
+    (the first of equals). Failed, crashed and running runs never count.
+
+    >>> runs = [RunRecord(id=i, seq=n, sweep_id="s", name=i, state=state, params={},
+    ...                   metric_values=[v]) for n, (i, state, v) in
+    ...         enumerate([("a", "finished", 0.3), ("b", "crashed", 0.1)])]
+    >>> best_run(runs, Metric("val_loss")).id
+    'a'
+    """
+    if metric is None:
+        return None
+    best: RunRecord | None = None
+    best_value: float | None = None
+    for run in runs:
+        value = run.best(metric) if run.state.completed else None
+        if metric.better(value, best_value):
+            best, best_value = run, value
+    return best
+
+
+def logged_keys(rows: Any) -> list[str]:
+    """The keys of logged rows, each once: plain names first, then ``epoch/*`` and the like,
+    each group in the order they were first logged."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(str(key) for key in row))
+    return sorted(seen, key=lambda key: "/" in key)
+
+
+def not_logged_sentence(
+    metric: Metric, who: str, keys: list[str], *, they: str = "it", shown: int = 12
+) -> str:
+    """``{who} never logged the sweep metric 'm'; it logged a, b (did you mean 'x'?)``.
+
+    >>> not_logged_sentence(Metric("acc"), "run a1", [])
+    "run a1 never logged the sweep metric 'acc'; it logged nothing"
+    """
+    listed = ", ".join(keys[:shown])
+    if len(keys) > shown:
+        listed += f" and {len(keys) - shown} more"
+    logged = f"{they} logged {listed or 'nothing'}"
+    return (
+        f"{who} never logged the sweep metric {metric.name!r}; "
+        f"{logged}{did_you_mean(metric.name, keys)}"
+    )
 
 
 def parse_time(text: Any) -> datetime | None:

@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from kerasweep.local._records import Sweep
+from kerasweep.local._records import Sweep, best_run, sweep_state
 from kerasweep.local._store import StoreReader
 from kerasweep.sweep_config._metric import Metric
 
@@ -61,7 +61,7 @@ class SweepSummary:
     created_at: str
     seed: int | None = None
     runs: dict[str, int] = field(default_factory=dict)  # count by state
-    best: float | None = None  # best finite metric value of any run
+    best: float | None = None  # the metric value of the best run (records.best_run)
 
     @property
     def run_count(self) -> int:
@@ -84,15 +84,18 @@ class SweepSummary:
 
 
 def sweep_summaries(store: StoreReader) -> list[SweepSummary]:
-    """Every sweep of ``store``, oldest first, with its runs counted by state."""
+    """Every sweep of ``store``, oldest first, with its runs counted by state, its shown
+    state (:func:`~kerasweep.local._records.sweep_state`) and its best run's value
+    (:func:`~kerasweep.local._records.best_run`)."""
     out = []
+    live = store.live_agents()
     for sweep in store.sweeps():
         metric = sweep.metric
         counts: dict[str, int] = {}
-        values = []
-        for run in store.runs(sweep.id):
+        runs = store.runs(sweep.id)
+        for run in runs:
             counts[run.state.value] = counts.get(run.state.value, 0) + 1
-            values.append(run.best(metric))
+        best = best_run(runs, metric)
         out.append(
             SweepSummary(
                 id=sweep.id,
@@ -100,11 +103,11 @@ def sweep_summaries(store: StoreReader) -> list[SweepSummary]:
                 project=sweep.project,
                 method=sweep.method,
                 metric=metric,
-                state=sweep.state,
+                state=sweep_state(sweep.state, live.get(sweep.id, 0)),
                 created_at=sweep.created_at,
                 seed=sweep.seed,
                 runs=counts,
-                best=None if metric is None else metric.best(values),
+                best=None if best is None else best.best(metric),
             )
         )
     return out

@@ -4,7 +4,9 @@
 :class:`~kerasweep.sweep_config.SweepConfigError`), then says what W&B's engine will make of
 it: the method and metric, the size of the space, the hyperband bands and the epochs runs are
 judged at, the first proposals (with a seed, exactly the ones ``kerasweep run --seed`` makes
-first), and warnings for traps W&B users run into. It touches no store and runs nothing.
+first), and warnings for traps W&B users run into (for a sweep of ``sweep_train``: a metric
+it never logs, a parameter it does not read, each with a did-you-mean). It touches no store
+and runs nothing.
 
 Example:
     >>> from kerasweep.sweep_config import SWEEP_CONFIG
@@ -17,12 +19,14 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kerasweep._plain import plain
+from kerasweep._suggest import did_you_mean
+from kerasweep._text import format_value
 from kerasweep.sweep_config import _engine as engine
 from kerasweep.sweep_config import _grid as grid
 from kerasweep.sweep_config._load import load_sweep_config
@@ -134,7 +138,11 @@ class Explanation:
 
 
 def explain(
-    source: Mapping | str | os.PathLike, *, seed: int | None = None, count: int = 5
+    source: Mapping | str | os.PathLike,
+    *,
+    seed: int | None = None,
+    count: int = 5,
+    sweep_train: bool = False,
 ) -> Explanation:
     """Explain a sweep config: see the module notes.
 
@@ -144,6 +152,10 @@ def explain(
             makes first. Without one, they are a sample.
         count: How many proposals to show (fewer when the grid or ``run_cap`` ends first;
             bayes shows one, since its later proposals depend on the runs' results).
+        sweep_train: The runs are :func:`kerasweep.sweep_train`'s (the agent's function when
+            the config has no ``program`` and none is given): warn of a metric it never
+            logs and of parameters it does not read (``kerasweep explain`` does, unless
+            given ``--function``).
 
     Raises:
         SweepConfigError: The config cannot be run (the message ``kerasweep sweep`` gives).
@@ -156,7 +168,8 @@ def explain(
     run_cap = config.get("run_cap")
     hyperband = _hyperband(config)
     proposals, note = _proposals(config, seed, count)
-    warnings = _leaf_warnings(leaves)
+    warnings = _sweep_train_warnings(config) if sweep_train else []
+    warnings += _leaf_warnings(leaves)
     warnings += _space_warnings(method, points, run_cap)
     if hyperband is not None and hyperband.epochs is not None and not hyperband.judged:
         warnings.append(
@@ -194,7 +207,7 @@ def _proposals(config: dict, seed: int | None, count: int) -> tuple[list[dict], 
         suggestion = engine.next_run(config, runs, seed=seed, proposal=len(runs))
         if suggestion is None:
             break
-        params = {key: _plain(spec["value"]) for key, spec in suggestion.config.items()}
+        params = {key: plain(spec["value"]) for key, spec in suggestion.config.items()}
         proposals.append(params)
         runs.append(
             engine.sweep_run(
@@ -237,6 +250,30 @@ def _epochs(config: dict) -> int | None:
     from kerasweep.train import DEFAULT_CONFIG
 
     return int(DEFAULT_CONFIG["epochs"])
+
+
+def _sweep_train_warnings(config: dict) -> list[str]:
+    """A sweep of ``sweep_train`` (no program): metric names it never logs, parameters it
+    does not read."""
+    if "program" in config or "command" in config:
+        return []
+    from kerasweep import train
+
+    warnings = []
+    metric = Metric.from_config(config)
+    if metric is not None and not train.logs_metric(metric.name):
+        logged = ", ".join(train.LOGGED_KEYS)
+        warnings.append(
+            f"metric {metric.name!r}{did_you_mean(metric.name, train.LOGGED_KEYS)}:"
+            f" sweep_train never logs it (it logs {logged} and epoch/*); every run would"
+            " end without a value, leaving hyperband and bayes nothing to judge"
+        )
+    for unread in train.unread_keys(config["parameters"]):
+        warnings.append(
+            f"parameter {unread}: sweep_train does not read it, so runs ignore it"
+            " (strict_config: true makes it an error)"
+        )
+    return warnings
 
 
 def _leaf_warnings(leaves: list[Leaf]) -> list[str]:
@@ -283,14 +320,6 @@ def _describe(leaf: Leaf) -> str:
     return f"{name} {leaf.distribution}"
 
 
-def _plain(value: Any) -> Any:
-    """A proposal's value as plain Python (the engine returns numpy scalars)."""
-    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
-        return value.tolist()
-    return value
-
-
 def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}" if math.isfinite(value) else str(value)
-    return str(value)
+    """A parameter value in a line of text (six significant digits)."""
+    return format_value(value, 6)

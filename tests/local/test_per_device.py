@@ -231,3 +231,61 @@ def test_a_store_gone_for_good_ends_with_the_agents_lines_and_their_status(
     assert all(line.startswith(("[gpu 0] ", "[gpu 1] ")) for line in own), err
     for device in ("0", "1"):
         assert f"[gpu {device}] kerasweep agent: error: cannot reach the PostgreSQL server" in err
+
+
+def test_a_reader_gone_stops_the_agents_and_drains_their_output(tmp_path, monkeypatch):
+    """``... --gpus 0,1 | head -1``: no thread dies on BrokenPipeError, every agent gets
+    SIGTERM, and what they still print is drained so that none blocks on a full pipe."""
+    import contextlib
+    import os
+
+    from kerasweep.local._store.runs import pid_alive
+
+    fake = tmp_path / "python"  # an agent: prints on, ends on SIGTERM after printing more
+    pids = tmp_path / "pids"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f"echo $$ >> {pids}\n"
+        "trap 'seq 1 20000 >&2; seq 1 20000; exit 143' TERM\n"
+        "while true; do echo line; sleep 0.05; done\n"
+    )
+    fake.chmod(0o755)
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line
+    broken = os.fdopen(write, "w")
+    monkeypatch.setattr(sys, "stdout", broken)
+    started = time.monotonic()
+    try:
+        with pytest.raises(BrokenPipeError):
+            run_per_device(["0", "1"], ["SWEEP"], python=str(fake))
+        assert time.monotonic() - started < 30  # ended, not hung on a full pipe
+        agents = [int(pid) for pid in pids.read_text().split()]
+        assert len(agents) == 2 and not [pid for pid in agents if pid_alive(pid)]
+    finally:
+        for pid in [int(pid) for pid in pids.read_text().split()] if pids.exists() else []:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        monkeypatch.undo()
+        with contextlib.suppress(OSError):
+            broken.close()
+
+
+@pytest.mark.slow
+def test_agents_piped_to_head_end_quietly_with_status_141(db, tmp_path):
+    sweep_id = local_sweep(GRID, db=db)
+    env = subprocess_env(TEST_OUT=str(tmp_path), TEST_SLEEP="0.5")
+    argv = ["agent", sweep_id, "--gpus", "0,1", "--function", function("on_device"),
+            "--wandb-mode", "disabled", "--db", str(db)]  # fmt: skip
+    proc = _kerasweep(*argv, env=env)
+    try:
+        assert proc.stdout.readline().startswith(OWN_LINES[0])
+        proc.stdout.close()  # as `| head -1` does
+        err = proc.stderr.read()
+        assert proc.wait(timeout=120) == 141, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    runs = Store(db).runs(sweep_id)
+    assert len(runs) < len(GRID["parameters"]["a"]["values"])  # the agents stopped early
+    assert not [run for run in runs if run.state == "running"]  # each marked its run

@@ -104,9 +104,34 @@ def test_export_json_holds_everything_and_csv_one_line_per_run(db):
         export_sweep(sweep, "xml")
 
 
-def test_sweep_summaries_count_runs_by_state_and_take_the_best_of_all(any_db):
+def test_sweep_summaries_count_runs_by_state_and_take_the_best_run_as_best_does(any_db):
     sweep_id, _ = write_sweep(any_db)
     (summary,) = sweep_summaries(Store(any_db))
     assert summary.id == sweep_id and summary.run_count == 4
     assert summary.runs == {"finished": 1, "stopped": 1, "failed": 1, "running": 1}
-    assert summary.best == 0.1  # as `ls` always showed: the best value any run logged
+    # the running run's 0.1 does not count: ls's best is `kerasweep best`'s run
+    assert summary.best == 0.3 == load_sweep(sweep_id, db=any_db).best_run.best(summary.metric)
+
+
+def test_a_sweep_is_running_only_while_an_agent_is_live(any_db, monkeypatch):
+    """ls, show, the report and the dashboard: no live agent, no "running"."""
+    from kerasweep.local._store import liveness
+
+    store = Store(any_db)
+    sweep_id = store.create_sweep({"method": "random", "parameters": {"a": {"values": [1]}}})
+
+    def states() -> tuple[str, str]:
+        (summary,) = sweep_summaries(store)
+        return summary.state, load_sweep(sweep_id, db=any_db).state
+
+    assert states() == ("idle", "idle")  # made, no agent yet
+    agent = store.register_agent(sweep_id)
+    assert states() == ("running", "running")
+    monkeypatch.setattr(liveness, "LIVE_WITHIN", -1.0)  # its heartbeat has gone stale
+    assert states() == ("idle", "idle")
+    monkeypatch.undo()
+    store.end_agent(agent)
+    assert states() == ("idle", "idle")
+    store.set_sweep_state(sweep_id, "finished")
+    assert states() == ("finished", "finished")
+    assert store.sweep(sweep_id).state == "finished"  # the stored record is as written

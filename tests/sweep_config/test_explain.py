@@ -164,3 +164,48 @@ def test_cli_explain_refuses_bad_options(tmp_path, argv, capsys):
         main(["explain", "sweep.yaml", *argv])
     assert exit_info.value.code == 2
     assert "kerasweep explain: error:" in capsys.readouterr().err
+
+
+def test_warns_of_a_metric_sweep_train_never_logs():
+    config = {**TUTORIAL, "metric": {"name": "valloss", "goal": "minimize"}}
+    assert not any(w.startswith("metric") for w in explain(config).warnings)  # other functions
+    (warning,) = [w for w in sweep_train(config).warnings if w.startswith("metric")]
+    assert warning.startswith("metric 'valloss' (did you mean 'val_loss'?): sweep_train never")
+    assert "epochs, loss, acc, val_loss, val_acc and epoch/*" in warning
+    for logged in ("val_loss", "acc", "epoch/val_loss", "batch/loss"):
+        config = {**TUTORIAL, "metric": {"name": logged}}
+        assert not any(w.startswith("metric") for w in sweep_train(config).warnings)
+    program = {**config, "metric": {"name": "valloss"}, "program": "train.py"}
+    assert not any(w.startswith("metric") for w in sweep_train(program).warnings)  # its keys
+
+
+def test_warns_of_a_parameter_sweep_train_does_not_read():
+    parameters = {**TUTORIAL["parameters"], "learning_rat": {"values": [0.1, 0.01]}}
+    explained = sweep_train({**TUTORIAL, "parameters": parameters})
+    assert (
+        "parameter learning_rat (did you mean 'learning_rate'?): sweep_train does not read it,"
+        " so runs ignore it (strict_config: true makes it an error)"
+    ) in explained.warnings
+    assert "learning_rat" in str(explained).split("warnings:")[1]
+    program = sweep_train({**TUTORIAL, "parameters": parameters, "program": "train.py"})
+    assert not any("learning_rat" in w for w in program.warnings)
+    assert not any(w.startswith("parameter") for w in sweep_train(TUTORIAL).warnings)
+
+
+def sweep_train(config):
+    return explain(config, sweep_train=True)
+
+
+def test_cli_explain_checks_names_against_sweep_train_unless_given_a_function(
+    tmp_path, capsys
+):
+    config = {**TUTORIAL, "metric": {"name": "valloss"}}
+    config["parameters"] = {**TUTORIAL["parameters"], "learning_rat": {"value": 0.1}}
+    path = tmp_path / "typos.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["explain", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "  - metric 'valloss' (did you mean 'val_loss'?): sweep_train never logs it" in out
+    assert "  - parameter learning_rat (did you mean 'learning_rate'?)" in out
+    assert main(["explain", str(path), "--function", "mytrain:train"]) == 0
+    assert "did you mean" not in capsys.readouterr().out

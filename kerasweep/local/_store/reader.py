@@ -21,8 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kerasweep.local._records import RunRecord, Sweep, SweepRecord
-from kerasweep.local._store import history, metrics, runs, sweeps
+from kerasweep.local._records import RunRecord, Sweep, SweepRecord, sweep_state
+from kerasweep.local._store import history, liveness, metrics, runs, sweeps
 from kerasweep.local._store.database import Database
 from kerasweep.local._store.errors import UnknownSweepError
 from kerasweep.local._store.location import StoreLocation, resolve_db
@@ -112,15 +112,21 @@ class StoreReader:
         return self._read(sweeps.list_sweeps)
 
     def load(self, sweep_id: str) -> Sweep:
-        """The sweep with its bands and every run with its rows, read in one transaction."""
+        """The sweep with its bands and every run with its rows, read in one transaction.
+
+        Its ``state`` is the one shown (:func:`~kerasweep.local._records.sweep_state`:
+        ``running`` only while an agent is live), where :meth:`sweep` gives the stored one.
+        """
 
         def work(conn: sa.Connection) -> Sweep:
             found = sweeps.get_sweep(conn, sweep_id)
             if found is None:
                 raise self._unknown(sweep_id)
             rows = history.sweep_histories(conn, sweep_id)
+            live = liveness.live_agents(conn).get(sweep_id, 0)
+            fields = {name: getattr(found, name) for name in found.__dataclass_fields__}
             return Sweep(
-                **{name: getattr(found, name) for name in found.__dataclass_fields__},
+                **{**fields, "state": sweep_state(found.state, live)},
                 bands=tuple(sweeps.sweep_bands(conn, sweep_id)),
                 runs=tuple(runs.load_runs(conn, sweep_id, rows)),
             )
@@ -140,6 +146,10 @@ class StoreReader:
             "runs": [{key: run[key] for key in SNAPSHOT_RUN_KEYS} for run in data["runs"]],
             "bands": data["bands"],
         }
+
+    def live_agents(self) -> dict[str, int]:
+        """The number of live agents (recent heartbeat, not ended) of each sweep with any."""
+        return self._read(liveness.live_agents)
 
     def runs(self, sweep_id: str) -> list[RunRecord]:
         """The runs of a sweep in creation order, with their finite metric values."""
