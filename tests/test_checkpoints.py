@@ -407,7 +407,7 @@ def test_the_process_random_state_comes_back(tmp_path):
 @pytest.mark.slow
 def test_a_run_resumed_on_a_kept_compiled_model_ends_as_left_alone(tmp_path):
     """An agent process runs other runs between; sweep_train reuses their compiled models."""
-    from kerasweep.compiled_models import CompiledModels
+    from kerasweep._speedups.compiled_models import CompiledModels
 
     def run(pool, learning_rate, directory, interrupt_after=None):
         keras.utils.set_random_seed(SEED)

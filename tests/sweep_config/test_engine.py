@@ -131,7 +131,7 @@ def test_unseeded_proposals_do_not_repeat_when_the_globals_are_reseeded(config):
 @pytest.mark.slow
 def test_seeded_proposals_are_the_same_in_another_process():
     code = (
-        "import json; from kerasweep.sweep_config import engine;"
+        "import json; from kerasweep.sweep_config import _engine as engine;"
         f"config = {RANDOM!r};"
         "print(json.dumps([engine.next_run(config, [], seed=5, proposal=n).config"
         " for n in range(3)]))"
