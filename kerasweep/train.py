@@ -63,6 +63,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # functions (reset per run)
     "reuse_compiled": True,
     "verbose": "auto",
+    # under a local agent: save a checkpoint every this many epochs (0: never), so that
+    # an interrupted run resumes exactly; None takes the agent's setting
+    "checkpoint_every": None,
 }
 
 #: Optimizer names a config may use, mapped to Keras classes by name.
@@ -142,6 +145,13 @@ def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
         raise RunConfigError(
             f"config key 'jit_compile': {jit_compile!r} is not true, false or 'auto'"
         )
+    every = resolved["checkpoint_every"]
+    if every is not None:
+        if isinstance(every, bool) or not isinstance(every, int | float) or every != int(every):
+            raise RunConfigError(f"config key 'checkpoint_every': {every!r} is not an integer")
+        if every < 0:
+            raise RunConfigError(f"config key 'checkpoint_every': {every!r} must be at least 0")
+        resolved["checkpoint_every"] = int(every)
     if not isinstance(resolved["reuse_compiled"], bool):
         raise RunConfigError(
             f"config key 'reuse_compiled': {resolved['reuse_compiled']!r} is not true or false"
@@ -218,7 +228,11 @@ def sweep_train(config: Mapping[str, Any] | None = None):
 
 
 def _fit(run, speedups):
-    """The tutorial's steps inside the wandb run: config, data, model, ``compile``, ``fit``."""
+    """The tutorial's steps inside the wandb run: config, data, model, ``compile``, ``fit``.
+
+    Under a local agent, a :class:`~kerasweep.RunCheckpoint` saves the run every
+    ``checkpoint_every`` epochs and a preempted run resumes from it.
+    """
     import keras
 
     from kerasweep._callbacks import (
@@ -226,6 +240,7 @@ def _fit(run, speedups):
         ExecutionAwareMetricsLogger,
         SweepMetricsLogger,
     )
+    from kerasweep._checkpoints import run_checkpoint
     from kerasweep._data import load_dataset
     from kerasweep._model import build_mlp
 
@@ -249,18 +264,26 @@ def _fit(run, speedups):
         jit_compile=cfg["jit_compile"],
     )
     guard = DivergenceGuard()
-    history = model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=cfg["epochs"],
-        callbacks=[
-            ExecutionAwareMetricsLogger(log_freq=cfg["log_step"]),
-            SweepMetricsLogger(),
-            guard,
-        ],
-        verbose=_verbose(cfg["verbose"]),
-        shuffle=False,  # the dataset reshuffles itself every epoch
-    )
+    batch_log = ExecutionAwareMetricsLogger(log_freq=cfg["log_step"])
+    callbacks = [batch_log, SweepMetricsLogger(), guard]
+    checkpoint = run_checkpoint(cfg["checkpoint_every"], carry={"batch_log": batch_log})
+    if checkpoint is not None and checkpoint.enabled:
+        train_ds = checkpoint.resume_data(train_ds)
+        callbacks.append(checkpoint)  # last: it saves what the others did in the epoch
+    try:
+        history = model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=cfg["epochs"],
+            callbacks=callbacks,
+            verbose=_verbose(cfg["verbose"]),
+            shuffle=False,  # the dataset reshuffles itself every epoch
+        )
+    except BaseException:
+        if checkpoint is not None:  # interrupted: the checkpoint being written lands whole
+            with contextlib.suppress(Exception):
+                checkpoint.wait()
+        raise
     if guard.diverged is not None:
         raise guard.diverged
     return history

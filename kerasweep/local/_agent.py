@@ -20,9 +20,11 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kerasweep import train
+from kerasweep._current_run import CheckpointPlace
 from kerasweep._text import format_value
 from kerasweep.local._cleanup import run_cleanup
 from kerasweep.local._controller import propose, searched_params
@@ -51,6 +53,9 @@ __all__ = [
 
 logger = logging.getLogger("kerasweep.local")
 
+#: the directory of the sweep's checkpoints, when not given (PostgreSQL stores need one)
+CHECKPOINT_ROOT_ENV = "KERASWEEP_CHECKPOINT_DIR"
+
 # W&B's agents stop after this many failed runs in a row (WANDB_AGENT_MAX_INITIAL_FAILURES)
 DEFAULT_MAX_FAILURES = 5
 
@@ -61,7 +66,8 @@ class AgentResult:
 
     ``reason`` says why it ended: ``"count"`` (it ran ``count`` runs), ``"exhausted"`` (the
     sweep had no more runs: grid done, ``run_cap`` reached or ``metric.target`` met) or
-    ``"failures"`` (too many failed runs in a row).
+    ``"failures"`` (too many failed runs in a row) or ``"time_limit"`` (its time budget
+    was spent).
     """
 
     sweep_id: str
@@ -80,6 +86,9 @@ class AgentOptions:
     max_failures: int = DEFAULT_MAX_FAILURES
     heartbeat_interval: float = 10.0
     stale_after: float = 60.0
+    checkpoint_every: int = 1
+    checkpoint_dir: str | os.PathLike | None = None
+    time_limit: float | None = None
 
     def __post_init__(self) -> None:
         count = self.count
@@ -91,6 +100,11 @@ class AgentOptions:
             raise ValueError(
                 f"max_consecutive_failures must be at least 1, not {self.max_failures!r}"
             )
+        every = self.checkpoint_every
+        if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+            raise ValueError(f"checkpoint_every must be an integer >= 0, not {every!r}")
+        if self.time_limit is not None and self.time_limit <= 0:
+            raise ValueError(f"time_limit must be positive seconds, not {self.time_limit!r}")
 
 
 def _status_line(
@@ -124,6 +138,33 @@ class _Agent:
     ) -> None:
         self.store, self.sweep, self.runner, self.options = store, sweep, runner, options
         self.current: LocalRun | None = None
+        self.checkpoints = checkpoint_root(store, options)
+
+    def _checkpoint_of(self, run_id: str) -> CheckpointPlace | None:
+        if self.checkpoints is None or self.options.checkpoint_every == 0:
+            return None
+        directory = self.checkpoints / self.sweep.id / run_id
+        return CheckpointPlace(str(directory), self.options.checkpoint_every)
+
+    def _resume_epoch(self, run: RunRecord) -> int:
+        """The epoch a preempted run goes on at: its checkpoint's epochs done, else 0."""
+        place = self._checkpoint_of(run.id)
+        if place is None or not Path(place.directory).is_dir():
+            return 0
+        from kerasweep._checkpoints import RunCheckpoint
+
+        return RunCheckpoint(place.directory, place.every).initial_epoch
+
+    def _remove_checkpoint(self, place: CheckpointPlace | None) -> None:
+        """An ended run's checkpoints are deleted (after its final state is written)."""
+        if place is None or not Path(place.directory).is_dir():
+            return
+        from kerasweep._checkpoints import RunCheckpoint
+
+        try:
+            RunCheckpoint(place.directory, place.every).remove()
+        except OSError as err:
+            logger.warning("kerasweep: checkpoint %s not removed: %s", place.directory, err)
 
     def run(self) -> AgentResult:
         store, sweep, options = self.store, self.sweep, self.options
@@ -135,16 +176,25 @@ class _Agent:
         heartbeat = Heartbeat(store, agent_id, options.heartbeat_interval)
         heartbeat.start()
         failures_in_a_row = 0
+        began = time.monotonic()
         session = ExitStack()
         try:
             clean_up = session.enter_context(run_cleanup())
             session.enter_context(self.runner.session())
             while options.count is None or len(result.run_ids) < options.count:
+                if (
+                    options.time_limit is not None
+                    and time.monotonic() - began >= options.time_limit
+                ):
+                    result.reason = "time_limit"
+                    logger.info("kerasweep: time limit reached: the agent takes no new run")
+                    break
                 record = store.claim_run(
                     sweep.id,
                     agent_id,
                     lambda s, runs: propose(s, runs, retry_upto=retry_upto),
                     stale_after=options.stale_after,
+                    resume=self._resume_epoch,
                 )
                 if record is None:
                     result.reason = "exhausted"
@@ -153,6 +203,9 @@ class _Agent:
                     break
                 result.run_ids.append(record.id)
                 run = LocalRun(store, sweep, record, agent_id=agent_id)
+                run.checkpoint = self._checkpoint_of(run.id)
+                if record.resumed_at:
+                    logger.info("kerasweep: run %s %s", run.id, record.resumed)
                 heartbeat.local_run = self.current = run
                 started = time.monotonic()
                 try:
@@ -161,6 +214,8 @@ class _Agent:
                     heartbeat.local_run = None
                     clean_up()
                 seconds = time.monotonic() - started
+                if RunState(state) is not RunState.PREEMPTED:
+                    self._remove_checkpoint(run.checkpoint)
                 ended = store.run(run.id)
                 self.current = None
                 logger.info(_status_line(ended, sweep, len(result.run_ids), options.count, seconds))
@@ -198,7 +253,7 @@ class _Agent:
             rows = f" ({unwritten} row{'s' if unwritten != 1 else ''} not written)"
             line += (
                 f"; the agent stops; its run {run.id}{rows if unwritten else ''} is marked "
-                "crashed once the server is back"
+                "preempted (resumable) once the server is back"
             )
         else:
             line += "; the agent stops"
@@ -219,6 +274,44 @@ class _Agent:
         runs = self.store.runs(self.sweep.id)
         if not any(r.state is RunState.RUNNING for r in runs) and propose(self.sweep, runs) is None:
             self.store.set_sweep_state(self.sweep.id, "finished")
+
+
+def checkpoint_root(store: Store, options: AgentOptions) -> Path | None:
+    """Where the sweep's runs keep their checkpoints, or None (said in one line).
+
+    ``options.checkpoint_dir``, else ``$KERASWEEP_CHECKPOINT_DIR``, else beside an SQLite
+    store (``<store>.checkpoints``). A PostgreSQL store has no default: its agents may run
+    on several machines, so the directory must be one they all reach.
+    """
+    if options.checkpoint_every == 0:
+        return None
+    given = options.checkpoint_dir or os.environ.get(CHECKPOINT_ROOT_ENV)
+    if given:
+        root = Path(given).expanduser()
+    elif store.location.path is not None:
+        root = store.location.path.with_name(store.location.path.name + ".checkpoints")
+    else:
+        logger.warning(
+            "kerasweep: runs are not checkpointed (an interrupted run starts again from "
+            "epoch 0): a PostgreSQL store needs a checkpoint directory every agent can reach "
+            "(--checkpoint-dir or $%s)",
+            CHECKPOINT_ROOT_ENV,
+        )
+        return None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        logger.warning(
+            "kerasweep: runs are not checkpointed (an interrupted run starts again from "
+            "epoch 0): checkpoint directory %s is not writable (%s)",
+            root,
+            err.strerror or err,
+        )
+        return None
+    return root
 
 
 def _runner(
@@ -251,6 +344,9 @@ def local_agent(
     kill_delay: float = 30.0,
     program_output: bool = True,
     reconnect_timeout: float = 60.0,
+    checkpoint_every: int = 1,
+    checkpoint_dir: str | os.PathLike | None = None,
+    time_limit: float | None = None,
 ) -> AgentResult:
     """Run a local sweep's runs in this process, the offline twin of ``wandb.agent``.
 
@@ -265,8 +361,12 @@ def local_agent(
 
     Ctrl-C (``KeyboardInterrupt``) or, in the main thread of a process that has no SIGTERM
     handler of its own, SIGTERM (:class:`AgentTerminated`) ends the agent: the run in
-    progress is marked crashed ("interrupted"), keeping the rows it logged, and the
-    exception propagates.
+    progress is marked ``preempted`` ("interrupted"), keeping the rows it logged, and the
+    exception propagates. So is a run whose agent died (``kill -9``, a lost node: its
+    heartbeat goes stale) or lost its store. The next agent that asks for work resumes
+    preempted runs before new ones: same id and parameters, from the run's last checkpoint
+    (``sweep_train`` saves one every ``checkpoint_every`` epochs; see docs/resuming.md), its
+    rows from that epoch on replaced.
 
     Args:
         sweep_id: A sweep made by :func:`kerasweep.local_sweep` (or ``kerasweep sweep``).
@@ -293,6 +393,13 @@ def local_agent(
             away (a restart is ridden out). If it stays away longer, the run in progress is
             asked to stop, the rows it logged are kept for one more try, and the agent ends
             with :class:`~kerasweep.local._store.StoreLostError`.
+        checkpoint_every: Runs save a checkpoint every this many epochs (0: never); a
+            run's ``checkpoint_every`` config key wins.
+        checkpoint_dir: Where checkpoints go (``<dir>/<sweep>/<run>``); default
+            ``$KERASWEEP_CHECKPOINT_DIR``, else beside an SQLite store
+            (``<store>.checkpoints``). A PostgreSQL store needs one.
+        time_limit: Seconds after which the agent takes no new run (the run in progress
+            goes on to its end).
 
     Returns:
         What the agent did (:class:`AgentResult`).
@@ -314,6 +421,9 @@ def local_agent(
         max_failures=max_consecutive_failures,
         heartbeat_interval=heartbeat_interval,
         stale_after=stale_after,
+        checkpoint_every=checkpoint_every,
+        checkpoint_dir=checkpoint_dir,
+        time_limit=time_limit,
     )
     mode = resolve_wandb_mode(wandb_mode)
     if isinstance(function, str):
