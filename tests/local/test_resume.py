@@ -1,7 +1,7 @@
 """Interrupted runs resume exactly: real agent processes stopped by SIGTERM, SIGINT and
 kill -9, then another agent goes on; the histories equal those of an uninterrupted sweep.
 
-Each test runs one seeded sweep of ``sweep_train`` on digits (two runs of a few epochs,
+Each test runs one seeded sweep of ``sweep_train`` on digits (three runs of a few epochs,
 hyperband on) twice in one store: once by one agent left alone, once by agents that are
 interrupted in the first run (twice, then killed) and replaced. Every run's per-epoch
 ``val_loss`` history (==, equal floats), state and hyperband decision must be the same.
@@ -30,7 +30,7 @@ CONFIG = {
     "metric": {"name": "val_loss", "goal": "minimize"},
     "early_terminate": {"type": "hyperband", "min_iter": 2, "eta": 2},
     "parameters": {
-        "learning_rate": {"values": [0.05, 0.002]},
+        "learning_rate": {"values": [0.05, 0.03, 0.0005]},
         "dataset": {"value": "digits"},
         "epochs": {"value": EPOCHS},
         "seed": {"value": 0},
@@ -120,6 +120,7 @@ def _interrupted_sweep(db, options, sig, *, twice_then_kill):
     assert resumed.id == run.id and resumed.params == run.params
     assert len(resumed.resumed_at) == (3 if twice_then_kill else 1), resumed.resumed_at
     assert resumed.resumed.startswith("resumed at epoch")
+    assert all(epoch >= 1 for epoch in resumed.resumed_at)  # from a checkpoint, not epoch 0
     return sweep_id
 
 
@@ -167,6 +168,7 @@ def test_interrupted_runs_resume_to_the_histories_of_an_uninterrupted_sweep(
     finally:
         CONFIG.pop("program", None)
     assert [len(history) for _, _, history, _ in reference][0] == EPOCHS
+    assert [state for _, state, _, _ in reference] == ["finished", "finished", "stopped"]  # hyperband
     assert_sound(any_db, interrupted)
     # an ended run's checkpoints are removed
     assert not any((tmp_path / "checkpoints").rglob("*.npz"))
