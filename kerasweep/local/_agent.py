@@ -89,6 +89,7 @@ class AgentOptions:
     checkpoint_every: int = 1
     checkpoint_dir: str | os.PathLike | None = None
     time_limit: float | None = None
+    resume_preempted: bool = True
 
     def __post_init__(self) -> None:
         count = self.count
@@ -194,11 +195,11 @@ class _Agent:
                     agent_id,
                     lambda s, runs: propose(s, runs, retry_upto=retry_upto),
                     stale_after=options.stale_after,
-                    resume=self._resume_epoch,
+                    resume=self._resume_epoch if options.resume_preempted else None,
                 )
                 if record is None:
                     result.reason = "exhausted"
-                    if not any(r.state is RunState.RUNNING for r in store.runs(sweep.id)):
+                    if not any(_unended(r) for r in store.runs(sweep.id)):
                         store.set_sweep_state(sweep.id, "finished")
                     break
                 result.run_ids.append(record.id)
@@ -272,8 +273,13 @@ class _Agent:
         if not (config.get("method") == "grid" or config.get("run_cap") or metric.get("target")):
             return  # random and bayes go on forever
         runs = self.store.runs(self.sweep.id)
-        if not any(r.state is RunState.RUNNING for r in runs) and propose(self.sweep, runs) is None:
+        if not any(_unended(r) for r in runs) and propose(self.sweep, runs) is None:
             self.store.set_sweep_state(self.sweep.id, "finished")
+
+
+def _unended(run: RunRecord) -> bool:
+    """Running, or preempted (to be resumed): the sweep is not finished."""
+    return run.state in (RunState.RUNNING, RunState.PREEMPTED)
 
 
 def checkpoint_root(store: Store, options: AgentOptions) -> Path | None:
@@ -347,6 +353,7 @@ def local_agent(
     checkpoint_every: int = 1,
     checkpoint_dir: str | os.PathLike | None = None,
     time_limit: float | None = None,
+    resume_preempted: bool = True,
 ) -> AgentResult:
     """Run a local sweep's runs in this process, the offline twin of ``wandb.agent``.
 
@@ -400,6 +407,8 @@ def local_agent(
             (``<store>.checkpoints``). A PostgreSQL store needs one.
         time_limit: Seconds after which the agent takes no new run (the run in progress
             goes on to its end).
+        resume_preempted: Take the sweep's preempted runs before new ones (False: leave
+            them to other agents).
 
     Returns:
         What the agent did (:class:`AgentResult`).
@@ -424,6 +433,7 @@ def local_agent(
         checkpoint_every=checkpoint_every,
         checkpoint_dir=checkpoint_dir,
         time_limit=time_limit,
+        resume_preempted=resume_preempted,
     )
     mode = resolve_wandb_mode(wandb_mode)
     if isinstance(function, str):
