@@ -199,7 +199,7 @@ def test_retry_failed_reruns_failed_params_once(db):
 
 
 @pytest.mark.slow
-def test_keyboard_interrupt_marks_the_run_crashed_and_propagates(db, monkeypatch):
+def test_keyboard_interrupt_marks_the_run_preempted_and_propagates(db, monkeypatch):
     sweep_id = local_sweep(GRID, db=db)
 
     def interrupted():
@@ -208,7 +208,7 @@ def test_keyboard_interrupt_marks_the_run_crashed_and_propagates(db, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         local_agent(sweep_id, interrupted, db=db)
     (run,) = _runs(db, sweep_id)
-    assert run["state"] == "crashed" and "interrupted" in run["error"]
+    assert run["state"] == "preempted" and "interrupted" in run["error"]
     assert not stop_requested() and current_run() is None
 
 

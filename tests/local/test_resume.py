@@ -167,8 +167,9 @@ def test_interrupted_runs_resume_to_the_histories_of_an_uninterrupted_sweep(
         assert _outcome(any_db, interrupted) == reference
     finally:
         CONFIG.pop("program", None)
-    assert [len(history) for _, _, history, _ in reference][0] == EPOCHS
-    assert [state for _, state, _, _ in reference] == ["finished", "finished", "stopped"]  # hyperband
+    assert len(reference[0][2]) == EPOCHS
+    # hyperband stopped the third run in both sweeps, at the same epoch
+    assert [state for _, state, _, _ in reference] == ["finished", "finished", "stopped"]
     assert_sound(any_db, interrupted)
     # an ended run's checkpoints are removed
     assert not any((tmp_path / "checkpoints").rglob("*.npz"))
