@@ -254,3 +254,28 @@ def test_a_preempted_run_is_claimed_again_before_new_ones_with_rows_from_its_epo
     assert kept == rows[:4]  # epochs 0 and 1; epochs 2 and 3 will be logged again
     store.finish_run(run.id, other, "finished")
     assert store.claim_run(sweep_id, other, lambda s, runs: NewRun({"a": 2})).id != run.id
+
+
+def test_where_a_run_resumed_is_in_show_export_and_the_results_api(tmp_path, capsys):
+    from kerasweep.cli import main
+    from kerasweep.local import Sweep, load_sweep
+
+    db = tmp_path / "kerasweep.db"
+    store = Store(db)
+    sweep_id = store.create_sweep({**CONFIG, "metric": {"name": "loss"}})
+    agent = store.register_agent(sweep_id)
+    run = _claim(store, sweep_id, agent, {"a": 1})
+    store.append_rows(run.id, [{"loss": 0.5}], "loss", agent_id=agent)
+    store.finish_run(run.id, agent, "preempted", "preempted: interrupted (SIGTERM)")
+    assert main(["show", sweep_id, "--db", str(db)]) == 0
+    assert "preempted" in capsys.readouterr().out
+    store.claim_run(sweep_id, agent, lambda s, runs: None, resume=lambda r: 1)
+    store.finish_run(run.id, agent, "finished")
+
+    assert load_sweep(sweep_id, db=db).runs[0].resumed == "resumed at epoch 1"
+    exported = load_sweep(sweep_id, db=db).to_dict()
+    assert exported["runs"][0]["resumed"] == "resumed at epoch 1"
+    assert Sweep.from_dict(exported).runs[0].resumed_at == (1,)
+    assert load_sweep(sweep_id, db=db).table()[0]["resumed"] == "resumed at epoch 1"
+    assert main(["show", sweep_id, "--db", str(db)]) == 0
+    assert "resumed at epoch 1" in capsys.readouterr().out
