@@ -218,13 +218,46 @@ def sweep_train(config: Mapping[str, Any] | None = None):
     # while the agent that called this function reports the error in one line already.
     try:
         # the speed-ups' seam: set up before the run, finished after it
-        with RunSpeedups() as speedups:
+        with _preempting_on_sigterm(run), RunSpeedups() as speedups:
             history = _fit(run, speedups)
     except BaseException:
         run.finish(exit_code=1)
         raise
     run.finish()
     return history
+
+
+@contextlib.contextmanager
+def _preempting_on_sigterm(run):
+    """Under ``wandb.agent`` (a W&B sweep's run, no local agent): SIGTERM marks the run
+    preempting (``run.mark_preempting()``), then ends it with exit status 143, so that W&B
+    marks it preempted and requeues it. Elsewhere, and off the main thread, nothing.
+    """
+    import signal
+    import threading
+
+    from kerasweep import _current_run
+
+    if (
+        not getattr(run, "sweep_id", None)
+        or _current_run.current() is not None
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None)
+    ):
+        yield
+        return
+
+    def preempting(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with contextlib.suppress(Exception):
+            run.mark_preempting()
+        raise SystemExit(128 + signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, preempting)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _fit(run, speedups):

@@ -305,3 +305,25 @@ def test_a_run_freezes_nothing_where_the_user_imported_tensorflow_first():
     assert gc.get_freeze_count() == 0
     sweep_train({**FAST, "epochs": 1})
     assert gc.get_freeze_count() == 0
+
+
+def test_sigterm_under_a_wandb_sweep_marks_the_run_preempting_and_exits_143():
+    import os
+    import signal
+
+    from kerasweep.train import _preempting_on_sigterm
+
+    class SweepRun:
+        sweep_id = "abc"
+        marked = False
+
+        def mark_preempting(self):
+            self.marked = True
+
+    run = SweepRun()
+    with pytest.raises(SystemExit) as exit_, _preempting_on_sigterm(run):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100):  # the handler runs between bytecodes
+            pass
+    assert exit_.value.code == 143 and run.marked
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
