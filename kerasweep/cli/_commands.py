@@ -27,7 +27,7 @@ def _open_store(db: str | None, create: bool = False):
 
 
 def _current_sweep(db: str | None, sweep_id: str):
-    """The sweep as it stands, its runs whose agent died shown as crashed."""
+    """The sweep as it stands, its runs whose agent died shown as preempted."""
     store = _open_store(db)
     store.sweep(sweep_id)
     store.reap_stale(sweep_id)

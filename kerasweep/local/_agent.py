@@ -391,7 +391,7 @@ def local_agent(
         max_consecutive_failures: Stop after this many failed runs in a row (W&B: 5).
         heartbeat_interval: Seconds between heartbeats of this agent and its run.
         stale_after: A running run whose agent sent no heartbeat for this long, or whose
-            agent process on this host is gone, is marked crashed.
+            agent process on this host is gone, is marked preempted (and resumed).
         stop_grace: Program mode: seconds a stopped program may take to end by itself
             before it gets SIGTERM.
         kill_delay: Program mode: seconds between SIGTERM and SIGKILL.
