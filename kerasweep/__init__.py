@@ -40,6 +40,8 @@ _EXPORTS: dict[str, str] = {
     "StackedBatches": "kerasweep._speedups.stacked_batches",
     "Dataset": "kerasweep._data",
     "DatasetError": "kerasweep._data",
+    "RunCheckpoint": "kerasweep._checkpoints",
+    "run_checkpoint": "kerasweep._checkpoints",
     "DEFAULT_CONFIG": "kerasweep.train",
     "sweep_train": "kerasweep.train",
     "SWEEP_CONFIG": "kerasweep.sweep_config",
@@ -104,7 +106,7 @@ def _register_with_keras(keras: Any) -> None:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from kerasweep._callbacks import SweepMetricsLogger, TrainingDiverged
-    from kerasweep._checkpoints import CheckpointMismatch
+    from kerasweep._checkpoints import CheckpointMismatch, RunCheckpoint, run_checkpoint
     from kerasweep._data import Dataset, DatasetError, load_dataset
     from kerasweep._errors import KerasweepError
     from kerasweep._html_report import report

@@ -130,6 +130,15 @@ class ExecutionAwareMetricsLogger(WandbMetricsLogger):
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._steps_in_epoch = 0
 
+    def checkpoint_state(self) -> dict[str, int]:
+        """The step counts a :class:`~kerasweep.RunCheckpoint` carries, so that ``batch/*``
+        steps go on after a resume."""
+        return {"global_step": int(self.global_step), "global_batch": int(self.global_batch)}
+
+    def restore_checkpoint_state(self, state: dict[str, int]) -> None:
+        self.global_step = int(state.get("global_step", self.global_step))
+        self.global_batch = int(state.get("global_batch", self.global_batch))
+
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         steps_per_execution = getattr(self.model, "steps_per_execution", None) or 1
         done = keras_internals.steps_done_at_train_batch_end(batch, steps_per_execution)

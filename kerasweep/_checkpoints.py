@@ -68,9 +68,10 @@ from typing import Any, Protocol, runtime_checkable
 import keras
 import numpy as np
 
+from kerasweep import _current_run
 from kerasweep._errors import KerasweepError
 
-__all__ = ["CarriesState", "CheckpointMismatch", "RunCheckpoint"]
+__all__ = ["CarriesState", "CheckpointMismatch", "RunCheckpoint", "run_checkpoint"]
 
 #: Checkpoint files: ``checkpoint-<epochs done, 6 digits>.npz``.
 _NAME = re.compile(r"^checkpoint-(\d+)\.npz$")
@@ -321,6 +322,33 @@ class RunCheckpoint(keras.callbacks.Callback):
                 _wait_for_write(self.directory)
             self._saved, self._read = _read_newest(self.directory), True
         return self._saved
+
+
+def run_checkpoint(
+    every: int | None = None, *, carry: Mapping[str, CarriesState] | None = None
+) -> RunCheckpoint | None:
+    """The :class:`RunCheckpoint` of the run in progress, or None outside a run that has one.
+
+    Under :func:`kerasweep.local_agent` (a function, or a program it starts) the agent says
+    where the run's checkpoints go; a preempted run is started again with the same
+    directory, so ``fit`` continues after its last checkpoint. Outside a local agent
+    (plain Python, ``wandb.agent``): None, and nothing is saved.
+
+    Args:
+        every: Save every ``every`` epochs (0: never); None takes the agent's setting.
+        carry: Objects whose state each checkpoint carries (see :class:`CarriesState`).
+
+    Example:
+        >>> run_checkpoint() is None  # not in a local sweep's run
+        True
+        >>> # checkpoint = kerasweep.run_checkpoint()
+        >>> # callbacks = [...] + ([checkpoint] if checkpoint else [])
+        >>> # train = checkpoint.resume_data(train) if checkpoint else train
+    """
+    place = _current_run.checkpoint_place()
+    if place is None:
+        return None
+    return RunCheckpoint(place.directory, place.every if every is None else every, carry=carry)
 
 
 def _one_order_per_epoch(train: Any, done: int) -> Any:

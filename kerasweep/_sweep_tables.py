@@ -96,7 +96,10 @@ def _why(run: RunRecord) -> str:
     if run.state is RunState.STOPPED and run.stop:
         stop = run.stop
         return f"hyperband {stop.sentence()}"
-    return run.error or ""
+    why = run.error or ""
+    if run.resumed:  # "resumed at epoch 6"
+        why = f"{why}; {run.resumed}" if why else run.resumed
+    return why
 
 
 def _search_line(sweep: Sweep) -> str:

@@ -78,6 +78,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "verbose": "auto",
     # a key sweep_train does not read is an error (RunConfigError), not a warning
     "strict_config": False,
+    # under a local agent: save a checkpoint every this many epochs (0: never), so that
+    # an interrupted run resumes exactly; None takes the agent's setting
+    "checkpoint_every": None,
 }
 
 #: The keys of the row ``sweep_train`` logs once per epoch (``SweepMetricsLogger``), which a
@@ -204,6 +207,13 @@ def resolve_config(config: Mapping[str, Any], *, warn: bool = True) -> dict[str,
         raise RunConfigError(
             f"config key 'jit_compile': {jit_compile!r} is not true, false or 'auto'"
         )
+    every = resolved["checkpoint_every"]
+    if every is not None:
+        if isinstance(every, bool) or not isinstance(every, int | float) or every != int(every):
+            raise RunConfigError(f"config key 'checkpoint_every': {every!r} is not an integer")
+        if every < 0:
+            raise RunConfigError(f"config key 'checkpoint_every': {every!r} must be at least 0")
+        resolved["checkpoint_every"] = int(every)
     if not isinstance(resolved["reuse_compiled"], bool):
         raise RunConfigError(
             f"config key 'reuse_compiled': {resolved['reuse_compiled']!r} is not true or false"
@@ -270,7 +280,7 @@ def sweep_train(config: Mapping[str, Any] | None = None):
     # while the agent that called this function reports the error in one line already.
     try:
         # the speed-ups' seam: set up before the run, finished after it
-        with RunSpeedups() as speedups:
+        with _preempting_on_sigterm(run), RunSpeedups() as speedups:
             history = _fit(run, speedups)
     except BaseException:
         run.finish(exit_code=1)
@@ -279,8 +289,45 @@ def sweep_train(config: Mapping[str, Any] | None = None):
     return history
 
 
+@contextlib.contextmanager
+def _preempting_on_sigterm(run):
+    """Under ``wandb.agent`` (a W&B sweep's run, no local agent): SIGTERM marks the run
+    preempting (``run.mark_preempting()``), then ends it with exit status 143, so that W&B
+    marks it preempted and requeues it. Elsewhere, and off the main thread, nothing.
+    """
+    import signal
+    import threading
+
+    from kerasweep import _current_run
+
+    if (
+        not getattr(run, "sweep_id", None)
+        or _current_run.current() is not None
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None)
+    ):
+        yield
+        return
+
+    def preempting(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with contextlib.suppress(Exception):
+            run.mark_preempting()
+        raise SystemExit(128 + signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, preempting)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _fit(run, speedups):
-    """The tutorial's steps inside the wandb run: config, data, model, ``compile``, ``fit``."""
+    """The tutorial's steps inside the wandb run: config, data, model, ``compile``, ``fit``.
+
+    Under a local agent, a :class:`~kerasweep.RunCheckpoint` saves the run every
+    ``checkpoint_every`` epochs and a preempted run resumes from it.
+    """
     import keras
 
     from kerasweep._callbacks import (
@@ -288,6 +335,7 @@ def _fit(run, speedups):
         ExecutionAwareMetricsLogger,
         SweepMetricsLogger,
     )
+    from kerasweep._checkpoints import run_checkpoint
     from kerasweep._data import load_dataset
     from kerasweep._model import build_mlp
 
@@ -311,18 +359,26 @@ def _fit(run, speedups):
         jit_compile=cfg["jit_compile"],
     )
     guard = DivergenceGuard()
-    history = model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=cfg["epochs"],
-        callbacks=[
-            ExecutionAwareMetricsLogger(log_freq=cfg["log_step"]),
-            SweepMetricsLogger(),
-            guard,
-        ],
-        verbose=_verbose(cfg["verbose"]),
-        shuffle=False,  # the dataset reshuffles itself every epoch
-    )
+    batch_log = ExecutionAwareMetricsLogger(log_freq=cfg["log_step"])
+    callbacks = [batch_log, SweepMetricsLogger(), guard]
+    checkpoint = run_checkpoint(cfg["checkpoint_every"], carry={"batch_log": batch_log})
+    if checkpoint is not None and checkpoint.enabled:
+        train_ds = checkpoint.resume_data(train_ds)
+        callbacks.append(checkpoint)  # last: it saves what the others did in the epoch
+    try:
+        history = model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=cfg["epochs"],
+            callbacks=callbacks,
+            verbose=_verbose(cfg["verbose"]),
+            shuffle=False,  # the dataset reshuffles itself every epoch
+        )
+    except BaseException:
+        if checkpoint is not None:  # interrupted: the checkpoint being written lands whole
+            with contextlib.suppress(Exception):
+                checkpoint.wait()
+        raise
     if guard.diverged is not None:
         raise guard.diverged
     return history

@@ -192,3 +192,19 @@ def test_divergence_guard_stops_and_remembers_the_epoch(logged):
     assert not math.isfinite(guard.diverged.loss)
     assert len(history.history["loss"]) == guard.diverged.epoch + 1 < 20
     assert "diverged" in str(guard.diverged)
+
+
+def test_the_batch_logger_carries_its_step_count_through_a_checkpoint():
+    import wandb
+
+    from kerasweep._callbacks import ExecutionAwareMetricsLogger
+
+    run = wandb.init(mode="disabled")
+    try:
+        logger = ExecutionAwareMetricsLogger(log_freq=5)
+        logger.global_step, logger.global_batch = 120, 24
+        resumed = ExecutionAwareMetricsLogger(log_freq=5)
+        resumed.restore_checkpoint_state(logger.checkpoint_state())
+        assert (resumed.global_step, resumed.global_batch) == (120, 24)
+    finally:
+        run.finish()

@@ -268,7 +268,7 @@ def test_run_on_digits_end_to_end(tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_marks_the_run_crashed_and_run_still_shows_the_leaderboard(tmp_path):
+def test_ctrl_c_marks_the_run_preempted_and_run_still_shows_the_leaderboard(tmp_path):
     flag = tmp_path / "hang"
     flag.touch()
     command = [
@@ -290,9 +290,9 @@ def test_ctrl_c_marks_the_run_crashed_and_run_still_shows_the_leaderboard(tmp_pa
     out = proc.communicate(timeout=60)[0]
     assert proc.returncode == 130, out
     assert "Agent interrupted" in out
-    assert "1 run: 1 crashed" in out
+    assert "1 run: 1 preempted" in out
     rows = [line.split() for line in out.splitlines() if "(KeyboardInterrupt)" in line]
-    assert len(rows) == 1 and rows[0][2] == "crashed"  # the leaderboard's row
+    assert len(rows) == 1 and rows[0][2] == "preempted"  # the leaderboard's row
 
 
 @pytest.mark.slow

@@ -372,3 +372,25 @@ def test_a_misspelled_key_in_a_sweep_of_sweep_train_warns_per_run_or_fails_when_
     assert len(status) == 2 and all("failed" in line for line in status), output
     assert all(f"RunConfigError: {said} (strict_config is on)" in line for line in status)
     assert "Traceback" not in output
+
+
+def test_sigterm_under_a_wandb_sweep_marks_the_run_preempting_and_exits_143():
+    import os
+    import signal
+
+    from kerasweep.train import _preempting_on_sigterm
+
+    class SweepRun:
+        sweep_id = "abc"
+        marked = False
+
+        def mark_preempting(self):
+            self.marked = True
+
+    run = SweepRun()
+    with pytest.raises(SystemExit) as exit_, _preempting_on_sigterm(run):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100):  # the handler runs between bytecodes
+            pass
+    assert exit_.value.code == 143 and run.marked
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

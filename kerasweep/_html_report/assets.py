@@ -14,7 +14,7 @@ CSS = """
   --bg: #f4f6f8; --card: #ffffff; --ink: #1f2933; --muted: #616e7c; --faint: #9aa5b1;
   --line: #e4e7eb; --accent: #3c2f9e;
   --finished: #1f7a4d; --stopped: #b7561a; --failed: #c81e1e; --crashed: #8a1c1c;
-  --running: #1d5fbf; --pending: #7b8794;
+  --running: #1d5fbf; --pending: #7b8794; --preempted: #6b46c1;
 }
 * { box-sizing: border-box; }
 html { -webkit-text-size-adjust: 100%; }
@@ -62,6 +62,7 @@ section.panel h2 { font-size: 16px; margin: 0 0 2px; font-weight: 650; }
 .state-stopped { background: var(--stopped); }
 .state-failed { background: var(--failed); }
 .state-crashed { background: var(--crashed); }
+.state-preempted { background: var(--preempted); }
 .state-running { background: var(--running); }
 .state-pending { background: var(--pending); }
 .table-wrap { overflow: auto; max-height: 640px; border: 1px solid var(--line);

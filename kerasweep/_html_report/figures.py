@@ -211,7 +211,7 @@ def _stop_markers(
             x = epoch if isinstance(epoch, int) and 1 <= epoch <= len(s) else last + 1
             y = s[x - 1] if s[x - 1] is not None else s[last]
             stopped.append((x, y, f"{name}<br>{why}"))
-        elif run.state in (RunState.FAILED, RunState.CRASHED):
+        elif run.state in (RunState.FAILED, RunState.CRASHED, RunState.PREEMPTED):
             failed.append((last + 1, s[last], f"{name}<br>{why or esc(run.state.value)}"))
     traces = []
     if stopped:

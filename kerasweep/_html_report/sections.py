@@ -30,6 +30,7 @@ STATE_ORDER = (
     RunState.STOPPED,
     RunState.RUNNING,
     RunState.PENDING,
+    RunState.PREEMPTED,
     RunState.FAILED,
     RunState.CRASHED,
 )

@@ -246,7 +246,7 @@ def why_stopped(run: RunRecord, goal: str) -> str:
         return error.splitlines()[0]
     if run.state is RunState.STOPPED:
         return "stopped by the controller"
-    return ""
+    return run.resumed or ""
 
 
 def leaderboard(sweep: Sweep | Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -18,8 +18,9 @@ A PostgreSQL server that goes away mid-sweep is waited for (``--reconnect-timeou
 stays away the agent ends with one line and exit status 1, keeping what was written.
 Anything else that goes wrong is an internal error: one line and exit status 1, with its
 traceback under ``-v``.
-Ctrl-C or SIGTERM ends an agent after marking its run crashed ("interrupted"), with the rows
-it logged kept: exit status 130 or 143.
+Ctrl-C or SIGTERM ends an agent after marking its run preempted ("interrupted"), with the
+rows it logged kept; the next agent resumes it: exit status 130 for Ctrl-C, 0 for SIGTERM (a
+preemption, as Slurm sends before a job's time limit: the requeued job goes on).
 A reader of the output that goes away (``kerasweep show ID | head -1``) ends any command
 quietly with exit status 141, as a Unix tool that SIGPIPE ends (the shell's 128 + 13): no
 message, nothing more written; an agent ends at its next line, the runs it ended recorded.
@@ -134,7 +135,7 @@ def _internal_error(args: argparse.Namespace, err: Exception) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``kerasweep`` command line; returns the exit status.
 
-    0 done, 1 failed (runs failed, or an internal error), 2 bad input, 130/143 interrupted,
+    0 done, 1 failed (runs failed, or an internal error), 2 bad input, 130 interrupted,
     141 the reader of standard output went away.
     Quiets TensorFlow's start-up logs for the runs (the command's own edge; importing
     kerasweep changes nothing).

@@ -13,7 +13,6 @@ from kerasweep.cli._parser import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_TERMINATED,
     UsageError,
 )
 from kerasweep.cli._shell_commands import kerasweep_command, wandb_command
@@ -28,7 +27,7 @@ def _open_store(db: str | None, create: bool = False):
 
 
 def _current_sweep(db: str | None, sweep_id: str):
-    """The sweep as it stands, its runs whose agent died shown as crashed."""
+    """The sweep as it stands, its runs whose agent died shown as preempted."""
     store = _open_store(db)
     store.sweep(sweep_id)
     store.reap_stale(sweep_id)
@@ -144,12 +143,19 @@ def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
             program_output=args.verbose,
             reconnect_timeout=args.reconnect_timeout,
             progress=StatusLines(),  # one line per run, in a notebook's ! or %run too
+            checkpoint_every=args.checkpoint_every,
+            checkpoint_dir=args.checkpoint_dir,
+            time_limit=args.time_limit,
+            stale_after=args.stale_after,
+            heartbeat_interval=args.heartbeat_interval,
         )
     except AgentTerminated:
-        print("Agent terminated (SIGTERM): its run is marked crashed.")
-        return EXIT_TERMINATED
+        # a preemption (Slurm's time limit, scancel): the job ended as asked, exit 0 so
+        # that a requeued job goes on with the sweep
+        print("Agent terminated (SIGTERM): its run is preempted; the next agent resumes it.")
+        return EXIT_OK
     except KeyboardInterrupt:
-        print("Agent interrupted: its run is marked crashed.")
+        print("Agent interrupted: its run is marked preempted; the next agent resumes it.")
         return EXIT_INTERRUPTED
     n = len(result.run_ids)
     runs = f"{n} run{'' if n == 1 else 's'}"
@@ -157,6 +163,7 @@ def _agent(args: argparse.Namespace, sweep_id: str, function) -> int:
         "count": f"ran {runs}",
         "exhausted": f"the sweep has no more runs to give ({runs} by this agent)",
         "failures": f"too many failed runs in a row ({runs} by this agent)",
+        "time_limit": f"its time limit was reached ({runs} by this agent)",
     }[result.reason]
     print(f"Agent done: {ended}.")
     mode = args.wandb_mode or (
@@ -185,6 +192,11 @@ def _agents_per_device(args: argparse.Namespace, sweep_id: str) -> int:
 
     options = [sweep_id, "--max-failures", str(args.max_failures), "--no-report"]
     options += ["--reconnect-timeout", str(args.reconnect_timeout)]
+    options += ["--checkpoint-every", str(args.checkpoint_every)]
+    options += ["--checkpoint-dir", args.checkpoint_dir] if args.checkpoint_dir else []
+    options += ["--time-limit", str(args.time_limit)] if args.time_limit else []
+    options += ["--stale-after", str(args.stale_after)]
+    options += ["--heartbeat-interval", str(args.heartbeat_interval)]
     options += ["--count", str(args.count)] if args.count else []
     options += ["--function", args.function] if args.function else []
     options += ["--wandb-mode", args.wandb_mode] if args.wandb_mode else []

@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -51,6 +52,29 @@ def _number(convert: Callable[[str], Any], ok: Callable[[Any], bool], expected: 
 
 _positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 _positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number of seconds")
+_non_negative_int = _number(int, lambda v: v >= 0, "an integer of at least 0")
+
+
+def _duration_seconds(text: str) -> float | None:
+    """``1h50m``, ``90m``, ``30s``, ``2h`` or plain seconds, as seconds (None if unreadable).
+
+    >>> _duration_seconds("1h50m"), _duration_seconds("90"), _duration_seconds("1x")
+    (6600.0, 90.0, None)
+    """
+    text = text.strip().lower()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    number = r"(\d+(?:\.\d+)?)"
+    match = re.fullmatch(f"(?:{number}h)?(?:{number}m)?(?:{number}s)?", text)
+    if not text or match is None:
+        return None
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+_duration = _number(_duration_seconds, lambda v: 0 < v < float("inf"), "a duration like 1h50m")
 _seed = _number(int, lambda v: 0 <= v < 2**63, "an integer from 0 to 2**63-1")
 
 
@@ -110,6 +134,40 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="PostgreSQL: how long to wait for a server that went away before the agent "
         "ends (exit 1) (default: 60)",
+    )
+    runs.add_argument(
+        "--checkpoint-every",
+        type=_non_negative_int,
+        default=1,
+        metavar="N",
+        help="runs save a checkpoint every N epochs, so an interrupted run resumes "
+        "(0: never; default: 1)",
+    )
+    runs.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help="where checkpoints go (default: $KERASWEEP_CHECKPOINT_DIR, else beside an "
+        "SQLite store; a PostgreSQL store needs one every agent can reach)",
+    )
+    runs.add_argument(
+        "--time-limit",
+        type=_duration,
+        metavar="DURATION",
+        help="take no new run after this long, e.g. 1h50m (the run in progress goes on)",
+    )
+    runs.add_argument(
+        "--stale-after",
+        type=_positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="a run whose agent sent no heartbeat for this long is preempted (default: 60)",
+    )
+    runs.add_argument(
+        "--heartbeat-interval",
+        type=_positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds between an agent's heartbeats (default: 10)",
     )
     runs.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)
     new = _Parser(add_help=False)

@@ -22,9 +22,11 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from kerasweep import train
+from kerasweep._current_run import CheckpointPlace
 from kerasweep._quiet import import_tensorflow_quietly, quiet_wandb
 from kerasweep.local._cleanup import run_cleanup
 from kerasweep.local._controller import propose
@@ -55,6 +57,9 @@ __all__ = [
 
 logger = logging.getLogger("kerasweep.local")
 
+#: the directory of the sweep's checkpoints, when not given (PostgreSQL stores need one)
+CHECKPOINT_ROOT_ENV = "KERASWEEP_CHECKPOINT_DIR"
+
 # W&B's agents stop after this many failed runs in a row (WANDB_AGENT_MAX_INITIAL_FAILURES)
 DEFAULT_MAX_FAILURES = 5
 
@@ -65,7 +70,8 @@ class AgentResult:
 
     ``reason`` says why it ended: ``"count"`` (it ran ``count`` runs), ``"exhausted"`` (the
     sweep had no more runs: grid done, ``run_cap`` reached or ``metric.target`` met) or
-    ``"failures"`` (too many failed runs in a row).
+    ``"failures"`` (too many failed runs in a row) or ``"time_limit"`` (its time budget
+    was spent).
     """
 
     sweep_id: str
@@ -84,6 +90,10 @@ class AgentOptions:
     max_failures: int = DEFAULT_MAX_FAILURES
     heartbeat_interval: float = 10.0
     stale_after: float = 60.0
+    checkpoint_every: int = 1
+    checkpoint_dir: str | os.PathLike | None = None
+    time_limit: float | None = None
+    resume_preempted: bool = True
 
     def __post_init__(self) -> None:
         count = self.count
@@ -95,6 +105,11 @@ class AgentOptions:
             raise ValueError(
                 f"max_consecutive_failures must be at least 1, not {self.max_failures!r}"
             )
+        every = self.checkpoint_every
+        if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+            raise ValueError(f"checkpoint_every must be an integer >= 0, not {every!r}")
+        if self.time_limit is not None and self.time_limit <= 0:
+            raise ValueError(f"time_limit must be positive seconds, not {self.time_limit!r}")
 
 
 class _Agent:
@@ -112,6 +127,7 @@ class _Agent:
         self.progress = progress
         self.current: LocalRun | None = None
         self.warned_metric = False
+        self.checkpoints = checkpoint_root(store, options)
 
     def _rows_if_metric_missing(self, ended: RunRecord) -> RunRecord:
         """``ended`` with its rows when it ended without a value of the sweep metric, so that
@@ -120,6 +136,32 @@ class _Agent:
         if self.sweep.metric is None or ended.metric_values or not ended.state.completed:
             return ended
         return replace(ended, history=tuple(self.store.history(ended.id)))
+
+    def _checkpoint_of(self, run_id: str) -> CheckpointPlace | None:
+        if self.checkpoints is None or self.options.checkpoint_every == 0:
+            return None
+        directory = self.checkpoints / self.sweep.id / run_id
+        return CheckpointPlace(str(directory), self.options.checkpoint_every)
+
+    def _resume_epoch(self, run: RunRecord) -> int:
+        """The epoch a preempted run goes on at: its checkpoint's epochs done, else 0."""
+        place = self._checkpoint_of(run.id)
+        if place is None or not Path(place.directory).is_dir():
+            return 0
+        from kerasweep._checkpoints import RunCheckpoint
+
+        return RunCheckpoint(place.directory, place.every).initial_epoch
+
+    def _remove_checkpoint(self, place: CheckpointPlace | None) -> None:
+        """An ended run's checkpoints are deleted (after its final state is written)."""
+        if place is None or not Path(place.directory).is_dir():
+            return
+        from kerasweep._checkpoints import RunCheckpoint
+
+        try:
+            RunCheckpoint(place.directory, place.every).remove()
+        except OSError as err:
+            logger.warning("kerasweep: checkpoint %s not removed: %s", place.directory, err)
 
     def run(self) -> AgentResult:
         store, sweep, options = self.store, self.sweep, self.options
@@ -131,24 +173,36 @@ class _Agent:
         heartbeat = Heartbeat(store, agent_id, options.heartbeat_interval)
         heartbeat.start()
         failures_in_a_row = 0
+        began = time.monotonic()
         session = ExitStack()
         try:
             clean_up = session.enter_context(run_cleanup())
             session.enter_context(self.runner.session())
             while options.count is None or len(result.run_ids) < options.count:
+                if (
+                    options.time_limit is not None
+                    and time.monotonic() - began >= options.time_limit
+                ):
+                    result.reason = "time_limit"
+                    logger.info("kerasweep: time limit reached: the agent takes no new run")
+                    break
                 record = store.claim_run(
                     sweep.id,
                     agent_id,
                     lambda s, runs: propose(s, runs, retry_upto=retry_upto),
                     stale_after=options.stale_after,
+                    resume=self._resume_epoch if options.resume_preempted else None,
                 )
                 if record is None:
                     result.reason = "exhausted"
-                    if not any(r.state is RunState.RUNNING for r in store.runs(sweep.id)):
+                    if not any(_unended(r) for r in store.runs(sweep.id)):
                         store.set_sweep_state(sweep.id, "finished")
                     break
                 result.run_ids.append(record.id)
                 run = ObservedRun(store, sweep, record, agent_id=agent_id, observer=self.progress)
+                run.checkpoint = self._checkpoint_of(run.id)
+                if record.resumed_at:
+                    logger.info("kerasweep: run %s %s", run.id, record.resumed)
                 heartbeat.local_run = self.current = run
                 index = len(result.run_ids)
                 self.progress.run_started(sweep, record, index, options.count)
@@ -159,6 +213,8 @@ class _Agent:
                     heartbeat.local_run = None
                     clean_up()
                 seconds = time.monotonic() - started
+                if RunState(state) is not RunState.PREEMPTED:
+                    self._remove_checkpoint(run.checkpoint)
                 ended = self._rows_if_metric_missing(store.run(run.id))
                 self.current = None
                 self.progress.run_ended(sweep, ended, index, options.count, seconds)
@@ -200,7 +256,7 @@ class _Agent:
             rows = f" ({unwritten} row{'s' if unwritten != 1 else ''} not written)"
             line += (
                 f"; the agent stops; its run {run.id}{rows if unwritten else ''} is marked "
-                "crashed once the server is back"
+                "preempted (resumable) once the server is back"
             )
         else:
             line += "; the agent stops"
@@ -219,8 +275,51 @@ class _Agent:
         if not (config.get("method") == "grid" or config.get("run_cap") or metric.get("target")):
             return  # random and bayes go on forever
         runs = self.store.runs(self.sweep.id)
-        if not any(r.state is RunState.RUNNING for r in runs) and propose(self.sweep, runs) is None:
+        if not any(_unended(r) for r in runs) and propose(self.sweep, runs) is None:
             self.store.set_sweep_state(self.sweep.id, "finished")
+
+
+def _unended(run: RunRecord) -> bool:
+    """Running, or preempted (to be resumed): the sweep is not finished."""
+    return run.state in (RunState.RUNNING, RunState.PREEMPTED)
+
+
+def checkpoint_root(store: Store, options: AgentOptions) -> Path | None:
+    """Where the sweep's runs keep their checkpoints, or None (said in one line).
+
+    ``options.checkpoint_dir``, else ``$KERASWEEP_CHECKPOINT_DIR``, else beside an SQLite
+    store (``<store>.checkpoints``). A PostgreSQL store has no default: its agents may run
+    on several machines, so the directory must be one they all reach.
+    """
+    if options.checkpoint_every == 0:
+        return None
+    given = options.checkpoint_dir or os.environ.get(CHECKPOINT_ROOT_ENV)
+    if given:
+        root = Path(given).expanduser()
+    elif store.location.path is not None:
+        root = store.location.path.with_name(store.location.path.name + ".checkpoints")
+    else:
+        logger.warning(
+            "kerasweep: runs are not checkpointed (an interrupted run starts again from "
+            "epoch 0): a PostgreSQL store needs a checkpoint directory every agent can reach "
+            "(--checkpoint-dir or $%s)",
+            CHECKPOINT_ROOT_ENV,
+        )
+        return None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        logger.warning(
+            "kerasweep: runs are not checkpointed (an interrupted run starts again from "
+            "epoch 0): checkpoint directory %s is not writable (%s)",
+            root,
+            err.strerror or err,
+        )
+        return None
+    return root
 
 
 def _runner(
@@ -255,6 +354,10 @@ def local_agent(
     reconnect_timeout: float = 60.0,
     progress: ProgressObserver | None = None,
     verbose: bool | None = None,
+    checkpoint_every: int = 1,
+    checkpoint_dir: str | os.PathLike | None = None,
+    time_limit: float | None = None,
+    resume_preempted: bool = True,
 ) -> AgentResult:
     """Run a local sweep's runs in this process, the offline twin of ``wandb.agent``.
 
@@ -269,9 +372,13 @@ def local_agent(
 
     Ctrl-C (``KeyboardInterrupt``) or, in the main thread of a process that has no SIGTERM
     handler of its own, SIGTERM (:class:`AgentTerminated`) ends the agent: the run in
-    progress is marked crashed ("interrupted"), keeping the rows it logged, and a
+    progress is marked ``preempted`` ("interrupted"), keeping the rows it logged, and a
     ``KeyboardInterrupt`` saying so propagates (TensorFlow's frames left out), or the
-    :class:`AgentTerminated`.
+    :class:`AgentTerminated`. So is a run whose agent died (``kill -9``, a lost node: its
+    heartbeat goes stale) or lost its store. The next agent that asks for work resumes
+    preempted runs before new ones: same id and parameters, from the run's last checkpoint
+    (``sweep_train`` saves one every ``checkpoint_every`` epochs; see docs/resuming.md), its
+    rows from that epoch on replaced.
 
     Args:
         sweep_id: A sweep made by :func:`kerasweep.local_sweep` (or ``kerasweep sweep``).
@@ -289,7 +396,7 @@ def local_agent(
         max_consecutive_failures: Stop after this many failed runs in a row (W&B: 5).
         heartbeat_interval: Seconds between heartbeats of this agent and its run.
         stale_after: A running run whose agent sent no heartbeat for this long, or whose
-            agent process on this host is gone, is marked crashed.
+            agent process on this host is gone, is marked preempted (and resumed).
         stop_grace: Program mode: seconds a stopped program may take to end by itself
             before it gets SIGTERM.
         kill_delay: Program mode: seconds between SIGTERM and SIGKILL.
@@ -307,6 +414,15 @@ def local_agent(
             wandb's banners and TensorFlow's start-up logs. None: quiet in a notebook,
             shown elsewhere. Quiet, TensorFlow is imported before the first run, its
             start-up lines silenced (as ``kerasweep run`` does).
+        checkpoint_every: Runs save a checkpoint every this many epochs (0: never); a
+            run's ``checkpoint_every`` config key wins.
+        checkpoint_dir: Where checkpoints go (``<dir>/<sweep>/<run>``); default
+            ``$KERASWEEP_CHECKPOINT_DIR``, else beside an SQLite store
+            (``<store>.checkpoints``). A PostgreSQL store needs one.
+        time_limit: Seconds after which the agent takes no new run (the run in progress
+            goes on to its end).
+        resume_preempted: Take the sweep's preempted runs before new ones (False: leave
+            them to other agents).
 
     Returns:
         What the agent did (:class:`AgentResult`).
@@ -328,6 +444,10 @@ def local_agent(
         max_failures=max_consecutive_failures,
         heartbeat_interval=heartbeat_interval,
         stale_after=stale_after,
+        checkpoint_every=checkpoint_every,
+        checkpoint_dir=checkpoint_dir,
+        time_limit=time_limit,
+        resume_preempted=resume_preempted,
     )
     mode = resolve_wandb_mode(wandb_mode)
     if isinstance(function, str):

@@ -1,7 +1,8 @@
 """The agent's heartbeat: proof, every few seconds, that the agent and its run are alive.
 
-Another agent marks a run crashed once its heartbeat is stale. When the store answers that
-the run is no longer this agent's, the run is asked to stop (:meth:`LocalRun.request_stop`).
+Another agent marks a run preempted (to be resumed) once its heartbeat is stale. When the
+store answers that the run is no longer this agent's, the run is asked to stop
+(:meth:`LocalRun.request_stop`).
 
 Example:
     >>> heartbeat = Heartbeat(store, agent_id, interval=10.0)  # doctest: +SKIP

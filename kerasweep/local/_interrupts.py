@@ -1,4 +1,5 @@
-"""Ctrl-C and SIGTERM end a local agent cleanly: its run is marked, the exception goes on.
+"""Ctrl-C and SIGTERM end a local agent cleanly: its run is marked preempted (the next
+agent resumes it), the exception goes on.
 
 Example:
     >>> with sigterm_interrupts():  # doctest: +SKIP
@@ -53,7 +54,7 @@ def interrupted_error(err: KeyboardInterrupt) -> str:
     """The error recorded for a run that Ctrl-C or SIGTERM ended.
 
     >>> interrupted_error(AgentTerminated())
-    'crashed: interrupted (SIGTERM)'
+    'preempted: interrupted (SIGTERM)'
     """
     why = "SIGTERM" if isinstance(err, AgentTerminated) else "KeyboardInterrupt"
-    return f"crashed: interrupted ({why})"
+    return f"preempted: interrupted ({why})"

@@ -4,7 +4,7 @@ Each listed device gets its own ``kerasweep agent`` process with ``CUDA_VISIBLE_
 to that device alone, so every agent trains on one GPU and the runs of one sweep share a
 multi-GPU node. Each line an agent prints is printed here with its device in front
 (``[gpu 1] ...``), on the stream it was written to. The first SIGINT (Ctrl-C) or SIGTERM this
-process gets is passed on to every agent (each marks its run crashed and ends, as a single
+process gets is passed on to every agent (each marks its run preempted and ends, as a single
 agent does); a second one kills the agents still running. The exit status is the worst of the
 agents' (the highest; an agent killed by signal N counts as 128 + N).
 

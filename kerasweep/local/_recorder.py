@@ -13,7 +13,8 @@ the metric are written with the next one that has it (or at :meth:`RunRecorder.c
 is no longer this agent's.
 
 When the store stays unreachable (a PostgreSQL server down for longer than its reconnect
-window), no row is dropped: the rows are kept, :attr:`~RunRecorder.store_error` says why,
+window) or is full (:class:`~kerasweep.local._store.StoreFullError`), no row is dropped:
+the rows are kept, :attr:`~RunRecorder.store_error` says why,
 the run is asked to stop, and :meth:`RunRecorder.close` tries once more to write them.
 
 Example:
@@ -35,6 +36,7 @@ from kerasweep.local._hyperband import HyperbandJudge
 from kerasweep.local._store import (
     StopReason,
     Store,
+    StoreFullError,
     StoreUnavailableError,
     SweepMetrics,
     SweepRecord,
@@ -76,7 +78,8 @@ class RunRecorder:
         self.buffer_limit = buffer_limit
         self.stop: StopReason | None = None
         self.lost = False  # the run is no longer this agent's (marked crashed meanwhile)
-        self.store_error: StoreUnavailableError | None = None  # the store stayed away
+        # the store stayed away, or is full: the run stops, resumable
+        self.store_error: StoreUnavailableError | StoreFullError | None = None
         self.rows = 0
         self._buffer: list[dict] = []
         self._pending: dict | None = None
@@ -123,12 +126,14 @@ class RunRecorder:
                     self._ask_judge()
             elif len(self._buffer) >= self.buffer_limit:
                 self.flush()
-        except StoreUnavailableError as err:
+        except (StoreUnavailableError, StoreFullError) as err:
             self.store_error = err
-            logger.debug(  # the agent's last line says it (StoreLostError)
-                "kerasweep: run %s stops: the store is unreachable (%s); its rows are kept "
-                "for one more try",
+            log = logger.warning if isinstance(err, StoreFullError) else logger.debug
+            log(  # unreachable: the agent's last line says it (StoreLostError)
+                "kerasweep: run %s stops: the store is %s (%s); its rows are kept for one "
+                "more try, and the run is resumable",
                 self.run_id,
+                "full" if isinstance(err, StoreFullError) else "unreachable",
                 err,
             )
 
@@ -195,7 +200,7 @@ class RunRecorder:
                     pending, self._pending = self._pending, None
                     self._emit(pending)
                 self.flush()
-            except StoreUnavailableError as err:
+            except (StoreUnavailableError, StoreFullError) as err:
                 self.store_error = err
             except Exception as err:  # the run itself is over; say so and go on
                 self.report_error(err)

@@ -54,15 +54,17 @@ class RunState(str, enum.Enum):
     FINISHED = "finished"
     STOPPED = "stopped"  # ended early by hyperband
     FAILED = "failed"  # its function raised, or its program exited non-zero
-    CRASHED = "crashed"  # its agent died, or was interrupted
+    CRASHED = "crashed"  # its agent died (a store from before runs were resumable)
+    PREEMPTED = "preempted"  # interrupted (signal, dead agent, lost store): resumed next
 
     __str__ = str.__str__
     __format__ = str.__format__
 
     @property
     def terminal(self) -> bool:
-        """True once the run has ended, however it ended."""
-        return self not in (RunState.PENDING, RunState.RUNNING)
+        """True once the run has ended, however it ended (a preempted run has not: an
+        agent resumes it)."""
+        return self not in (RunState.PENDING, RunState.RUNNING, RunState.PREEMPTED)
 
     @property
     def completed(self) -> bool:
@@ -76,8 +78,9 @@ class RunState(str, enum.Enum):
 
     @classmethod
     def outcome(cls, value: str) -> RunState:
-        """The state an agent ends a run with: ``finished``, ``failed`` or ``crashed``
-        (ValueError otherwise; a finished run that hyperband stopped is stored ``stopped``).
+        """The state an agent ends a run with: ``finished``, ``failed``, ``crashed`` or
+        ``preempted`` (ValueError otherwise; a finished run that hyperband stopped is
+        stored ``stopped``).
 
         >>> RunState.outcome("failed")
         <RunState.FAILED: 'failed'>
@@ -86,8 +89,10 @@ class RunState(str, enum.Enum):
             state = cls(value)
         except ValueError:
             state = None
-        if state not in (cls.FINISHED, cls.FAILED, cls.CRASHED):
-            raise ValueError(f"outcome must be finished, failed or crashed, not {value!r}")
+        if state not in (cls.FINISHED, cls.FAILED, cls.CRASHED, cls.PREEMPTED):
+            raise ValueError(
+                f"outcome must be finished, failed, crashed or preempted, not {value!r}"
+            )
         return state
 
     @property
@@ -179,6 +184,7 @@ class RunRecord:
     ended_at: str | None = None
     metric_values: list[float] = field(default_factory=list)
     history: tuple[dict, ...] | None = None
+    resumed_at: tuple[int, ...] = ()  # the epoch of each resume, in order
 
     def __post_init__(self) -> None:
         if not isinstance(self.state, RunState):
@@ -194,6 +200,19 @@ class RunRecord:
         for row in self.history:
             summary.update(row)
         return summary
+
+    @property
+    def resumed(self) -> str | None:
+        """Where the run was resumed, said: ``"resumed at epoch 6"`` (None if never).
+
+        >>> RunRecord(id="a", seq=1, sweep_id="s", name="s-1", state="finished", params={},
+        ...           resumed_at=(3, 6)).resumed
+        'resumed at epochs 3, 6'
+        """
+        if not self.resumed_at:
+            return None
+        plural = "s" if len(self.resumed_at) > 1 else ""
+        return f"resumed at epoch{plural} " + ", ".join(str(e) for e in self.resumed_at)
 
     @property
     def epochs(self) -> int:
@@ -351,6 +370,7 @@ class Sweep(SweepRecord):
                 "stop_threshold": None if stop is None else stop.threshold,
                 "error": run.error,
                 "retry_of": run.retry_of,
+                "resumed": run.resumed,
             }
             row.update(flatten(run.params, "params."))
             row.update(flatten(run.summary or {}, "summary."))
@@ -402,6 +422,7 @@ class Sweep(SweepRecord):
                     ended_at=run.get("ended_at"),
                     metric_values=[v for v in values if v is not None],
                     history=history,
+                    resumed_at=tuple(run.get("resumed_at") or ()),
                 )
             )
         return cls(
@@ -447,6 +468,8 @@ class Sweep(SweepRecord):
                     "stop": None if run.stop is None else run.stop.to_dict(),
                     "error": run.error,
                     "retry_of": run.retry_of,
+                    "resumed_at": list(run.resumed_at),
+                    "resumed": run.resumed,
                     "created_at": run.created_at,
                     "started_at": run.started_at,
                     "ended_at": run.ended_at,

@@ -31,7 +31,14 @@ from kerasweep import _current_run
 from kerasweep._adapters import wandb_internals
 from kerasweep.local._hyperband import HyperbandJudge
 from kerasweep.local._recorder import RunRecorder
-from kerasweep.local._store import RunRecord, RunState, StopReason, Store, SweepRecord
+from kerasweep.local._store import (
+    RunRecord,
+    RunState,
+    StopReason,
+    Store,
+    StoreFullError,
+    SweepRecord,
+)
 
 __all__ = ["LocalRun", "current_run", "stop_requested"]
 
@@ -59,6 +66,8 @@ class LocalRun:
         self.recorder = RunRecorder(store, sweep, record.id, agent_id=agent_id, judge=self.judge)
         self._stop_requested = threading.Event()
         self._final_state: RunState | None = None
+        #: where the run's checkpoints go (set by its agent); None: no checkpoints
+        self.checkpoint: _current_run.CheckpointPlace | None = None
 
     @classmethod
     def attach(
@@ -121,6 +130,10 @@ class LocalRun:
         finally:
             self.recorder.close()
 
+    def checkpoint_place(self) -> _current_run.CheckpointPlace | None:
+        """Where the run keeps its checkpoints (what :func:`kerasweep.run_checkpoint` asks)."""
+        return self.checkpoint
+
     # -- stopping ----------------------------------------------------------------------------
 
     @property
@@ -156,9 +169,10 @@ class LocalRun:
     def end(self, outcome: RunState | str, error: str | None = None) -> RunState:
         """End the run: write what is buffered, then its final state; returns that state.
 
-        ``outcome`` is ``"finished"``, ``"failed"`` or ``"crashed"``; a finished run that
-        hyperband stopped is ``"stopped"``; one that ended early because the store was
-        unreachable is ``"crashed"``. A second call returns the first one's state.
+        ``outcome`` is ``"finished"``, ``"failed"``, ``"crashed"`` or ``"preempted"``; a
+        finished run that hyperband stopped is ``"stopped"``; one that ended early because
+        the store was unreachable or full is ``"preempted"`` (resumed by the next agent).
+        A second call returns the first one's state.
 
         Raises:
             StoreUnavailableError: The store cannot take the end (the server is away).
@@ -168,8 +182,9 @@ class LocalRun:
             lost_store = self.recorder.store_error
             outcome = RunState.outcome(outcome)
             if lost_store is not None and outcome is RunState.FINISHED:  # it stopped for the store
-                outcome = RunState.CRASHED
-                error = f"crashed: the store was unreachable ({lost_store})"
+                outcome = RunState.PREEMPTED
+                why = "full" if isinstance(lost_store, StoreFullError) else "unreachable"
+                error = f"preempted: the store was {why} ({lost_store})"
             state = self.store.finish_run(self.id, self.agent_id, outcome, error)
             self._final_state = state or outcome
         return self._final_state

@@ -88,7 +88,7 @@ class FunctionRunner:
                     try:
                         self.function()
                     except KeyboardInterrupt as err:
-                        outcome, error = RunState.CRASHED, interrupted_error(err)
+                        outcome, error = RunState.PREEMPTED, interrupted_error(err)
                         raise
                     except SystemExit as exit_:
                         if exit_.code not in (None, 0):
@@ -146,9 +146,10 @@ class ProgramRunner:
             command = build_command(config, run.params, args_json_file=str(json_path), bridge=True)
             if "${args_json_file}" in (config.get("command") or []):
                 json_path.write_text(json.dumps(run.params))
-            base = with_environ(
-                os.environ, run_environ(run, params_path, wandb_mode=self.wandb_mode)
-            )
+            variables = run_environ(run, params_path, wandb_mode=self.wandb_mode)
+            if run.checkpoint is not None:  # where the program's checkpoints go
+                variables.update(run.checkpoint.environ())
+            base = with_environ(os.environ, variables)
             env = child_env(
                 base,
                 db=self.db,
@@ -168,7 +169,7 @@ class ProgramRunner:
                     echo=options.echo,
                 )
             except KeyboardInterrupt as err:
-                run.end(RunState.CRASHED, interrupted_error(err))
+                run.end(RunState.PREEMPTED, interrupted_error(err))
                 raise
             if result.returncode != 0 and not result.terminated:
                 outcome, error = RunState.FAILED, result.error

@@ -34,7 +34,7 @@ def test_the_next_wandb_run_inherits_nothing_from_the_sweep(mode, ending, db, wa
         with pytest.raises(KeyboardInterrupt):
             local_agent(sweep_id, _interrupted, db=db, wandb_mode=mode)
     (last,) = Store(db).runs(sweep_id)
-    assert last.state == ("finished" if ending == "finished" else "crashed")
+    assert last.state == ("finished" if ending == "finished" else "preempted")
 
     run = wandb.init(mode="disabled", config={"a": 0, "b": "mine"})
     try:

@@ -2,7 +2,7 @@
 
 Real ``kerasweep agent`` processes record rows while the server restarts (the agent rides it
 out) or goes away for good (the agent ends in one line, exit 1, what it wrote kept, its run
-marked crashed once the server is back); every command that takes ``--db`` meets a server
+marked preempted once the server is back); every command that takes ``--db`` meets a server
 that is not there, or refuses the login: one line, exit 2, nothing written, no password.
 """
 
@@ -153,7 +153,8 @@ def test_a_server_gone_for_good_ends_the_agent_in_one_line_keeping_its_rows(
     assert line.startswith(
         f"kerasweep agent: error: cannot reach the PostgreSQL server at {server}"
     )
-    assert f"its run {run_id} " in line and "marked crashed once the server is back" in line
+    assert f"its run {run_id} " in line
+    assert "marked preempted (resumable) once the server is back" in line
     assert password_of(url) not in out + err
     unwritten = re.search(r"\((\d+) rows? not written\)", line)
     _, logged, *pid = (tmp_path / "paced").read_text().split()
@@ -171,15 +172,15 @@ def test_a_server_gone_for_good_ends_the_agent_in_one_line_keeping_its_rows(
     assert run.state == "running"  # until a command looks: the agent's process is gone
     assert main(["show", sweep_id, "--db", url]) == 0
     crashed = Store(url).run(run_id)
-    assert crashed.state == "crashed" and "is gone" in crashed.error
+    assert crashed.state == "preempted" and "is gone" in crashed.error
     monkeypatch.setenv("TEST_OUT", str(tmp_path))
     monkeypatch.setenv("TEST_PACE", "0")
     result = local_agent(
         sweep_id, None if program else spec("paced_rows"), db=url, wandb_mode="disabled",
         program_output=False,
     )  # fmt: skip
-    assert result.reason == "exhausted"  # a new agent finishes the sweep
-    assert [r.state for r in Store(url).runs(sweep_id)] == ["crashed", "finished"]
+    assert result.reason == "exhausted"  # a new agent resumes the run and finishes the sweep
+    assert [r.state for r in Store(url).runs(sweep_id)] == ["finished", "finished"]
     assert_sound(url, sweep_id)
 
 

@@ -199,7 +199,7 @@ def test_retry_failed_reruns_failed_params_once(db):
 
 
 @pytest.mark.slow
-def test_keyboard_interrupt_marks_the_run_crashed_and_propagates(db, monkeypatch):
+def test_keyboard_interrupt_marks_the_run_preempted_and_propagates(db, monkeypatch):
     sweep_id = local_sweep(GRID, db=db)
 
     def interrupted():
@@ -208,7 +208,7 @@ def test_keyboard_interrupt_marks_the_run_crashed_and_propagates(db, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         local_agent(sweep_id, interrupted, db=db)
     (run,) = _runs(db, sweep_id)
-    assert run["state"] == "crashed" and "interrupted" in run["error"]
+    assert run["state"] == "preempted" and "interrupted" in run["error"]
     assert not stop_requested() and current_run() is None
 
 
@@ -272,3 +272,40 @@ def test_a_store_failure_while_recording_does_not_fail_the_run(db, monkeypatch, 
     assert [r["state"] for r in runs] == ["finished", "finished"]
     assert [r["history"] for r in runs] == [[], []]
     assert "could not be recorded (OperationalError: disk I/O error)" in caplog.text
+
+
+@pytest.mark.slow
+def test_time_limit_takes_no_new_run_once_spent(db):
+    sweep_id = local_sweep(GRID, db=db)
+    result = local_agent(sweep_id, function("grid_point"), db=db, time_limit=1e-9)
+    assert result.reason == "time_limit" and result.run_ids == []
+
+
+def test_a_postgres_store_without_a_checkpoint_dir_says_so_in_one_line(
+    tmp_path, monkeypatch, caplog
+):
+    from kerasweep.local._agent import AgentOptions, checkpoint_root
+
+    monkeypatch.delenv("KERASWEEP_CHECKPOINT_DIR", raising=False)
+    postgres = types.SimpleNamespace(location=types.SimpleNamespace(path=None))
+    with caplog.at_level("WARNING", logger="kerasweep.local"):
+        assert checkpoint_root(postgres, AgentOptions()) is None
+    (line,) = caplog.messages
+    assert "--checkpoint-dir or $KERASWEEP_CHECKPOINT_DIR" in line and "epoch 0" in line
+
+    given = tmp_path / "ckpt"
+    assert checkpoint_root(postgres, AgentOptions(checkpoint_dir=given)) == given
+    monkeypatch.setenv("KERASWEEP_CHECKPOINT_DIR", str(given))
+    assert checkpoint_root(postgres, AgentOptions()) == given
+    sqlite = types.SimpleNamespace(location=types.SimpleNamespace(path=tmp_path / "k.db"))
+    monkeypatch.delenv("KERASWEEP_CHECKPOINT_DIR")
+    assert checkpoint_root(sqlite, AgentOptions()) == tmp_path / "k.db.checkpoints"
+    assert checkpoint_root(sqlite, AgentOptions(checkpoint_every=0)) is None
+
+    caplog.clear()
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    with caplog.at_level("WARNING", logger="kerasweep.local"):
+        assert checkpoint_root(postgres, AgentOptions(checkpoint_dir=blocked / "sub")) is None
+    (line,) = caplog.messages
+    assert "not writable" in line

@@ -60,7 +60,7 @@ def test_three_agent_processes_share_a_grid_without_repeats(any_db, tmp_path):
 
 
 @pytest.mark.slow
-def test_killed_agent_run_is_crashed_and_the_sweep_resumes(any_db, tmp_path):
+def test_killed_agent_run_is_preempted_and_the_sweep_resumes(any_db, tmp_path):
     config = {
         "method": "grid",
         "metric": {"name": "val_loss", "goal": "minimize"},
@@ -82,19 +82,20 @@ def test_killed_agent_run_is_crashed_and_the_sweep_resumes(any_db, tmp_path):
     hung = Store(any_db).run(hung_id)
     assert hung.state == "running" and hung.metric_values == [0.0]  # its row is stored
 
-    # a new agent sees that the owner is gone, marks the run crashed and goes on
-    result = local_agent(sweep_id, function("hang_on_flag"), db=any_db)
+    # a new agent sees that the owner is gone, marks the run preempted and goes on
+    result = local_agent(sweep_id, function("hang_on_flag"), db=any_db, resume_preempted=False)
     runs = Store(any_db).runs(sweep_id)
-    assert runs[0].id == hung_id and runs[0].state == "crashed"
+    assert runs[0].id == hung_id and runs[0].state == "preempted"
     assert "is gone" in runs[0].error and runs[0].metric_values == [0.0]
     assert sorted(r.params["a"] for r in runs) == [0, 1, 2, 3]
     assert [r.state for r in runs[1:]] == ["finished"] * 3 and result.reason == "exhausted"
 
-    # --retry-failed runs the crashed point again
-    retried = local_agent(sweep_id, function("hang_on_flag"), db=any_db, retry_failed=True)
+    # the next agent resumes the preempted run: same id, its row logged again once
+    resumed = local_agent(sweep_id, function("hang_on_flag"), db=any_db)
     runs = Store(any_db).runs(sweep_id)
-    assert len(retried.run_ids) == 1 and runs[-1].retry_of == hung_id
-    assert runs[-1].params == runs[0].params and runs[-1].state == "finished"
+    assert resumed.run_ids == [hung_id] and len(runs) == 4
+    assert runs[0].state == "finished" and runs[0].metric_values == [0.0]
+    assert runs[0].resumed == "resumed at epoch 0"
 
 
 @pytest.mark.slow

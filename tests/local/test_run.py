@@ -6,7 +6,7 @@ import pytest
 import wandb
 
 from kerasweep.local import LocalRun, current_run, local_sweep, stop_requested
-from kerasweep.local._store import NewRun, Store, StoreUnavailableError
+from kerasweep.local._store import NewRun, Store, StoreFullError, StoreUnavailableError
 
 CONFIG = {
     "method": "grid",
@@ -131,7 +131,7 @@ def test_another_process_attaches_to_the_claimed_run(db):
     assert claimed.end("finished") == "finished" and claimed.stopped_in_store()
 
 
-def test_a_run_stopped_by_an_unreachable_store_ends_crashed_not_finished(db, monkeypatch):
+def test_a_run_stopped_by_an_unreachable_store_ends_preempted_not_finished(db, monkeypatch):
     sweep_id = local_sweep(CONFIG, db=db)
     store = Store(db)
     run = _claim(store, sweep_id, {"a": 1})
@@ -145,7 +145,29 @@ def test_a_run_stopped_by_an_unreachable_store_ends_crashed_not_finished(db, mon
         _log_series([0.9, 0.8, 0.7])  # stops after the first row it could not write
         assert run.should_stop()
         monkeypatch.setattr(store, "append_rows", append_rows)  # the server is back
-    assert run.end("finished") == "crashed"
+    assert run.end("finished") == "preempted"
     ended = store.run(run.id)
-    assert ended.error.startswith("crashed: the store was unreachable (cannot reach")
+    assert ended.error.startswith("preempted: the store was unreachable (cannot reach")
     assert ended.metric_values == [0.9]  # the row kept, written when the server came back
+
+
+def test_a_full_store_stops_the_run_and_leaves_it_resumable_with_the_reason(db, monkeypatch):
+    sweep_id = local_sweep(CONFIG, db=db)
+    store = Store(db)
+    run = _claim(store, sweep_id, {"a": 1})
+    append_rows = store.append_rows
+
+    def full(*args, **kwargs):
+        raise StoreFullError("store x.db: the file system at /data is full")
+
+    monkeypatch.setattr(store, "append_rows", full)
+    with run.recording():
+        _log_series([0.9, 0.8, 0.7])  # stops after the first row it could not write
+        assert run.should_stop()  # not "a row could not be recorded; the run goes on"
+        monkeypatch.setattr(store, "append_rows", append_rows)  # room again
+    assert run.end("finished") == "preempted"
+    ended = store.run(run.id)
+    assert ended.error == (
+        "preempted: the store was full (store x.db: the file system at /data is full)"
+    )
+    assert ended.metric_values == [0.9]

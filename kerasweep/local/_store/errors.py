@@ -39,7 +39,8 @@ class StoreReadOnlyError(StoreError):
 class StoreFullError(StoreError):
     """The file system holding an SQLite store is full: nothing more can be written.
 
-    What was written before stays; the run in progress ends crashed, with the reason.
+    What was written before stays; the run in progress stops and is marked preempted (the
+    next agent resumes it), with the reason.
     """
 
 
@@ -50,7 +51,7 @@ class StoreUnavailableError(StoreError):
 class StoreLostError(StoreUnavailableError):
     """The server went away while an agent worked and stayed away: the agent ends.
 
-    Everything written before stays in the store; the agent's run is marked crashed once
+    Everything written before stays in the store; the agent's run is marked preempted once
     the server is back (its process is gone, or its heartbeat goes stale).
     """
 

@@ -19,11 +19,12 @@ from kerasweep.local._records import NewRun, RunRecord, RunState, StopReason, Sw
 from kerasweep.local._store.errors import UnknownSweepError
 from kerasweep.local._store.history import metric_values
 from kerasweep.local._store.ids import new_id, now_iso
-from kerasweep.local._store.schema import agents, runs
+from kerasweep.local._store.schema import agents, history, runs
 from kerasweep.local._store.sweeps import lock_sweep, set_bands
 from kerasweep.local._store.values import dumps, plain
 
 __all__ = [
+    "claim_preempted",
     "claim_run",
     "end_agent",
     "finish_run",
@@ -95,7 +96,8 @@ def pid_alive(pid: int) -> bool:
 
 
 def reap_stale(conn: sa.Connection, sweep_id: str, stale_after: float) -> list[str]:
-    """Mark crashed the running runs whose agent ended, is gone, or is silent."""
+    """Mark preempted (to be resumed) the running runs whose agent ended, is gone, or is
+    silent."""
     host, now = socket.gethostname(), time.time()
     query = (
         sa.select(runs.c.id, runs.c.heartbeat_at, agents.c.host, agents.c.pid, agents.c.ended_at)
@@ -115,7 +117,9 @@ def reap_stale(conn: sa.Connection, sweep_id: str, stale_after: float) -> list[s
         conn.execute(
             runs.update()
             .where(runs.c.id == row.id, runs.c.state == RunState.RUNNING.value)
-            .values(state=RunState.CRASHED.value, error=f"crashed: {why}", ended_at=now_iso())
+            .values(
+                state=RunState.PREEMPTED.value, error=f"preempted: {why}", ended_at=now_iso()
+            )
         )
         reaped.append(row.id)
     return reaped
@@ -160,6 +164,7 @@ def _record(row: sa.Row, values: list[float], history: tuple[dict, ...] | None) 
         ended_at=row.ended_at,
         metric_values=list(values),
         history=history,
+        resumed_at=tuple(json.loads(row.resumed_at)) if row.resumed_at else (),
     )
 
 
@@ -199,8 +204,11 @@ def claim_run(
     stale_after: float,
     where: str,
     attempt: dict[str, str],
+    resume: Callable[[RunRecord], int] | None = None,
 ) -> RunRecord | None:
     """Pick and start the next run of a sweep for ``agent_id`` (see the module notes).
+
+    With ``resume``, a preempted run is taken first (:func:`claim_preempted`).
 
     ``attempt`` (a dict kept across retries of one claim) holds the new run's id: a retry
     after a lost commit acknowledgement finds the run the earlier attempt made and returns
@@ -214,6 +222,11 @@ def claim_run(
         if owner.scalar_one_or_none() == agent_id:
             return get_run(conn, attempt["run_id"], where)
     reap_stale(conn, sweep_id, stale_after)
+    if resume is not None:
+        resumed = claim_preempted(conn, sweep_id, agent_id, resume, where)
+        if resumed is not None:
+            attempt["run_id"] = resumed.id
+            return resumed
     so_far = load_runs(conn, sweep_id)
     new = propose(sweep, so_far)
     if new is None:
@@ -240,6 +253,63 @@ def claim_run(
         )
     )
     return get_run(conn, run_id, where)
+
+
+def claim_preempted(
+    conn: sa.Connection,
+    sweep_id: str,
+    agent_id: str,
+    resume: Callable[[RunRecord], int],
+    where: str,
+) -> RunRecord | None:
+    """Start again, for ``agent_id``, the sweep's oldest preempted run; None if it has none.
+
+    ``resume(run)`` says at which epoch the run goes on (its checkpoint's epochs done; 0
+    without one). The rows it logged from that epoch on are deleted (an epoch ends with
+    the row holding the sweep metric), so that its history holds each epoch once; a
+    hyperband stop decided after that epoch is forgotten; the epoch is added to
+    ``resumed_at``.
+    """
+    row = conn.execute(
+        sa.select(runs.c.id)
+        .where(runs.c.sweep_id == sweep_id, runs.c.state == RunState.PREEMPTED.value)
+        .order_by(runs.c.seq)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    run = get_run(conn, row.id, where)
+    epoch = max(0, min(int(resume(run)), len(run.metric_values)))
+    _delete_rows_from_epoch(conn, run.id, epoch)
+    changes: dict = {
+        "state": RunState.RUNNING.value,
+        "agent_id": agent_id,
+        "error": None,
+        "ended_at": None,
+        "heartbeat_at": time.time(),
+        "resumed_at": json.dumps([*run.resumed_at, epoch]),
+    }
+    if run.stop is not None and run.stop.epoch > epoch:
+        changes.update(stop_band=None, stop_threshold=None, stop_value=None, stop_epoch=None)
+    conn.execute(runs.update().where(runs.c.id == run.id).values(**changes))
+    return get_run(conn, run.id, where)
+
+
+def _delete_rows_from_epoch(conn: sa.Connection, run_id: str, epoch: int) -> None:
+    """Delete the rows ``run_id`` logged after its ``epoch``-th metric row (all for 0)."""
+    last_kept = None
+    if epoch > 0:
+        last_kept = conn.execute(
+            sa.select(history.c.step)
+            .where(history.c.run_id == run_id, history.c.metric.is_not(None))
+            .order_by(history.c.step)
+            .offset(epoch - 1)
+            .limit(1)
+        ).scalar_one_or_none()
+    delete = history.delete().where(history.c.run_id == run_id)
+    if last_kept is not None:
+        delete = delete.where(history.c.step > last_kept)
+    conn.execute(delete)
 
 
 def record_stop(
@@ -278,9 +348,10 @@ def finish_run(
     state = RunState(outcome)
     if state is RunState.FINISHED and row.stop_band is not None:
         state = RunState.STOPPED
-    if RunState(row.state) not in (RunState.RUNNING, RunState.CRASHED):
+    if RunState(row.state) not in (RunState.RUNNING, RunState.CRASHED, RunState.PREEMPTED):
         # ended already: by an earlier attempt of this call whose acknowledgement was lost
-        return state if row.state == state.value and state is not RunState.CRASHED else None
+        again = row.state == state.value and state not in (RunState.CRASHED, RunState.PREEMPTED)
+        return state if again else None
     conn.execute(
         runs.update()
         .where(runs.c.id == run_id)

@@ -6,7 +6,8 @@ The same tables on SQLite and PostgreSQL (SQLAlchemy Core)::
     agents(id, sweep_id, host, pid, started_at, heartbeat_at unix, ended_at)
     runs(seq autoincrement, id unique, sweep_id, name, state, params JSON, agent_id,
          retry_of, search_info JSON, error, stop_band, stop_threshold, stop_value,
-         stop_epoch, created_at, started_at, ended_at, heartbeat_at unix)
+         stop_epoch, created_at, started_at, ended_at, heartbeat_at unix,
+         resumed_at JSON list of epochs)
     history(run_id, step, row JSON, metric finite-or-NULL)  primary key (run_id, step)
     bands(sweep_id, band, threshold)  latest hyperband thresholds
 
@@ -15,12 +16,15 @@ release's) and the one row of ``kerasweep_schema`` on PostgreSQL. Versions:
 
 1. the first release (SQLite only).
 2. ``sweeps.seed`` (the search seed), an index on ``runs.retry_of``, PostgreSQL.
+3. the ``preempted`` run state and ``runs.resumed_at`` (where a run was resumed).
 
 Opening an older store migrates it in one transaction; a newer one is refused with a line
 saying which kerasweep reads it.
 """
 
 from __future__ import annotations
+
+import re
 
 import sqlalchemy as sa
 
@@ -39,7 +43,7 @@ __all__ = [
     "sweeps",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = sa.MetaData()
 _STATES = ", ".join(f"'{state.value}'" for state in RunState)
@@ -92,6 +96,7 @@ runs = sa.Table(
     sa.Column("started_at", sa.Text),
     sa.Column("ended_at", sa.Text),
     sa.Column("heartbeat_at", _Seconds),
+    sa.Column("resumed_at", sa.Text),
     sa.CheckConstraint(f"state IN ({_STATES})", name="runs_state"),
     sa.Index("runs_by_sweep", "sweep_id", "seq"),
     sa.Index("runs_by_retry_of", "retry_of"),
@@ -154,7 +159,39 @@ def _migrate_1_to_2(conn: sa.Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS runs_by_retry_of ON runs (retry_of)")
 
 
-_MIGRATIONS = {1: _migrate_1_to_2}
+def _migrate_2_to_3(conn: sa.Connection) -> None:
+    """Add ``runs.resumed_at`` and let ``runs.state`` be ``preempted``.
+
+    SQLite cannot alter a CHECK constraint: its text in the schema is rewritten in place
+    (a looser check; the rows on disk are unchanged), as SQLite's documentation allows.
+    """
+    columns = {column["name"] for column in sa.inspect(conn).get_columns("runs")}
+    if "resumed_at" not in columns:
+        conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN resumed_at TEXT")
+    check = f"CHECK (state IN ({_STATES}))"
+    if conn.dialect.name != "sqlite":
+        conn.exec_driver_sql("ALTER TABLE runs DROP CONSTRAINT IF EXISTS runs_state")
+        conn.exec_driver_sql(f"ALTER TABLE runs ADD CONSTRAINT runs_state {check}")
+        return
+    sql = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'runs'"
+    ).scalar_one()
+    new_sql = re.sub(r"CHECK \(state IN \([^)]*\)\)", lambda _: check, sql, count=1)
+    if new_sql == sql:
+        return
+    schema_version = conn.exec_driver_sql("PRAGMA schema_version").scalar_one()
+    conn.exec_driver_sql("PRAGMA writable_schema = ON")
+    try:
+        conn.exec_driver_sql(
+            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'runs'",
+            (new_sql,),
+        )
+        conn.exec_driver_sql(f"PRAGMA schema_version = {int(schema_version) + 1}")
+    finally:
+        conn.exec_driver_sql("PRAGMA writable_schema = OFF")
+
+
+_MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
 
 
 def ensure_schema(conn: sa.Connection, where: str, *, version: int | None = None) -> None:

@@ -88,8 +88,12 @@ class Store(StoreReader):
         propose: Callable[[SweepRecord, list[RunRecord]], NewRun | None],
         *,
         stale_after: float = 60.0,
+        resume: Callable[[RunRecord], int] | None = None,
     ) -> RunRecord | None:
         """Atomically pick and start the next run of a sweep for ``agent_id``.
+
+        With ``resume``, a preempted run is taken before any new one: ``resume(run)`` says
+        the epoch it goes on at, and its rows from that epoch on are replaced.
 
         In one write transaction: running runs whose agent is gone are marked crashed, then
         ``propose(sweep, runs)`` sees every run so far and returns the next parameters (or
@@ -106,6 +110,7 @@ class Store(StoreReader):
                 stale_after=stale_after,
                 where=str(self.location),
                 attempt=attempt,
+                resume=resume,
             )
         )
 
@@ -160,7 +165,8 @@ class Store(StoreReader):
     def finish_run(
         self, run_id: str, agent_id: str, outcome: str, error: str | None = None
     ) -> RunState | None:
-        """End a run of ``agent_id``: outcome ``finished``, ``failed`` or ``crashed``.
+        """End a run of ``agent_id``: outcome ``finished``, ``failed``, ``crashed`` or
+        ``preempted`` (resumed by the next agent that asks for work).
 
         A finished run that hyperband stopped becomes ``stopped``. A run marked crashed in
         the meantime (its heartbeat looked stale) is corrected by its owner. Returns the

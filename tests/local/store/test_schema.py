@@ -68,6 +68,7 @@ def test_a_store_of_the_first_release_is_migrated_and_reads_the_same(v1_store):
     # the migrated store goes on: new sweeps keep their seed, the dead agent's run is reaped
     (left,) = store.runs(random.id)
     assert store.reap_stale(random.id) == [left.id]
+    assert store.run(left.id).state == RunState.PREEMPTED  # the state the old check lacked
     new = store.create_sweep({"method": "random", "parameters": {"x": {"values": [1]}}}, seed=7)
     assert store.sweep(new).seed == 7
 

@@ -157,7 +157,7 @@ def test_rows_and_end_only_from_the_owner_of_a_running_run(any_db):
     assert store.history(run.id) == []
 
 
-def test_run_of_a_dead_agent_process_is_reaped_as_crashed(any_db):
+def test_run_of_a_dead_agent_process_is_reaped_as_preempted(any_db):
     store = Store(any_db)
     sweep_id = store.create_sweep(CONFIG)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -167,7 +167,7 @@ def test_run_of_a_dead_agent_process_is_reaped_as_crashed(any_db):
     _sql(store, "UPDATE agents SET pid=:pid WHERE id=:id", pid=dead.pid, id=agent)
     assert store.reap_stale(sweep_id, stale_after=3600) == [run.id]
     crashed = store.run(run.id)
-    assert crashed.state == "crashed" and f"process {dead.pid}" in crashed.error
+    assert crashed.state == "preempted" and f"process {dead.pid}" in crashed.error
 
 
 def test_run_with_stale_heartbeat_is_reaped_and_fresh_one_kept(any_db):
@@ -223,3 +223,59 @@ def test_seed_is_stored_and_a_store_made_before_seeds_gains_the_column(db):
     assert Store(old, create=False).sweep("s1").seed is None
     columns = [c[1] for c in sqlite3.connect(old).execute("PRAGMA table_info(sweeps)")]
     assert columns[-1] == "seed"
+
+
+def test_a_preempted_run_is_claimed_again_before_new_ones_with_rows_from_its_epoch_replaced(
+    any_db,
+):
+    store = Store(any_db)
+    sweep_id = store.create_sweep(CONFIG)
+    agent = store.register_agent(sweep_id)
+    run = _claim(store, sweep_id, agent, {"a": 1})
+    rows = []
+    for epoch in range(4):
+        rows += [{"batch/loss": float(epoch)}, {"epochs": epoch, "loss": 1.0 / (epoch + 1)}]
+    store.append_rows(run.id, rows, "loss", agent_id=agent)
+    store.finish_run(run.id, agent, "preempted", "preempted: interrupted (SIGTERM)")
+    assert store.run(run.id).state == "preempted"
+
+    other = store.register_agent(sweep_id)
+    asked = []
+    again = store.claim_run(
+        sweep_id,
+        other,
+        lambda s, runs: NewRun({"a": 2}),
+        resume=lambda r: asked.append(r.id) or 2,
+    )
+    assert asked == [run.id] and again.id == run.id and again.params == {"a": 1}
+    assert again.state == "running" and again.agent_id == other and again.error is None
+    assert again.resumed_at == (2,) and again.resumed == "resumed at epoch 2"
+    kept = store.history(run.id)
+    assert kept == rows[:4]  # epochs 0 and 1; epochs 2 and 3 will be logged again
+    store.finish_run(run.id, other, "finished")
+    assert store.claim_run(sweep_id, other, lambda s, runs: NewRun({"a": 2})).id != run.id
+
+
+def test_where_a_run_resumed_is_in_show_export_and_the_results_api(tmp_path, capsys):
+    from kerasweep.cli import main
+    from kerasweep.local import Sweep, load_sweep
+
+    db = tmp_path / "kerasweep.db"
+    store = Store(db)
+    sweep_id = store.create_sweep({**CONFIG, "metric": {"name": "loss"}})
+    agent = store.register_agent(sweep_id)
+    run = _claim(store, sweep_id, agent, {"a": 1})
+    store.append_rows(run.id, [{"loss": 0.5}], "loss", agent_id=agent)
+    store.finish_run(run.id, agent, "preempted", "preempted: interrupted (SIGTERM)")
+    assert main(["show", sweep_id, "--db", str(db)]) == 0
+    assert "preempted" in capsys.readouterr().out
+    store.claim_run(sweep_id, agent, lambda s, runs: None, resume=lambda r: 1)
+    store.finish_run(run.id, agent, "finished")
+
+    assert load_sweep(sweep_id, db=db).runs[0].resumed == "resumed at epoch 1"
+    exported = load_sweep(sweep_id, db=db).to_dict()
+    assert exported["runs"][0]["resumed"] == "resumed at epoch 1"
+    assert Sweep.from_dict(exported).runs[0].resumed_at == (1,)
+    assert load_sweep(sweep_id, db=db).table()[0]["resumed"] == "resumed at epoch 1"
+    assert main(["show", sweep_id, "--db", str(db)]) == 0
+    assert "resumed at epoch 1" in capsys.readouterr().out

@@ -1,5 +1,5 @@
 """A store whose file system fills up: one line naming the file and the file system, exit 2,
-and what was recorded kept (the run in progress is marked crashed once the store is read
+and what was recorded kept (the run in progress is marked preempted once the store is read
 with room again)."""
 
 from __future__ import annotations
@@ -80,13 +80,13 @@ def test_a_sweep_filling_its_file_system_ends_in_one_line_and_keeps_its_rows(
     assert str(db) in last and f"file system at {small_file_system} is full" in last
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr
 
-    # with room again, what was recorded is there: the run crashed, its rows kept
+    # with room again, what was recorded is there: the run preempted, its rows kept
     subprocess.run(["mount", "-o", "remount,size=4m", str(small_file_system)], check=True)
     (sweep,) = json.loads(_kerasweep("ls", "--db", str(db), "--json", cwd=tmp_path).stdout)
     shown = _kerasweep("export", sweep["id"], "--db", str(db), cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     (run,) = json.loads(shown.stdout)["runs"]
-    assert run["state"] == "crashed"
+    assert run["state"] == "preempted"  # resumable; the reason says the store was full
     assert run["epochs"] > 10 and len(run["history"]) == run["epochs"]
 
 
