@@ -483,7 +483,7 @@ def local_agent(
 
 
 def _interrupted_line(store: Store, sweep: SweepRecord, agent: _Agent) -> str:
-    """``sweep ID interrupted; run ID-3 marked crashed, its rows kept``."""
+    """``sweep ID interrupted; run ID-3 marked preempted, its rows kept``."""
     run, where = agent.current, ""
     if run is not None:
         try:

@@ -44,7 +44,7 @@ def test_local_agent_shows_one_display_updated_in_place_ending_with_the_leaderbo
 
 
 @pytest.mark.slow
-def test_stopping_the_kernel_marks_the_run_crashed_in_a_few_lines_and_the_next_cell_works(
+def test_stopping_the_kernel_marks_the_run_preempted_in_a_few_lines_and_the_next_cell_works(
     tmp_path,
 ):
     from tests.notebook_kernel import code_cell, outputs, run_notebook
@@ -76,10 +76,10 @@ def loops():
     (error,) = [out for out in agent_cell.outputs if out["output_type"] == "error"]
     assert error["ename"] == "KeyboardInterrupt"
     assert "interrupted; run " in error["evalue"]
-    assert "marked crashed, its rows kept" in error["evalue"]
+    assert "marked preempted, its rows kept" in error["evalue"]
     shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error["traceback"]))
     assert shown.count("\n") <= 15 and "in loops" not in shown and "time.sleep" not in shown
-    assert next_cell.outputs[0]["data"]["text/plain"] == "[('crashed', 1)]"
+    assert next_cell.outputs[0]["data"]["text/plain"] == "[('preempted', 1)]"
     assert not outputs(nb, "stderr")
 
 
