@@ -28,6 +28,7 @@ from kerasweep.local._cleanup import run_cleanup
 from kerasweep.local._controller import propose, searched_params
 from kerasweep.local._function_spec import load_function
 from kerasweep.local._heartbeat import Heartbeat
+from kerasweep.local._hyperband import HyperbandJudge
 from kerasweep.local._interrupts import AgentTerminated, sigterm_interrupts
 from kerasweep.local._run import LocalRun
 from kerasweep.local._runners import FunctionRunner, ProgramOptions, ProgramRunner, Runner
@@ -37,6 +38,7 @@ from kerasweep.local._store import (
     Store,
     StoreLostError,
     StoreUnavailableError,
+    SweepMetrics,
     SweepRecord,
 )
 from kerasweep.local._wandb_protocol import resolve_wandb_mode
@@ -124,6 +126,10 @@ class _Agent:
     ) -> None:
         self.store, self.sweep, self.runner, self.options = store, sweep, runner, options
         self.current: LocalRun | None = None
+        # one hyperband judge and one cache of every run's metric values for the sweep,
+        # kept across runs: each question reads only what is new
+        self.judge = HyperbandJudge(sweep.config)
+        self.metrics = SweepMetrics(sweep.id)
 
     def run(self) -> AgentResult:
         store, sweep, options = self.store, self.sweep, self.options
@@ -152,7 +158,9 @@ class _Agent:
                         store.set_sweep_state(sweep.id, "finished")
                     break
                 result.run_ids.append(record.id)
-                run = LocalRun(store, sweep, record, agent_id=agent_id)
+                run = LocalRun(
+                    store, sweep, record, agent_id=agent_id, judge=self.judge, metrics=self.metrics
+                )
                 heartbeat.local_run = self.current = run
                 started = time.monotonic()
                 try:

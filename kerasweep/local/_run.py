@@ -31,7 +31,14 @@ from kerasweep import _current_run
 from kerasweep._adapters import wandb_internals
 from kerasweep.local._hyperband import HyperbandJudge
 from kerasweep.local._recorder import RunRecorder
-from kerasweep.local._store import RunRecord, RunState, StopReason, Store, SweepRecord
+from kerasweep.local._store import (
+    RunRecord,
+    RunState,
+    StopReason,
+    Store,
+    SweepMetrics,
+    SweepRecord,
+)
 
 __all__ = ["LocalRun", "current_run", "stop_requested"]
 
@@ -44,6 +51,8 @@ class LocalRun:
         sweep: The sweep the run belongs to.
         record: The run as claimed (running, owned by ``agent_id``).
         agent_id: The agent that owns the run; writes check it. None skips the check.
+        judge: The sweep's hyperband, kept by the agent across its runs (default: a new one).
+        metrics: Every run's metric values, kept with ``judge`` (default: a new one).
     """
 
     def __init__(
@@ -53,10 +62,14 @@ class LocalRun:
         record: RunRecord,
         *,
         agent_id: str | None,
+        judge: HyperbandJudge | None = None,
+        metrics: SweepMetrics | None = None,
     ) -> None:
         self.store, self.sweep, self.record, self.agent_id = store, sweep, record, agent_id
-        self.judge = HyperbandJudge(sweep.config)
-        self.recorder = RunRecorder(store, sweep, record.id, agent_id=agent_id, judge=self.judge)
+        self.judge = HyperbandJudge(sweep.config) if judge is None else judge
+        self.recorder = RunRecorder(
+            store, sweep, record.id, agent_id=agent_id, judge=self.judge, metrics=metrics
+        )
         self._stop_requested = threading.Event()
         self._final_state: RunState | None = None
 

@@ -41,6 +41,9 @@ class SweepMetrics:
         running: The runs that were running when last read.
         rows_read: How many rows the last read returned (new values, and one for each run
             read that had none).
+        changed: The runs read since :meth:`drain_changed` was last called (new runs, and
+            running runs, whether or not they logged anything new): what an incremental
+            reader of :attr:`values` catches up on.
     """
 
     def __init__(self, sweep_id: str) -> None:
@@ -48,12 +51,14 @@ class SweepMetrics:
         self.values: dict[str, list[float]] = {}
         self.running: set[str] = set()
         self.rows_read = 0
+        self.changed: set[str] = set()
         self._last_seq = 0  # the newest run held
         self._last_step: dict[str, int] = {}  # of each running run: the last metric row held
 
     def take(self, found: list[sa.Row]) -> SweepMetrics:
         """Add what :func:`read_new` found (``(run id, seq, state, step, value)`` rows)."""
         self.rows_read = len(found)
+        self.changed.update(row[0] for row in found)
         for run_id, seq, state, step, value in found:
             values = self.values.setdefault(run_id, [])
             self._last_seq = max(self._last_seq, seq)
@@ -67,6 +72,15 @@ class SweepMetrics:
                 if state == RunState.RUNNING:
                     self._last_step[run_id] = step
         return self
+
+    def drain_changed(self) -> set[str]:
+        """The runs read since the last call (:attr:`changed`), and forget them.
+
+        >>> SweepMetrics("s").drain_changed()
+        set()
+        """
+        changed, self.changed = self.changed, set()
+        return changed
 
     def held_up_to(self) -> tuple[int, dict[str, int]]:
         """Where the next read starts: the ``seq`` of the newest run held, and of each
