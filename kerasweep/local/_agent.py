@@ -25,7 +25,7 @@ from typing import Any
 from kerasweep import train
 from kerasweep._text import format_value
 from kerasweep.local._cleanup import run_cleanup
-from kerasweep.local._controller import propose, searched_params
+from kerasweep.local._controller import SweepProposer, propose, searched_params
 from kerasweep.local._function_spec import load_function
 from kerasweep.local._heartbeat import Heartbeat
 from kerasweep.local._hyperband import HyperbandJudge
@@ -138,6 +138,7 @@ class _Agent:
             retry_upto = max((run.seq for run in store.runs(sweep.id)), default=0)
         agent_id = store.register_agent(sweep.id)
         result = AgentResult(sweep_id=sweep.id, agent_id=agent_id)
+        proposer = SweepProposer(sweep, retry_upto=retry_upto)  # kept across claims
         heartbeat = Heartbeat(store, agent_id, options.heartbeat_interval)
         heartbeat.start()
         failures_in_a_row = 0
@@ -149,7 +150,7 @@ class _Agent:
                 record = store.claim_run(
                     sweep.id,
                     agent_id,
-                    lambda s, runs: propose(s, runs, retry_upto=retry_upto),
+                    proposer,
                     stale_after=options.stale_after,
                 )
                 if record is None:

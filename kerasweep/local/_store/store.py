@@ -85,14 +85,16 @@ class Store(StoreReader):
         self,
         sweep_id: str,
         agent_id: str,
-        propose: Callable[[SweepRecord, list[RunRecord]], NewRun | None],
+        propose: Callable[[SweepRecord, Sequence[RunRecord]], NewRun | None],
         *,
         stale_after: float = 60.0,
     ) -> RunRecord | None:
         """Atomically pick and start the next run of a sweep for ``agent_id``.
 
         In one write transaction: running runs whose agent is gone are marked crashed, then
-        ``propose(sweep, runs)`` sees every run so far and returns the next parameters (or
+        ``propose(sweep, runs)`` sees every run so far (a
+        :class:`~kerasweep.local._store.runs.SweepSoFar`, read as far as it asks) and returns
+        the next parameters (or
         None when the sweep has no more runs to give); the new run is recorded as running,
         owned by ``agent_id``. No two agents can be proposed the same point.
         """
