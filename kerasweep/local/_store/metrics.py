@@ -14,7 +14,8 @@ yet (:meth:`SweepMetrics.take` adds them once the transaction that read them is 
   sees of a run is a prefix of its steps.
 
 A run seen ended gets no more rows (only running runs take rows), so it is not read again.
-One statement sees one snapshot: the rows read of a run seen ended are all of its rows.
+Each run is read by one statement, which sees one snapshot: the rows read of a run seen ended
+are all of its rows.
 
 Example:
     >>> metrics = SweepMetrics("sweep-id")
@@ -23,6 +24,8 @@ Example:
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -97,14 +100,28 @@ class SweepMetrics:
 
 def read_new(conn: sa.Connection, metrics: SweepMetrics) -> list[sa.Row]:
     """What the store on ``conn`` has that ``metrics`` lacks (see the module notes), for
-    :meth:`SweepMetrics.take` once the transaction is committed."""
+    :meth:`SweepMetrics.take` once the transaction is committed.
+
+    Two indexed statements, so a read costs what is new, not the sweep's size: the running
+    runs held (by id), then the runs newer than the newest held (by sweep and ``seq``). Each
+    run is read whole by one of them.
+    """
     open_runs = sorted(metrics.running)
     last_seq, last_steps = metrics.held_up_to()
-    after = sa.case(last_steps, value=runs.c.id, else_=-1) if last_steps else -1
-    newer = runs.c.seq > last_seq
+    found: list[sa.Row] = []
     if open_runs:
-        newer = sa.or_(newer, runs.c.id.in_(open_runs))
-    query = (
+        after = sa.case(last_steps, value=runs.c.id, else_=-1) if last_steps else -1
+        held = sa.and_(runs.c.id.in_(open_runs), runs.c.seq <= last_seq)
+        found += conn.execute(_rows_of(held, after)).all()
+    newer = sa.and_(runs.c.sweep_id == metrics.sweep_id, runs.c.seq > last_seq)
+    found += conn.execute(_rows_of(newer, -1)).all()
+    return found
+
+
+def _rows_of(which: sa.ColumnElement[bool], after: Any) -> sa.Select:
+    """``(run id, seq, state, step, value)`` of the runs ``which`` picks: their metric rows
+    past step ``after`` (one row with no step for a run that has none)."""
+    return (
         sa.select(runs.c.id, runs.c.seq, runs.c.state, history.c.step, history.c.metric)
         .select_from(
             runs.outerjoin(
@@ -116,7 +133,6 @@ def read_new(conn: sa.Connection, metrics: SweepMetrics) -> list[sa.Row]:
                 ),
             )
         )
-        .where(runs.c.sweep_id == metrics.sweep_id, newer)
+        .where(which)
         .order_by(runs.c.seq, history.c.step)
     )
-    return conn.execute(query).all()
