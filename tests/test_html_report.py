@@ -717,3 +717,23 @@ def test_report_shows_the_seed_and_the_distinct_configurations(seed, shown):
     assert f"{shown} · 3 distinct configurations" in page
     assert "<dt>Seed</dt><dd>" + ("unseeded" if seed is None else "7") + "</dd>" in page
     assert "<dt>Distinct configurations</dt><dd>3 of 4 runs</dd>" in page
+
+
+# ---------------------------------------------------------------------------
+# A sweep of thousands of runs
+
+
+def test_a_sweep_of_thousands_of_runs_draws_the_best_curves_and_lists_the_best_runs():
+    from kerasweep._html_report.figures import CURVES_DRAWN
+    from kerasweep._html_report.page import report_parts
+    from kerasweep._html_report.sections import LEADERBOARD_ROWS
+
+    sweep = hyperband_sweep(runs=LEADERBOARD_ROWS + 200, epochs=10, min_iter=1, eta=3)
+    parts = report_parts(sweep)
+    drawn = parts.data["curveRuns"]
+    assert len(drawn) == CURVES_DRAWN
+    assert len(parts.data["runs"]) == LEADERBOARD_ROWS + 200  # every run keeps its tooltip
+    board = parts.html["leaderboard"]
+    assert board.count("<tr") == LEADERBOARD_ROWS + 1  # the header, then the best runs
+    assert f"The best {LEADERBOARD_ROWS:,} of {LEADERBOARD_ROWS + 200:,} runs" in board
+    assert f"The best {CURVES_DRAWN} of" in parts.html["curves_note"]
