@@ -1,4 +1,18 @@
-"""Sweeps of many runs: what a decision of the controller costs as the sweep grows.
+"""Sweeps of many runs: what the controller costs per run as the sweep grows.
+
+By default, sweeps are run as a user runs them: agents (``local_agent``, wandb disabled)
+run a function that logs 6 ``val_loss`` rows and returns at once, until the sweep has
+``--runs`` runs (``run_cap``), for random search over a log-uniform learning rate, the
+same with hyperband (min_iter 1, eta 2), a grid of that many points, and bayes
+(``--bayes-runs``, SQLite only). One agent on SQLite, ``--agents`` agent processes on
+PostgreSQL (a fresh database on ``$KERASWEEP_TEST_POSTGRES_URL``). Each agent times its
+own calls per run: the claim (with the proposal), the rows written (with the metric values
+read back for hyperband), hyperband's judgement (with the band table or stop written) and
+the end; printed as per-run means over 100-run windows (runs 101-200, 901-1,000 and the
+last 100) with the ratio of the last window to the first. Then the reads of the SQLite
+hyperband sweep: ``kerasweep ls``, ``show``, ``best``, ``export``, ``report`` and the
+dashboard's sweep page (``kerasweep serve``), each with its wall time, peak memory (RSS)
+and output size.
 
 ``--pure`` times the decisions alone, in memory, no store: each of them made by W&B's engine
 on every run so far (as the controller asks it today) and by the incremental equivalents in
@@ -30,6 +44,9 @@ ratio of the controller's way to the incremental one.
 
 Usage::
 
+    python benchmarks/scale.py --runs 10000
+    python benchmarks/scale.py --runs 2000 --stores postgres --methods hyperband --no-reads
+    python benchmarks/scale.py --reads kerasweep.db SWEEP_ID
     python benchmarks/scale.py --pure
     python benchmarks/scale.py --pure --sizes 100,1000 --json scale.json
     python benchmarks/scale.py --pure --methods hyperband,grid --seconds 0.2
