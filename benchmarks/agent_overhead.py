@@ -153,7 +153,7 @@ class PhaseTimer:
         self._wrap(wandb, "teardown", "wandb_teardown")
         self._wrap(agent, "propose", "propose")
         self._wrap(cleanup, "clear_keras", "clean_up")
-        self._wrap(recorder.RunRecorder, "_judge", "judge")
+        self._wrap(recorder.RunRecorder, "_ask_judge", "judge")
         self._wrap(store.Store, "claim_run", "claim")
         # a run starts when its claim does: close the previous run there
         timed_claim = store.Store.claim_run

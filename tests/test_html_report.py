@@ -774,3 +774,23 @@ def test_the_report_says_when_no_run_logged_the_metric():
         " &#x27;valloss&#x27;; the first logged loss, val_loss (did you mean"
         " &#x27;val_loss&#x27;?)</p>"
     ) in page
+
+
+# ---------------------------------------------------------------------------
+# A sweep of thousands of runs
+
+
+def test_a_sweep_of_thousands_of_runs_draws_the_best_curves_and_lists_the_best_runs():
+    from kerasweep._html_report.figures import CURVES_DRAWN
+    from kerasweep._html_report.page import report_parts
+    from kerasweep._html_report.sections import LEADERBOARD_ROWS
+
+    sweep = hyperband_sweep(runs=LEADERBOARD_ROWS + 200, epochs=10, min_iter=1, eta=3)
+    parts = report_parts(sweep)
+    drawn = parts.data["curveRuns"]
+    assert len(drawn) == CURVES_DRAWN
+    assert len(parts.data["runs"]) == LEADERBOARD_ROWS + 200  # every run keeps its tooltip
+    board = parts.html["leaderboard"]
+    assert board.count("<tr") == LEADERBOARD_ROWS + 1  # the header, then the best runs
+    assert f"The best {LEADERBOARD_ROWS:,} of {LEADERBOARD_ROWS + 200:,} runs" in board
+    assert f"The best {CURVES_DRAWN} of" in parts.html["curves_note"]

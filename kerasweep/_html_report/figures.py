@@ -375,6 +375,10 @@ def _curves_layout(sweep: SweepView, log_y: bool, shapes: list, annotations: lis
     }
 
 
+# the runs whose curves are drawn, best first (the leaderboard and export have every run)
+CURVES_DRAWN = 200
+
+
 def curves_figure(sweep: SweepView) -> tuple[dict[str, Any] | None, list[int], str | None]:
     """(figure, run index per run trace, note): metric per epoch, stops and thresholds."""
     if sweep.metric is None:
@@ -385,6 +389,8 @@ def curves_figure(sweep: SweepView) -> tuple[dict[str, Any] | None, list[int], s
         return None, [], f"No run has logged {sweep.metric} yet."
     shown_set = set(shown)
     order = [i for i in reversed(sweep.ranked()) if i in shown_set]  # best drawn last, on top
+    order = order[-CURVES_DRAWN:]  # a page of thousands of lines shows none of them
+    shown = sorted(order)
     longest = max(len(series[i]) for i in shown)
     shapes, annotations, thresholds, threshold_values = _band_overlays(sweep, longest)
     values = [v for i in shown for v in series[i] if v is not None] + threshold_values
@@ -396,8 +402,13 @@ def curves_figure(sweep: SweepView) -> tuple[dict[str, Any] | None, list[int], s
         *thresholds,
     ]
     figure = {"data": data, "layout": _curves_layout(sweep, log_y, shapes, annotations)}
-    missing = len(sweep.runs) - len(shown)
-    note = None
+    missing = len(sweep.runs) - len(shown_set)
+    notes = []
+    if len(order) < len(shown_set):
+        notes.append(
+            f"The best {len(order):,} of the {len(shown_set):,} runs that logged "
+            f"{sweep.metric} are drawn."
+        )
     if missing:
-        note = f"{plural(missing, 'run')} without a logged {sweep.metric}."
-    return figure, order, note
+        notes.append(f"{plural(missing, 'run')} without a logged {sweep.metric}.")
+    return figure, order, " ".join(notes) or None

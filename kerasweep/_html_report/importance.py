@@ -16,6 +16,8 @@ from kerasweep._html_report.view import SweepView, category_key
 from kerasweep.local._records import Sweep
 
 _MIN_RUNS_FOR_IMPORTANCE = 3
+# each tree of the forest draws this many runs (with replacement) past this many runs
+IMPORTANCE_SAMPLES = 2_000
 
 
 def importance_table(sweep: SweepView) -> tuple[list[dict[str, Any]], list[str], str | None]:
@@ -53,7 +55,10 @@ def importance_table(sweep: SweepView) -> tuple[list[dict[str, Any]], list[str],
     from sklearn.ensemble import RandomForestRegressor
 
     x = np.column_stack([f[2] for f in features])
-    forest = RandomForestRegressor(n_estimators=100, random_state=0, n_jobs=1).fit(x, y)
+    samples = IMPORTANCE_SAMPLES if len(y) > IMPORTANCE_SAMPLES else None
+    forest = RandomForestRegressor(
+        n_estimators=100, random_state=0, n_jobs=1, max_samples=samples
+    ).fit(x, y)
     out = []
     for (label, name, column), weight in zip(features, forest.feature_importances_, strict=True):
         corr = float(np.corrcoef(column, y)[0, 1]) if np.ptp(column) > 0 else None
@@ -75,9 +80,11 @@ def parameter_importance(sweep: Sweep | Mapping[str, Any]) -> list[dict[str, Any
     ``correlation`` is the linear (Pearson) correlation of a parameter with the metric over
     the runs that have a finite metric; ``importance`` is the feature importance of a random
     forest (scikit-learn, 100 trees) fitted with the parameters as inputs and the metric as
-    target. Categorical parameters are one-hot encoded, one feature per value (as W&B shows
-    ``optimizer = sgd``), so correlations stay meaningful; numeric parameters on a log scale
-    (a log distribution, or positive values spanning two decades or more) enter as log10.
+    target (in a sweep of more than 2,000 such runs, each tree draws 2,000 of them, so
+    the cost stays bounded). Categorical parameters are one-hot encoded, one feature per
+    value (as W&B shows ``optimizer = sgd``), so correlations stay meaningful; numeric
+    parameters on a log scale (a log distribution, or positive values spanning two decades
+    or more) enter as log10.
     Parameters constant over those runs are left out.
 
     Args:

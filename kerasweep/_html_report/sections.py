@@ -162,6 +162,10 @@ def _sort_key(value: Any) -> str:
     return "" if number is None else repr(number)
 
 
+# the leaderboard's rows (a page of tens of thousands of rows is too slow to open)
+LEADERBOARD_ROWS = 1_000
+
+
 def leaderboard_html(sweep: SweepView, trace_of: dict[int, int]) -> str:
     """The runs best first; parameters that vary get a column, constant ones a note."""
     varying = [p for p in sweep.params if not p.constant or len(sweep.runs) < 2]
@@ -183,7 +187,8 @@ def leaderboard_html(sweep: SweepView, trace_of: dict[int, int]) -> str:
         )
     best = sweep.best()
     body = []
-    for rank, i in enumerate(sweep.ranked(), start=1):
+    ranked = sweep.ranked()
+    for rank, i in enumerate(ranked[:LEADERBOARD_ROWS], start=1):
         run = sweep.runs[i]
         value = sweep.values[i]
         name, rid = run_name(run), run.id
@@ -218,12 +223,17 @@ def leaderboard_html(sweep: SweepView, trace_of: dict[int, int]) -> str:
         cls = ' class="best"' if i == best else ""
         body.append(f"<tr{cls}{attrs}>{''.join(cells)}</tr>")
     note = ""
+    if len(ranked) > LEADERBOARD_ROWS:
+        note += (
+            f'<p class="note">The best {LEADERBOARD_ROWS:,} of {len(ranked):,} runs are listed; '
+            "<code>kerasweep export</code> writes them all.</p>"
+        )
     if constant:
         fixed = ", ".join(
             f"{esc(p.name)} = {esc(fmt(next(v for v in p.values if v is not MISSING)))}"
             for p in constant
         )
-        note = f'<p class="note">Same in every run: {fixed}.</p>'
+        note += f'<p class="note">Same in every run: {fixed}.</p>'
     return (
         '<div class="table-wrap"><table class="leaderboard" id="leaderboard"><thead><tr>'
         + "".join(head)

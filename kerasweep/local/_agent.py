@@ -29,9 +29,10 @@ from kerasweep import train
 from kerasweep._current_run import CheckpointPlace
 from kerasweep._quiet import import_tensorflow_quietly, quiet_wandb
 from kerasweep.local._cleanup import run_cleanup
-from kerasweep.local._controller import propose
+from kerasweep.local._controller import SweepProposer, propose
 from kerasweep.local._function_spec import load_function
 from kerasweep.local._heartbeat import Heartbeat
+from kerasweep.local._hyperband import HyperbandJudge
 from kerasweep.local._interrupts import AgentTerminated, sigterm_interrupts
 from kerasweep.local._notebook import NotebookProgress, in_notebook
 from kerasweep.local._progress import ObservedRun, ProgressObserver, StatusLines
@@ -43,6 +44,7 @@ from kerasweep.local._store import (
     Store,
     StoreLostError,
     StoreUnavailableError,
+    SweepMetrics,
     SweepRecord,
 )
 from kerasweep.local._wandb_protocol import resolve_wandb_mode
@@ -128,6 +130,10 @@ class _Agent:
         self.current: LocalRun | None = None
         self.warned_metric = False
         self.checkpoints = checkpoint_root(store, options)
+        # one hyperband judge and one cache of every run's metric values for the sweep,
+        # kept across runs: each question reads only what is new
+        self.judge = HyperbandJudge(sweep.config)
+        self.metrics = SweepMetrics(sweep.id)
 
     def _rows_if_metric_missing(self, ended: RunRecord) -> RunRecord:
         """``ended`` with its rows when it ended without a value of the sweep metric, so that
@@ -170,6 +176,7 @@ class _Agent:
             retry_upto = max((run.seq for run in store.runs(sweep.id)), default=0)
         agent_id = store.register_agent(sweep.id)
         result = AgentResult(sweep_id=sweep.id, agent_id=agent_id)
+        proposer = SweepProposer(sweep, retry_upto=retry_upto)  # kept across claims
         heartbeat = Heartbeat(store, agent_id, options.heartbeat_interval)
         heartbeat.start()
         failures_in_a_row = 0
@@ -189,7 +196,7 @@ class _Agent:
                 record = store.claim_run(
                     sweep.id,
                     agent_id,
-                    lambda s, runs: propose(s, runs, retry_upto=retry_upto),
+                    proposer,
                     stale_after=options.stale_after,
                     resume=self._resume_epoch if options.resume_preempted else None,
                 )
@@ -199,7 +206,15 @@ class _Agent:
                         store.set_sweep_state(sweep.id, "finished")
                     break
                 result.run_ids.append(record.id)
-                run = ObservedRun(store, sweep, record, agent_id=agent_id, observer=self.progress)
+                run = ObservedRun(
+                    store,
+                    sweep,
+                    record,
+                    agent_id=agent_id,
+                    observer=self.progress,
+                    judge=self.judge,
+                    metrics=self.metrics,
+                )
                 run.checkpoint = self._checkpoint_of(run.id)
                 if record.resumed_at:
                     logger.info("kerasweep: run %s %s", run.id, record.resumed)

@@ -5,6 +5,14 @@ which parameters come next (:func:`propose`, via ``sweeps.next_run``: grid, rand
 and whether a running run stops now (:func:`hyperband_decision`, asked of
 :class:`~kerasweep.local._hyperband.HyperbandJudge`, via ``sweeps.stop_runs``).
 
+Random search reads no run (:func:`~kerasweep.sweep_config._proposals.random_proposal`:
+only their number), and a grid's next point comes from the points taken
+(:class:`~kerasweep.sweep_config._proposals.GridProposals`); both are the engine's
+proposals, proven against it. An agent's :class:`SweepProposer` keeps the grid across its
+claims, fed only the runs created since its last claim, so with a
+:class:`~kerasweep.local._store.SweepSoFar` a claim reads no more at run 10,000 than at
+run 10. Bayes hands the engine every run.
+
 How stored runs look to the engine:
 
 - Each run's history is its finite sweep-metric values, one row each (hyperband counts such
@@ -32,12 +40,14 @@ from typing import Any
 from kerasweep._plain import plain
 from kerasweep.local._hyperband import hyperband_applies, judge_run
 from kerasweep.local._records import RunState, StopReason
-from kerasweep.local._store import NewRun, RunRecord, SweepRecord
+from kerasweep.local._store import NewRun, RunRecord, SweepRecord, SweepSoFar
 from kerasweep.sweep_config import _engine as engine
 from kerasweep.sweep_config._metric import Metric
+from kerasweep.sweep_config._proposals import GridProposals, random_proposal
 
 __all__ = [
     "ENGINE_STATES",
+    "SweepProposer",
     "check_seed",
     "engine_runs",
     "hyperband_applies",
@@ -99,7 +109,62 @@ def target_reached(config: Mapping[str, Any], runs: Sequence[RunRecord]) -> bool
     metric = Metric.from_config(config)
     if metric is None or metric.target is None:
         return False
+    if isinstance(runs, SweepSoFar):
+        return runs.reached(metric.target, maximize=metric.maximize)
     return any(metric.reached(value) for run in runs for value in run.metric_values)
+
+
+def _first_to_retry(runs: Sequence[RunRecord], upto: int) -> RunRecord | None:
+    if isinstance(runs, SweepSoFar):
+        return runs.first_to_retry(upto)
+    for run in runs:
+        if run.seq <= upto and run.state.errored and not run.retried:
+            return run
+    return None
+
+
+class _GridFed:
+    """A grid's points taken, fed with the runs created after the last one it took."""
+
+    def __init__(self, grid: GridProposals) -> None:
+        self.grid, self.last_seq = grid, 0
+
+    def next(self, runs: Sequence[RunRecord]) -> dict | None:
+        if isinstance(runs, SweepSoFar):
+            newer = runs.params_after(self.last_seq)
+        else:
+            newer = [(run.seq, run.params) for run in runs if run.seq > self.last_seq]
+        for seq, params in newer:  # any agent's, any state, retries included
+            self.grid.add(params)
+            self.last_seq = max(self.last_seq, seq)
+        return self.grid.next()
+
+
+class SweepProposer:
+    """One agent's proposals for one sweep, a ``propose`` for ``Store.claim_run``.
+
+    The same proposals as :func:`propose`; a grid's points taken are kept across claims
+    (each claim adds only the runs created since the last), so a claim of a random or grid
+    search reads the same at run 10,000 as at run 10.
+
+    Example:
+        >>> proposer = SweepProposer({"method": "grid", "parameters": {"a": {"values": [1]}}})
+        >>> proposer({"method": "grid", "parameters": {"a": {"values": [1]}}}, []).params
+        {'a': 1}
+    """
+
+    def __init__(
+        self, sweep: SweepRecord | Mapping[str, Any], *, retry_upto: int | None = None
+    ) -> None:
+        self.retry_upto = retry_upto
+        config = _config(sweep)
+        grid = GridProposals.from_config(config) if config.get("method") == "grid" else None
+        self._grid = None if grid is None else _GridFed(grid)
+
+    def __call__(
+        self, sweep: SweepRecord | Mapping[str, Any], runs: Sequence[RunRecord]
+    ) -> NewRun | None:
+        return _propose(sweep, runs, retry_upto=self.retry_upto, grid=self._grid)
 
 
 def propose(
@@ -124,25 +189,52 @@ def propose(
     seed and the runs so far (it is drawn from the stream numbered ``len(runs)``); without a
     seed, from fresh entropy.
     """
+    return _propose(sweep, runs, retry_upto=retry_upto, grid=None)
+
+
+def _propose(
+    sweep: SweepRecord | Mapping[str, Any],
+    runs: Sequence[RunRecord],
+    *,
+    retry_upto: int | None,
+    grid: _GridFed | None,
+) -> NewRun | None:
     config = _config(sweep)
     seed = sweep.seed if isinstance(sweep, SweepRecord) else None
     if retry_upto is not None:
-        for run in runs:
-            if run.seq <= retry_upto and run.state.errored and not run.retried:
-                return NewRun(params=dict(run.params), retry_of=run.id)
+        retry = _first_to_retry(runs, retry_upto)
+        if retry is not None:
+            return NewRun(params=dict(retry.params), retry_of=retry.id)
     if target_reached(config, runs):
         return None
+    count = len(runs)
     run_cap = config.get("run_cap")
-    if run_cap is not None and len(runs) >= int(run_cap):
+    if run_cap is not None and count >= int(run_cap):
         return None
 
+    method = config.get("method")
+    if method == "random":
+        return _new_run(random_proposal(config, seed=seed, proposal=count))
+    if method == "grid":
+        if grid is None:
+            fresh = GridProposals.from_config(config)
+            grid = None if fresh is None else _GridFed(fresh)
+        if grid is not None:
+            return _new_run(grid.next(runs))
     suggestion = engine.next_run(
-        config, engine_runs(config, runs, for_search=True), seed=seed, proposal=len(runs)
+        config, engine_runs(config, list(runs), for_search=True), seed=seed, proposal=count
     )
     if suggestion is None:
         return None
-    params = {key: plain(spec["value"]) for key, spec in suggestion.config.items()}
     info = plain(suggestion.search_info) if suggestion.search_info else None
+    return _new_run(suggestion.config, info)
+
+
+def _new_run(suggestion: Mapping[str, Any] | None, info: dict | None = None) -> NewRun | None:
+    """The engine's ``{name: {"value": v}}`` as a new run's parameters."""
+    if suggestion is None:
+        return None
+    params = {key: plain(spec["value"]) for key, spec in suggestion.items()}
     return NewRun(params=params, search_info=info)
 
 

@@ -15,6 +15,11 @@ every other run as ended, with its values up to the last band it reached; runs t
 no band are left out. Its decision and thresholds are those it gives on the runs whole, and
 the work no longer grows with the rows past the bands.
 
+An agent asks :meth:`HyperbandJudge.judge_held` instead: the judge keeps every band's values
+sorted (:class:`~kerasweep.sweep_config._hyperband_bands.HyperbandBands`, proven equal to the
+engine), fed only the runs read since its last question, so a question costs the same at
+run 10,000 as at run 10.
+
 Example:
     >>> config = {"method": "grid", "metric": {"name": "m"},
     ...           "parameters": {"a": {"values": [1]}},
@@ -34,15 +39,27 @@ import bisect
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from kerasweep.local._records import StopReason
 from kerasweep.sweep_config import _engine as engine
+from kerasweep.sweep_config._hyperband_bands import HyperbandBands
 from kerasweep.sweep_config._metric import Metric
 
-__all__ = ["HyperbandJudge", "Verdict", "hyperband_applies", "judge_run"]
+__all__ = ["HeldMetrics", "HyperbandJudge", "Verdict", "hyperband_applies", "judge_run"]
 
 BandTable = list[tuple[int, "float | None"]]
+
+
+class HeldMetrics(Protocol):
+    """Every run's finite metric values, kept up to date
+    (:class:`~kerasweep.local._store.SweepMetrics`)."""
+
+    values: Mapping[str, Sequence[float]]
+    running: Collection[str]
+    rebuilt: bool  # it started over: what was built from it is to be built again
+
+    def drain_changed(self) -> set[str]: ...
 
 
 def hyperband_applies(config: Mapping[str, Any]) -> bool:
@@ -86,6 +103,18 @@ class HyperbandJudge:
         self.config = dict(config)
         self.applies = hyperband_applies(self.config)
         self._bands = None if bands is None else list(bands)
+        self._rule: HyperbandBands | None = None  # fed by judge_held, across runs
+        self._rule_built = False
+
+    def _held_rule(self) -> HyperbandBands | None:
+        """The bands' sorted values kept across questions (None: the engine answers)."""
+        if not self._rule_built:
+            self._rule_built = True
+            try:
+                self._rule = HyperbandBands.from_config(self.config) if self.applies else None
+            except ValueError:  # bands the rule cannot compute: the engine says why
+                self._rule = None
+        return self._rule
 
     @property
     def bands(self) -> list[int]:
@@ -103,6 +132,37 @@ class HyperbandJudge:
             return Verdict(None, [])
         stop, table = _judge(self.config, self.bands, values, running, run_id)
         return Verdict(stop, table)
+
+    def judge_held(self, run_id: str, held: HeldMetrics) -> Verdict:
+        """:meth:`judge` on every run's values as ``held`` holds them, kept up to date
+        between questions (a :class:`~kerasweep.local._store.SweepMetrics`, one per sweep).
+
+        Only the runs read since the last question (``held.drain_changed()``) are handed to
+        the judge's bands (a :class:`~kerasweep.sweep_config._hyperband_bands.HyperbandBands`:
+        every band's values kept sorted), so a question costs the same however many runs
+        the sweep has; the answer is the engine's. Feed one judge from one ``held`` only.
+        """
+        if held.rebuilt:  # a resumed run's rows were replaced: the bands start over too
+            held.rebuilt = False
+            self._rule_built = False
+        rule = self._held_rule()
+        if rule is None:
+            held.drain_changed()
+            return self.judge(run_id, held.values, held.running)
+        for changed in held.drain_changed():
+            rule.sync(changed, held.values.get(changed, ()))
+        if run_id not in held.values:
+            return Verdict(None, [])
+        verdict = rule.verdict(run_id, running=run_id in held.running)
+        stop = None
+        if verdict is not None and verdict.stop:
+            stop = StopReason(
+                band=verdict.band,
+                threshold=verdict.threshold,
+                value=verdict.value,
+                epoch=verdict.epoch,
+            )
+        return Verdict(stop, rule.table())
 
     def __repr__(self) -> str:
         return f"HyperbandJudge(applies={self.applies}, bands={self._bands})"

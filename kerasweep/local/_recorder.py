@@ -57,6 +57,8 @@ class RunRecorder:
         agent_id: Owner check for writes; None skips it.
         buffer_limit: Rows without the metric kept in memory before they are written anyway.
         judge: Asked after each metric row (default: the sweep's hyperband, if it has one).
+        metrics: Every run's metric values as last read, kept by the agent across its runs
+            with ``judge`` (default: a new one, read whole at the first question).
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class RunRecorder:
         agent_id: str | None = None,
         buffer_limit: int = 1000,
         judge: HyperbandJudge | None = None,
+        metrics: SweepMetrics | None = None,
     ) -> None:
         self.store = store
         self.sweep = sweep
@@ -85,7 +88,8 @@ class RunRecorder:
         self._pending: dict | None = None
         self._pending_step: int | None = None
         self._bands: list | None = None  # the band table last written
-        self._metrics = SweepMetrics(sweep.id)  # every run's values, read as they come
+        # every run's values, read as they come
+        self._metrics = SweepMetrics(sweep.id) if metrics is None else metrics
         self._lock = threading.RLock()
         self._warned = False
 
@@ -139,8 +143,8 @@ class RunRecorder:
 
     def _ask_judge(self) -> None:
         """Ask the judge about the run, and write its stop and band table."""
-        metrics = self._metrics  # brought up to date as the row was written
-        verdict = self.judge.judge(self.run_id, metrics.values, metrics.running)
+        # self._metrics was brought up to date as the row was written
+        verdict = self.judge.judge_held(self.run_id, self._metrics)
         stop, bands = verdict.stop, verdict.bands
         if stop is not None:
             self.stop = stop

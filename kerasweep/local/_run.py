@@ -37,6 +37,7 @@ from kerasweep.local._store import (
     StopReason,
     Store,
     StoreFullError,
+    SweepMetrics,
     SweepRecord,
 )
 
@@ -51,6 +52,8 @@ class LocalRun:
         sweep: The sweep the run belongs to.
         record: The run as claimed (running, owned by ``agent_id``).
         agent_id: The agent that owns the run; writes check it. None skips the check.
+        judge: The sweep's hyperband, kept by the agent across its runs (default: a new one).
+        metrics: Every run's metric values, kept with ``judge`` (default: a new one).
     """
 
     def __init__(
@@ -60,10 +63,14 @@ class LocalRun:
         record: RunRecord,
         *,
         agent_id: str | None,
+        judge: HyperbandJudge | None = None,
+        metrics: SweepMetrics | None = None,
     ) -> None:
         self.store, self.sweep, self.record, self.agent_id = store, sweep, record, agent_id
-        self.judge = HyperbandJudge(sweep.config)
-        self.recorder = RunRecorder(store, sweep, record.id, agent_id=agent_id, judge=self.judge)
+        self.judge = HyperbandJudge(sweep.config) if judge is None else judge
+        self.recorder = RunRecorder(
+            store, sweep, record.id, agent_id=agent_id, judge=self.judge, metrics=metrics
+        )
         self._stop_requested = threading.Event()
         self._final_state: RunState | None = None
         #: where the run's checkpoints go (set by its agent); None: no checkpoints

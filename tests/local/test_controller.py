@@ -8,6 +8,7 @@ import pytest
 from sweeps import RunState, SweepRun, stop_runs
 
 from kerasweep.local._controller import (
+    SweepProposer,
     engine_runs,
     hyperband_decision,
     judge_run,
@@ -15,7 +16,8 @@ from kerasweep.local._controller import (
     propose,
     target_reached,
 )
-from kerasweep.local._store import RunRecord
+from kerasweep.local._store import RunRecord, Store, SweepSoFar
+from kerasweep.sweep_config import _engine as engine
 
 
 def _run(seq, state, params, values=(), *, retried=False, run_id=None):
@@ -212,3 +214,73 @@ def test_judging_from_band_values_decides_as_the_engine_on_whole_runs(early_term
                 assert sign * decision.threshold == info["thresholds"][index]
                 assert decision.epoch == len(values[target])
     assert stops > 0  # the comparison saw runs stopped, not only runs kept
+
+
+def _engine_proposal(sweep, runs, retry_upto):
+    """The next run as the engine gives it, handed every run (how claims proposed before)."""
+    config = sweep.config
+    if retry_upto is not None:
+        for run in runs:
+            if run.seq <= retry_upto and run.state.errored and not run.retried:
+                return {"params": run.params, "retry_of": run.id}
+    if target_reached(config, runs):
+        return None
+    if config.get("run_cap") is not None and len(runs) >= config["run_cap"]:
+        return None
+    suggestion = engine.next_run(
+        config, engine_runs(config, runs, for_search=True), seed=sweep.seed, proposal=len(runs)
+    )
+    if suggestion is None:
+        return None
+    return {"params": {k: v["value"] for k, v in suggestion.config.items()}, "retry_of": None}
+
+
+GRID = {"a": {"values": [1, 2, 3]}, "b": {"values": [0.5, 1.0]}, "c": {"value": "x"}}
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"method": "random", "parameters": {"lr": {"distribution": "log_uniform_values",
+                                                   "min": 1e-4, "max": 1e-1}}},
+        {"method": "grid", "parameters": GRID},
+        {"method": "grid", "parameters": GRID, "run_cap": 5},
+        {"method": "random", "metric": {**METRIC, "target": 0.05},
+         "parameters": {"a": {"values": [1, 2]}}},
+        {"method": "bayes", "metric": METRIC,
+         "parameters": {"x": {"min": 0.0, "max": 1.0}}},
+    ],
+)  # fmt: skip
+def test_agents_claims_read_only_what_the_proposal_needs_and_agree_with_the_engine(
+    any_db, config, monkeypatch
+):
+    """Two agents, each with its SweepProposer kept across claims, runs failing, crashing and
+    retried: every claim is the engine's proposal on every run so far, and a random or grid
+    claim never reads the sweep's runs whole."""
+    if config["method"] != "bayes":
+        def read_whole(self):
+            raise AssertionError("a random or grid claim read every run")
+        monkeypatch.setattr(SweepSoFar, "all", read_whole)
+    stores = [Store(any_db), Store(any_db)]
+    sweep_id = stores[0].create_sweep(config, seed=7)
+    sweep = stores[0].sweep(sweep_id)
+    agents = [store.register_agent(sweep_id) for store in stores]
+    proposers = [SweepProposer(sweep), SweepProposer(sweep)]
+    rng = random.Random(str(config))
+    claims = 0
+    for turn in range(16):
+        if turn == 8:  # the second agent now retries the failed runs so far
+            upto = max(run.seq for run in stores[0].runs(sweep_id))
+            proposers[1] = SweepProposer(sweep, retry_upto=upto)
+        which = rng.randrange(2)
+        store, agent, proposer = stores[which], agents[which], proposers[which]
+        expected = _engine_proposal(sweep, stores[0].runs(sweep_id), proposer.retry_upto)
+        run = store.claim_run(sweep_id, agent, proposer)
+        if expected is None:
+            assert run is None
+            continue
+        claims += 1
+        assert (run.params, run.retry_of) == (expected["params"], expected["retry_of"])
+        store.append_rows(run.id, [{"val_loss": rng.random()}], "val_loss", agent_id=agent)
+        store.finish_run(run.id, agent, rng.choice(["finished", "failed", "crashed"]))
+    assert claims >= 4

@@ -53,6 +53,7 @@ from kerasweep.local._store.location import (
 )
 from kerasweep.local._store.metrics import SweepMetrics
 from kerasweep.local._store.reader import StoreReader
+from kerasweep.local._store.runs import SweepSoFar
 from kerasweep.local._store.schema import SCHEMA_VERSION
 from kerasweep.local._store.store import Store
 from kerasweep.local._store.values import metric_value, plain
@@ -82,6 +83,7 @@ __all__ = [
     "Sweep",
     "SweepMetrics",
     "SweepRecord",
+    "SweepSoFar",
     "UnknownSweepError",
     "metric_value",
     "plain",

@@ -16,7 +16,8 @@ release's) and the one row of ``kerasweep_schema`` on PostgreSQL. Versions:
 
 1. the first release (SQLite only).
 2. ``sweeps.seed`` (the search seed), an index on ``runs.retry_of``, PostgreSQL.
-3. the ``preempted`` run state and ``runs.resumed_at`` (where a run was resumed).
+3. the ``preempted`` run state, ``runs.resumed_at`` (where a run was resumed) and runs
+   indexed by sweep and state.
 
 Opening an older store migrates it in one transaction; a newer one is refused with a line
 saying which kerasweep reads it.
@@ -99,6 +100,7 @@ runs = sa.Table(
     sa.Column("resumed_at", sa.Text),
     sa.CheckConstraint(f"state IN ({_STATES})", name="runs_state"),
     sa.Index("runs_by_sweep", "sweep_id", "seq"),
+    sa.Index("runs_by_sweep_state", "sweep_id", "state"),
     sa.Index("runs_by_retry_of", "retry_of"),
     sqlite_autoincrement=True,
 )
@@ -160,7 +162,8 @@ def _migrate_1_to_2(conn: sa.Connection) -> None:
 
 
 def _migrate_2_to_3(conn: sa.Connection) -> None:
-    """Add ``runs.resumed_at`` and let ``runs.state`` be ``preempted``.
+    """Add ``runs.resumed_at``, index runs by sweep and state, and let ``runs.state`` be
+    ``preempted``.
 
     SQLite cannot alter a CHECK constraint: its text in the schema is rewritten in place
     (a looser check; the rows on disk are unchanged), as SQLite's documentation allows.
@@ -168,6 +171,9 @@ def _migrate_2_to_3(conn: sa.Connection) -> None:
     columns = {column["name"] for column in sa.inspect(conn).get_columns("runs")}
     if "resumed_at" not in columns:
         conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN resumed_at TEXT")
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS runs_by_sweep_state ON runs (sweep_id, state)"
+    )
     check = f"CHECK (state IN ({_STATES}))"
     if conn.dialect.name != "sqlite":
         conn.exec_driver_sql("ALTER TABLE runs DROP CONSTRAINT IF EXISTS runs_state")

@@ -85,7 +85,7 @@ class Store(StoreReader):
         self,
         sweep_id: str,
         agent_id: str,
-        propose: Callable[[SweepRecord, list[RunRecord]], NewRun | None],
+        propose: Callable[[SweepRecord, Sequence[RunRecord]], NewRun | None],
         *,
         stale_after: float = 60.0,
         resume: Callable[[RunRecord], int] | None = None,
@@ -96,7 +96,9 @@ class Store(StoreReader):
         the epoch it goes on at, and its rows from that epoch on are replaced.
 
         In one write transaction: running runs whose agent is gone are marked crashed, then
-        ``propose(sweep, runs)`` sees every run so far and returns the next parameters (or
+        ``propose(sweep, runs)`` sees every run so far (a
+        :class:`~kerasweep.local._store.runs.SweepSoFar`, read as far as it asks) and returns
+        the next parameters (or
         None when the sweep has no more runs to give); the new run is recorded as running,
         owned by ``agent_id``. No two agents can be proposed the same point.
         """

@@ -92,7 +92,12 @@ def set_sweep_state(conn: sa.Connection, sweep_id: str, state: str) -> None:
 def set_bands(
     conn: sa.Connection, sweep_id: str, table: Sequence[tuple[int, float | None]]
 ) -> None:
-    """Replace the sweep's latest hyperband thresholds (None: no run reached the band)."""
+    """Replace the sweep's latest hyperband thresholds (None: no run reached the band).
+
+    The sweep's row is locked first: agents replacing the table at once take turns (on
+    PostgreSQL, two deletes of the old table would otherwise both insert a new one).
+    """
+    conn.execute(sa.select(sweeps.c.id).where(sweeps.c.id == sweep_id).with_for_update())
     conn.execute(bands.delete().where(bands.c.sweep_id == sweep_id))
     if table:
         conn.execute(

@@ -63,3 +63,29 @@ def test_run_cap_is_exact_with_agents_racing(any_db):
     }
     sweep_id, claimed = _race(any_db, config)
     assert len(claimed) == 7 and len(Store(any_db).runs(sweep_id)) == 7
+
+
+def test_agents_replacing_the_band_table_at_once_take_turns(any_db):
+    """Hyperband's band table written by several agents at the same moment (each after a
+    judged row): every write lands, none fails on a duplicate band."""
+    sweep_id = Store(any_db).create_sweep(
+        {"method": "random", "metric": {"name": "m"}, "parameters": {"a": {"values": [1]}}}
+    )
+    errors: list = []
+
+    def write(k: int) -> None:
+        try:
+            store = Store(any_db, create=False)
+            for i in range(40):
+                store.set_bands(sweep_id, [(1, float(k + i)), (2, None)])
+            store.close()
+        except Exception as err:  # reported by the test
+            errors.append(err)
+
+    writers = [threading.Thread(target=write, args=(k,)) for k in range(AGENTS)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=120)
+    assert errors == []
+    assert [band["band"] for band in Store(any_db).bands(sweep_id)] == [1, 2]

@@ -91,3 +91,38 @@ def test_rows_appended_with_a_refresh_are_read_back_with_every_agents_new_rows(a
     theirs.finish_run(run.id, me, "crashed", "marked by another agent")
     assert not mine.append_rows(run.id, rows, "val_loss", agent_id=me, refresh=metrics)
     assert metrics.values[run.id] == [1.0, 0.9]  # nothing written, nothing read
+
+
+def test_a_resumed_run_is_read_again_and_what_was_built_from_it_starts_over(any_db):
+    """A preempted run resumed at epoch 1 has its later rows replaced: an agent's kept values
+    (and the hyperband bands built from them) hold the new rows, not the old ones too."""
+    from kerasweep.local._hyperband import HyperbandJudge
+
+    config = {**CONFIG, "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2}}
+    store = Store(any_db)
+    sweep_id = store.create_sweep(config)
+    agent = store.register_agent(sweep_id)
+    first = _claim(store, sweep_id, agent)
+    _log(store, first, 1.0, 0.9, 0.8)
+    store.finish_run(first.id, agent, "finished")
+    resumed = _claim(store, sweep_id, agent)
+    _log(store, resumed, 2.0, 1.9, 1.8)
+    metrics, judge = SweepMetrics(sweep_id), HyperbandJudge(config)
+    store.refresh_metrics(metrics)
+    judge.judge_held(resumed.id, metrics)
+    store.finish_run(resumed.id, agent, "preempted")
+    store.refresh_metrics(metrics)
+
+    again = store.claim_run(sweep_id, agent, lambda sweep, runs: None, resume=lambda run: 1)
+    assert again.id == resumed.id
+    _log(store, again, 0.5)
+    store.refresh_metrics(metrics)
+    assert metrics.values == _stored(store, sweep_id) == {
+        first.id: [1.0, 0.9, 0.8],
+        resumed.id: [2.0, 0.5],
+    }
+    assert metrics.running == {resumed.id}
+    fresh = HyperbandJudge(config)
+    fresh_metrics = store.refresh_metrics(SweepMetrics(sweep_id))
+    assert judge.judge_held(resumed.id, metrics) == fresh.judge_held(resumed.id, fresh_metrics)
+    assert metrics.rebuilt is False  # the judge took note
