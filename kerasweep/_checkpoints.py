@@ -597,16 +597,21 @@ def _start_fit_at(model: keras.Model, epoch: int | None) -> None:
     model._initial_epoch = epoch
 
 
+def _global_seed_generator_key(seed_generator: object) -> str:
+    return getattr(seed_generator, "GLOBAL_SEED_GENERATOR", "global_seed_generator")
+
+
 def _keras_global_seed_state() -> np.ndarray | None:
     """The state of Keras' global ``SeedGenerator``, if one was made (else None).
 
     ``keras.src.backend.common.global_state``'s ``"global_seed_generator"`` attribute,
-    which ``keras.src.random.seed_generator.global_seed_generator()`` makes on first use.
+    which ``keras.src.random.seed_generator.global_seed_generator()`` makes on first use
+    (the name is ``seed_generator.GLOBAL_SEED_GENERATOR`` from Keras 3.9, a literal before).
     """
     from keras.src.backend.common import global_state
     from keras.src.random import seed_generator
 
-    generator = global_state.get_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR)
+    generator = global_state.get_global_attribute(_global_seed_generator_key(seed_generator))
     return None if generator is None else keras.ops.convert_to_numpy(generator.state)
 
 
@@ -616,7 +621,7 @@ def _set_keras_global_seed_state(state: np.ndarray | None) -> None:
     from keras.src.random import seed_generator
 
     if state is None:
-        global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+        global_state.set_global_attribute(_global_seed_generator_key(seed_generator), None)
     else:
         seed_generator.global_seed_generator().state.assign(state)
 

@@ -105,7 +105,7 @@ def test_ctrl_c_ends_with_one_line_naming_the_run_and_no_library_frames(db):
     assert not any(frame.name == "deeper" for frame in frames)
     assert len(frames) <= 3 and err.__cause__ is None and err.__suppress_context__
     assert str(err).startswith(f"sweep {sweep_id} interrupted; run ")
-    assert "marked crashed, its rows kept" in str(err)
+    assert "marked preempted, its rows kept" in str(err)
     assert seen.events[-1] == ("sweep", [1], "interrupted")
     # the sweep goes on in the next call (the next cell)
     result = local_agent(sweep_id, two_epochs, count=1, db=db, wandb_mode="disabled")
