@@ -84,16 +84,30 @@ def test_between_runs_survivors_stay_frozen_until_something_kept_is_let_go(unfro
     assert gc.get_freeze_count() == 0
 
 
-def test_between_runs_nothing_is_frozen_where_the_process_froze_objects_itself(unfrozen):
-    from kerasweep._speedups.long_lived_objects import frozen_between_runs
+#: A process that froze objects itself, then runs an agent's between-runs block.
+OWN_FREEZE_PROBE = """
+import gc, json
+from kerasweep._speedups.long_lived_objects import frozen_between_runs
+class Node:
+    def __init__(self):
+        self.me = self
+gc.freeze()
+frozen = gc.get_freeze_count()
+with frozen_between_runs() as collect:
+    Node()
+    collect(gc.collect)
+    inside = gc.get_freeze_count()
+print(json.dumps({"frozen": frozen, "inside": inside, "after": gc.get_freeze_count()}))
+"""
 
-    gc.freeze()
-    frozen = gc.get_freeze_count()
-    with frozen_between_runs() as collect:
-        _Node()
-        collect(gc.collect)
-        assert gc.get_freeze_count() == frozen
-    assert gc.get_freeze_count() == frozen  # the process's own freeze stands
+
+def test_between_runs_nothing_is_frozen_where_the_process_froze_objects_itself():
+    # in a process of its own: in the suite's, objects other tests froze may die meanwhile
+    done = fresh_python("-c", OWN_FREEZE_PROBE)
+    assert done.returncode == 0, done.stderr
+    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert counts["inside"] == counts["frozen"]
+    assert counts["after"] == counts["frozen"]  # the process's own freeze stands
 
 
 #: After every other exit handler: how many objects are left for the exit's collections.
