@@ -262,8 +262,8 @@ def sweep_train(config: Mapping[str, Any] | None = None):
 
     Raises:
         RunConfigError: a parameter cannot train a model (e.g. ``batch_size: 0``).
-        kerasweep._data.DatasetError: the data set cannot be loaded.
-        kerasweep._callbacks.TrainingDiverged: the loss became NaN or infinite.
+        kerasweep.DatasetError: the data set cannot be loaded.
+        kerasweep.TrainingDiverged: the loss became NaN or infinite.
 
     Example:
         >>> import os; os.environ["WANDB_MODE"] = "disabled"

@@ -419,7 +419,7 @@ def local_agent(
         reconnect_timeout: PostgreSQL: seconds the agent keeps retrying while the server is
             away (a restart is ridden out). If it stays away longer, the run in progress is
             asked to stop, the rows it logged are kept for one more try, and the agent ends
-            with :class:`~kerasweep.local._store.StoreLostError`.
+            with :class:`~kerasweep.StoreLostError`.
         progress: Told of each run's start, rows and end, and of the agent's end
             (:class:`~kerasweep.local.ProgressObserver`). Default: in a notebook,
             one display updated in place, ending with the leaderboard
