@@ -18,9 +18,9 @@ from typing import Any
 
 from kerasweep._errors import KerasweepError
 from kerasweep._text import format_value
-from kerasweep.local._controller import searched_params
 from kerasweep.local._records import RunRecord, RunState, Sweep
 from kerasweep.local._results import SweepSummary
+from kerasweep.sweep_config._parameters import searched_params
 
 __all__ = [
     "NoBestRunError",

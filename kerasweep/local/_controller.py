@@ -43,6 +43,7 @@ from kerasweep.local._records import RunState, StopReason
 from kerasweep.local._store import NewRun, RunRecord, SweepRecord, SweepSoFar
 from kerasweep.sweep_config import _engine as engine
 from kerasweep.sweep_config._metric import Metric
+from kerasweep.sweep_config._parameters import searched_params
 from kerasweep.sweep_config._proposals import GridProposals, random_proposal
 
 __all__ = [
@@ -88,20 +89,6 @@ def engine_runs(
             )
         )
     return out
-
-
-def searched_params(config: Mapping[str, Any]) -> list[str]:
-    """The parameters a sweep searches (those not fixed by a single ``value``).
-
-    >>> searched_params({"parameters": {"lr": {"values": [0.1, 0.01]}, "epochs": {"value": 5}}})
-    ['lr']
-    """
-    parameters = config.get("parameters") or {}
-    return [
-        name
-        for name, spec in parameters.items()
-        if not (isinstance(spec, Mapping) and set(spec) == {"value"})
-    ]
 
 
 def target_reached(config: Mapping[str, Any], runs: Sequence[RunRecord]) -> bool:

@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from kerasweep._text import format_value
-from kerasweep.local._controller import searched_params
 from kerasweep.local._records import RunRecord, RunState, SweepRecord
 from kerasweep.local._run import LocalRun
+from kerasweep.sweep_config._parameters import searched_params
 
 __all__ = ["ObservedRun", "ProgressObserver", "StatusLines", "status_line"]
 

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from kerasweep._text import format_value
-from kerasweep.local._controller import searched_params
 from kerasweep.local._records import RunRecord, RunState, SweepRecord
+from kerasweep.sweep_config._parameters import searched_params
 
 __all__ = ["ranked", "runs_html", "runs_text", "why_stopped"]
 

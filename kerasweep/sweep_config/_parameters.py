@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,14 @@ from kerasweep.sweep_config import _engine as engine
 from kerasweep.sweep_config._reading import Document
 from kerasweep.sweep_config._text import did_you_mean, looks_numeric, show
 
-__all__ = ["DEPRECATED", "DISTRIBUTIONS", "Distribution", "Leaf", "check_parameters"]
+__all__ = [
+    "DEPRECATED",
+    "DISTRIBUTIONS",
+    "Distribution",
+    "Leaf",
+    "check_parameters",
+    "searched_params",
+]
 
 
 @dataclass(frozen=True)
@@ -249,3 +257,17 @@ def _values(doc: Document, spec: dict, path: tuple, name: str) -> None:
     total = sum(probabilities)
     if abs(total - 1.0) > 1e-8 + 1e-5:  # numpy.isclose, as the engine checks
         doc.fail(where, probabilities, f"{show(probabilities)} sums to {total:g}, not 1")
+
+
+def searched_params(config: Mapping[str, Any]) -> list[str]:
+    """The parameters a sweep searches (those not fixed by a single ``value``).
+
+    >>> searched_params({"parameters": {"lr": {"values": [0.1, 0.01]}, "epochs": {"value": 5}}})
+    ['lr']
+    """
+    parameters = config.get("parameters") or {}
+    return [
+        name
+        for name, spec in parameters.items()
+        if not (isinstance(spec, Mapping) and set(spec) == {"value"})
+    ]
