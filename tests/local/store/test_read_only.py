@@ -22,7 +22,15 @@ from kerasweep.local._store import Store, StoreReadOnlyError
 from tests.conftest import subprocess_env
 from tests.local.stored_sweeps import write_sweep
 
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+#: Root without the capabilities that let it ignore file permissions: the store's folder and
+#: file refuse it as they refuse any user, while the code and the interpreter, wherever they
+#: were installed (a private temporary folder in CI), stay its own.
+UNPRIVILEGED = [
+    "setpriv",
+    "--inh-caps=-dac_override,-dac_read_search",
+    "--bounding-set=-dac_override,-dac_read_search",
+    "--",
+]
 
 
 class ReadOnlyStore:
@@ -66,7 +74,7 @@ class ReadOnlyStore:
                 os.chmod(self.folder / name, 0o444)
             os.chmod(self.folder, 0o555)
             if os.geteuid() == 0:
-                self.prefix = NOBODY
+                self.prefix = UNPRIVILEGED
 
     def run(self, *args: str, input_code: str | None = None) -> subprocess.CompletedProcess:
         argv = ["-c", input_code] if input_code else ["-m", "kerasweep", *args]
@@ -177,7 +185,7 @@ def test_writing_to_a_read_only_store_is_one_line_naming_its_folder(read_only):
 
 def test_a_read_only_store_object_reads_and_refuses_writes_in_one_line(read_only):
     if read_only.prefix:
-        pytest.skip("as root, this process is not refused (the command tests run as nobody)")
+        pytest.skip("as root, this process is not refused (the command tests run without its capabilities)")
     store = Store(read_only.db, create=False)
     try:
         assert [sweep.id for sweep in store.sweeps()] == [read_only.sweep_id]
