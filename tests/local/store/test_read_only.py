@@ -185,7 +185,7 @@ def test_writing_to_a_read_only_store_is_one_line_naming_its_folder(read_only):
 
 def test_a_read_only_store_object_reads_and_refuses_writes_in_one_line(read_only):
     if read_only.prefix:
-        pytest.skip("as root this process is not refused (the command tests drop root's capabilities)")
+        pytest.skip("as root, this process is not refused (the commands' tests drop root's rights)")
     store = Store(read_only.db, create=False)
     try:
         assert [sweep.id for sweep in store.sweeps()] == [read_only.sweep_id]
