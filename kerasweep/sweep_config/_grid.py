@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from kerasweep.sweep_config._parameters import Leaf
@@ -41,13 +41,7 @@ wait and memory grow with the grid: larger grids are refused up front.
 
 def points(leaves: Iterable[Leaf]) -> int | None:
     """Points of the grid over these parameters; None if one of them is not gridable."""
-    size = 1
-    for leaf in leaves:
-        n = leaf_points(leaf)
-        if n is None:
-            return None
-        size *= n
-    return size
+    return _product(leaves, leaf_points)
 
 
 def leaf_points(leaf: Leaf) -> int | None:
@@ -77,13 +71,7 @@ def engine_points(leaves: Iterable[Leaf]) -> int | None:
     ...                Leaf(("b",), "int_uniform", {"min": 1, "max": 10})])
     30
     """
-    size = 1
-    for leaf in leaves:
-        n = leaf_engine_points(leaf)
-        if n is None:
-            return None
-        size *= n
-    return size
+    return _product(leaves, leaf_engine_points)
 
 
 def leaf_engine_points(leaf: Leaf) -> int | None:
@@ -109,3 +97,14 @@ def distinct_points(param_sets: Iterable[Mapping[str, Any]]) -> int:
     return len(
         {tuple(sorted((name, grid_key(v)) for name, v in params.items())) for params in param_sets}
     )
+
+
+def _product(leaves: Iterable[Leaf], count: Callable[[Leaf], int | None]) -> int | None:
+    """The product of ``count`` over the parameters; None if one of them counts None."""
+    size = 1
+    for leaf in leaves:
+        n = count(leaf)
+        if n is None:
+            return None
+        size *= n
+    return size
