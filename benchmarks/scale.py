@@ -1,18 +1,19 @@
 """Sweeps of many runs: what the controller costs per run as the sweep grows.
 
-By default, sweeps are run as a user runs them: agents (``local_agent``, wandb disabled)
-run a function that logs 6 ``val_loss`` rows and returns at once, until the sweep has
-``--runs`` runs (``run_cap``), for random search over a log-uniform learning rate, the
-same with hyperband (min_iter 1, eta 2), a grid of that many points, and bayes
-(``--bayes-runs``, SQLite only). One agent on SQLite, ``--agents`` agent processes on
-PostgreSQL (a fresh database on ``$KERASWEEP_TEST_POSTGRES_URL``). Each agent times its
-own calls per run: the claim (with the proposal), the rows written (with the metric values
-read back for hyperband), hyperband's judgement (with the band table or stop written) and
-the end; printed as per-run means over 100-run windows (runs 101-200, 901-1,000 and the
-last 100) with the ratio of the last window to the first. Then the reads of the SQLite
-hyperband sweep: ``kerasweep ls``, ``show``, ``best``, ``export``, ``report`` and the
-dashboard's sweep page (``kerasweep serve``), each with its wall time, peak memory (RSS)
-and output size.
+By default, sweeps are run as a user runs them: agents (``local_agent``, wandb disabled) run
+a function that logs 6 ``val_loss`` rows and returns at once, until the sweep has ``--runs``
+runs (``run_cap``), for random search over a log-uniform learning rate, the same with
+hyperband (min_iter 1, eta 2), a grid of that many points, bayes (``--bayes-runs``, SQLite
+only), and with ``--methods target`` random search with a ``metric.target`` no run reaches
+(each claim asks whether one did). One agent on SQLite, ``--agents`` agent processes on
+PostgreSQL (a fresh database on ``$KERASWEEP_TEST_POSTGRES_URL``). Each agent times its own
+calls per run: the claim (with the proposal), the rows written (with the metric values read
+back for hyperband), hyperband's judgement (with the band table or stop written) and the
+end; printed as per-run means over 100-run windows (runs 101-200, 901-1,000 and the last
+100) with the ratio of the last window to the first. Then the reads of the SQLite hyperband
+sweep: ``kerasweep ls``, ``show``, ``best``, ``export``, ``report`` and the dashboard's
+sweep page (``kerasweep serve``), each with its wall time, peak memory (RSS) and output
+size.
 
 ``--pure`` times the decisions alone, in memory, no store: each of them made by W&B's engine
 on every run so far (as the controller asks it today) and by the incremental equivalents in
@@ -352,7 +353,7 @@ BAYES_HEADER = (
 # -- the controller at scale: sweeps run by agents, the store's reads of them ----------------
 
 ROWS_PER_RUN = 6
-SCALE_METHODS = ("random", "grid", "hyperband", "bayes")
+SCALE_METHODS = ("random", "grid", "hyperband", "bayes", "target")
 PARTS = ("claim", "rows", "hyperband", "end")
 
 
@@ -364,6 +365,8 @@ def _scale_config(method: str, runs: int) -> dict:
         side = math.ceil(math.sqrt(runs))
         params = {"a": {"values": list(range(side))}, "b": {"values": list(range(side))}}
         return {"method": "grid", "metric": metric, "parameters": params, "run_cap": runs}
+    if method == "target":  # a target no run reaches: every claim asks whether one did
+        metric = {**metric, "target": 0.0}
     config = {"method": "random" if method != "bayes" else "bayes", "metric": metric,
               "parameters": {"learning_rate": lr}, "run_cap": runs}  # fmt: skip
     if method == "hyperband":
@@ -673,7 +676,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=8, help="metric rows per run")
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
     parser.add_argument(
-        "--methods", default=",".join(METHODS), help=f"some of {', '.join(METHODS)}"
+        "--methods", default=",".join(METHODS), help=f"some of {', '.join(SCALE_METHODS)}"
     )
     parser.add_argument("--json", help="also write the results here")
     return parser.parse_args(argv)
@@ -686,12 +689,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sizes = tuple(int(s) for s in args.sizes.split(","))
     methods = tuple(m for m in args.methods.split(",") if m)
-    unknown = sorted(set(methods) - set(METHODS))
+    unknown = sorted(set(methods) - set(METHODS) - set(SCALE_METHODS))
     stores = tuple(s for s in args.stores.split(",") if s)
     unknown += sorted(set(stores) - {"sqlite", "postgres"})
     if unknown:
-        print(f"unknown methods or stores: {', '.join(unknown)} (methods: {', '.join(METHODS)};"
-              " stores: sqlite, postgres)", file=sys.stderr)  # fmt: skip
+        print(f"unknown methods or stores: {', '.join(unknown)}"
+              f" (methods: {', '.join(SCALE_METHODS)}; stores: sqlite, postgres)",
+              file=sys.stderr)  # fmt: skip
         return 2
     print(f"python {platform.python_version()}, {platform.processor() or platform.machine()}")
     if args.pure:

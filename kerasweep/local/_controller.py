@@ -97,7 +97,7 @@ def target_reached(config: Mapping[str, Any], runs: Sequence[RunRecord]) -> bool
     if metric is None or metric.target is None:
         return False
     if isinstance(runs, SweepSoFar):
-        return runs.reached(metric.target, maximize=metric.maximize)
+        return runs.reached()
     return any(metric.reached(value) for run in runs for value in run.metric_values)
 
 

@@ -184,7 +184,7 @@ class RunRecorder:
             written = self.store.append_rows(
                 self.run_id,
                 rows,
-                None if self.metric is None else self.metric.name,
+                self.metric,
                 agent_id=self.agent_id,
                 refresh=self._metrics if refresh else None,
             )

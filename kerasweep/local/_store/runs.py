@@ -29,6 +29,7 @@ from kerasweep.local._store.ids import new_id, now_iso
 from kerasweep.local._store.schema import agents, history, runs
 from kerasweep.local._store.sweeps import lock_sweep, set_bands
 from kerasweep.local._store.values import dumps, plain
+from kerasweep.sweep_config._metric import Metric
 
 __all__ = [
     "SweepSoFar",
@@ -257,13 +258,12 @@ class SweepSoFar(Sequence[RunRecord]):
                 return _record(row, metric_values(self._conn, run_id=row.id).get(row.id, []), None)
         return None
 
-    def reached(self, target: float, *, maximize: bool) -> bool:
-        """True once a run of the sweep logged a metric value reaching ``target``."""
-        reaches = history.c.metric >= target if maximize else history.c.metric <= target
+    def reached(self) -> bool:
+        """True once a run of the sweep logged a metric value reaching its ``metric.target``
+        (``runs.reached_target``, kept as rows are written: one indexed look)."""
         query = (
-            sa.select(history.c.run_id)
-            .join(runs, runs.c.id == history.c.run_id)
-            .where(runs.c.sweep_id == self.sweep_id, reaches)
+            sa.select(runs.c.id)
+            .where(runs.c.sweep_id == self.sweep_id, runs.c.reached_target.is_(True))
             .limit(1)
         )
         return self._conn.execute(query).first() is not None
@@ -309,7 +309,8 @@ def claim_run(
             return get_run(conn, attempt["run_id"], where)
     reap_stale(conn, sweep_id, stale_after)
     if resume is not None:
-        resumed = claim_preempted(conn, sweep_id, agent_id, resume, where)
+        metric = sweep.metric
+        resumed = claim_preempted(conn, sweep_id, agent_id, resume, where, metric)
         if resumed is not None:
             attempt["run_id"] = resumed.id
             return resumed
@@ -347,14 +348,15 @@ def claim_preempted(
     agent_id: str,
     resume: Callable[[RunRecord], int],
     where: str,
+    metric: Metric | None = None,
 ) -> RunRecord | None:
     """Start again, for ``agent_id``, the sweep's oldest preempted run; None if it has none.
 
     ``resume(run)`` says at which epoch the run goes on (its checkpoint's epochs done; 0
     without one). The rows it logged from that epoch on are deleted (an epoch ends with
     the row holding the sweep metric), so that its history holds each epoch once; a
-    hyperband stop decided after that epoch is forgotten; the epoch is added to
-    ``resumed_at``.
+    hyperband stop decided after that epoch is forgotten, and so is a ``metric.target``
+    reached after it (``metric``: the sweep's); the epoch is added to ``resumed_at``.
     """
     row = conn.execute(
         sa.select(runs.c.id)
@@ -374,6 +376,8 @@ def claim_preempted(
         "ended_at": None,
         "heartbeat_at": time.time(),
         "resumed_at": json.dumps([*run.resumed_at, epoch]),
+        "reached_target": metric is not None
+        and any(metric.reached(value) for value in run.metric_values[:epoch]),
     }
     if run.stop is not None and run.stop.epoch > epoch:
         changes.update(stop_band=None, stop_threshold=None, stop_value=None, stop_epoch=None)

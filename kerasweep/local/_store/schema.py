@@ -7,7 +7,7 @@ The same tables on SQLite and PostgreSQL (SQLAlchemy Core)::
     runs(seq autoincrement, id unique, sweep_id, name, state, params JSON, agent_id,
          retry_of, search_info JSON, error, stop_band, stop_threshold, stop_value,
          stop_epoch, created_at, started_at, ended_at, heartbeat_at unix,
-         resumed_at JSON list of epochs)
+         resumed_at JSON list of epochs, reached_target)
     history(run_id, step, row JSON, metric finite-or-NULL)  primary key (run_id, step)
     bands(sweep_id, band, threshold)  latest hyperband thresholds
 
@@ -18,6 +18,9 @@ release's) and the one row of ``kerasweep_schema`` on PostgreSQL. Versions:
 2. ``sweeps.seed`` (the search seed), an index on ``runs.retry_of``, PostgreSQL.
 3. the ``preempted`` run state, ``runs.resumed_at`` (where a run was resumed) and runs
    indexed by sweep and state.
+4. ``runs.reached_target``, indexed by sweep: whether a metric value of the run reached
+   the sweep's ``metric.target`` (kept as rows are written, so that asking whether a sweep
+   is over reads no rows).
 
 Opening an older store migrates it in one transaction; a newer one is refused with a line
 saying which kerasweep reads it.
@@ -25,12 +28,14 @@ saying which kerasweep reads it.
 
 from __future__ import annotations
 
+import json
 import re
 
 import sqlalchemy as sa
 
 from kerasweep.local._records import RunState
 from kerasweep.local._store.errors import StoreError, StoreVersionError
+from kerasweep.sweep_config._metric import Metric
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -39,12 +44,13 @@ __all__ = [
     "ensure_schema",
     "history",
     "metadata",
+    "reaching",
     "read_version",
     "runs",
     "sweeps",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 _STATES = ", ".join(f"'{state.value}'" for state in RunState)
@@ -98,9 +104,11 @@ runs = sa.Table(
     sa.Column("ended_at", sa.Text),
     sa.Column("heartbeat_at", _Seconds),
     sa.Column("resumed_at", sa.Text),
+    sa.Column("reached_target", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.CheckConstraint(f"state IN ({_STATES})", name="runs_state"),
     sa.Index("runs_by_sweep", "sweep_id", "seq"),
     sa.Index("runs_by_sweep_state", "sweep_id", "state"),
+    sa.Index("runs_by_sweep_target", "sweep_id", "reached_target"),
     sa.Index("runs_by_retry_of", "retry_of"),
     sqlite_autoincrement=True,
 )
@@ -127,6 +135,19 @@ history = _positions_of(
     sa.Column("row", sa.Text, nullable=False), sa.Column("metric", _Seconds),
 )  # fmt: skip
 bands = _positions_of("bands", "sweep_id", "sweeps.id", "band", sa.Column("threshold", _Seconds))
+
+
+def reaching(metric: Metric) -> sa.ColumnElement[bool]:
+    """Which ``history`` rows hold a metric value reaching ``metric.target`` (NULL: none).
+
+    >>> print(reaching(Metric("val_loss", target=0.1)))
+    history.metric <= :metric_1
+    """
+    if metric.target is None:
+        return sa.false()
+    if metric.maximize:
+        return history.c.metric >= metric.target
+    return history.c.metric <= metric.target
 
 # PostgreSQL only: SQLite keeps the version in its file header (PRAGMA user_version)
 _version = sa.Table(
@@ -197,7 +218,33 @@ def _migrate_2_to_3(conn: sa.Connection) -> None:
         conn.exec_driver_sql("PRAGMA writable_schema = OFF")
 
 
-_MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
+def _migrate_3_to_4(conn: sa.Connection) -> None:
+    """Add ``runs.reached_target``, indexed by sweep, and set it from the rows stored."""
+    columns = {column["name"] for column in sa.inspect(conn).get_columns("runs")}
+    if "reached_target" not in columns:
+        false = "0" if conn.dialect.name == "sqlite" else "false"
+        conn.exec_driver_sql(
+            f"ALTER TABLE runs ADD COLUMN reached_target BOOLEAN NOT NULL DEFAULT {false}"
+        )
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS runs_by_sweep_target ON runs (sweep_id, reached_target)"
+    )
+    for sweep_id, config in conn.execute(sa.select(sweeps.c.id, sweeps.c.config)).all():
+        try:
+            metric = Metric.from_config(json.loads(config))
+        except (ValueError, TypeError, KeyError):
+            continue  # not a config this kerasweep reads: no target to keep
+        if metric is None or metric.target is None:
+            continue
+        reached = sa.select(history.c.run_id).where(reaching(metric))
+        conn.execute(
+            runs.update()
+            .where(runs.c.sweep_id == sweep_id, runs.c.id.in_(reached))
+            .values(reached_target=True)
+        )
+
+
+_MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4}
 
 
 def ensure_schema(conn: sa.Connection, where: str, *, version: int | None = None) -> None:

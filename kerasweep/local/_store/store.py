@@ -20,6 +20,7 @@ from kerasweep.local._store import history, metrics, runs, sweeps
 from kerasweep.local._store.errors import StoreFullError
 from kerasweep.local._store.metrics import SweepMetrics
 from kerasweep.local._store.reader import StoreReader
+from kerasweep.sweep_config._metric import Metric
 
 __all__ = ["Store"]
 
@@ -120,17 +121,17 @@ class Store(StoreReader):
         self,
         run_id: str,
         rows: Sequence[Mapping[str, Any]],
-        metric: str | None,
+        metric: Metric | str | None,
         *,
         agent_id: str | None = None,
         refresh: SweepMetrics | None = None,
     ) -> bool:
         """Append logged rows to a running run; False (nothing written) if it is not running.
 
-        ``metric`` names the sweep metric: its finite value in each row is indexed for
-        hyperband and the leaderboard. ``refresh`` is brought up to date in the same
-        transaction once the rows are written (as :meth:`refresh_metrics` would right
-        after), for hyperband to judge them.
+        ``metric`` is the sweep metric (or its name): its finite value in each row is indexed
+        for hyperband and the leaderboard, and a value reaching its target marks the run.
+        ``refresh`` is brought up to date in the same transaction once the rows are written
+        (as :meth:`refresh_metrics` would right after), for hyperband to judge them.
         """
         if not rows:
             return True
