@@ -49,6 +49,27 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+def start_process(command: list[str], **popen) -> subprocess.Popen:
+    """``subprocess.Popen(command, **popen)``, killed at the end of the test if still running
+    (a test that fails half-way leaves no hung agent behind)."""
+    proc = subprocess.Popen(command, **popen)
+    _STARTED.append(proc)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left_behind():
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def fresh_python(
     *args: str, cwd: str | os.PathLike[str] = ROOT, timeout: float = 300, **env: str
 ) -> subprocess.CompletedProcess:

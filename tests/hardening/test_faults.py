@@ -28,6 +28,7 @@ from kerasweep.cli import main
 from kerasweep.local import local_agent, local_sweep
 from kerasweep.local._store import Store
 from kerasweep.train import sweep_train
+from tests.conftest import start_process
 from tests.hardening.hardening_functions import spec
 from tests.hardening.store_checks import agents_ended, assert_sound, query
 from tests.local.helpers import function, subprocess_env
@@ -40,27 +41,11 @@ GRID = {
 }
 
 
-_STARTED: list[subprocess.Popen] = []
-
-
-@pytest.fixture(autouse=True)
-def _no_agent_left_behind():
-    """A test that fails half-way must not leave a hung agent process running."""
-    yield
-    while _STARTED:
-        proc = _STARTED.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-
-
 def _agent(sweep_id, db, *options, env):
     command = [sys.executable, "-m", "kerasweep", "agent", sweep_id, "--db", str(db), *options]
-    proc = subprocess.Popen(
+    return start_process(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    _STARTED.append(proc)
-    return proc
 
 
 def _wait_for_text(path: Path, proc, timeout: float = 120) -> str:

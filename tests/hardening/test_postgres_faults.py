@@ -19,7 +19,7 @@ import pytest
 from kerasweep.cli import main
 from kerasweep.local import local_agent, local_sweep
 from kerasweep.local._store import Store
-from tests.conftest import subprocess_env
+from tests.conftest import start_process, subprocess_env
 from tests.hardening.hardening_functions import spec
 from tests.hardening.store_checks import agents_ended, assert_sound, query
 from tests.postgres import free_port, fresh_database, password_of
@@ -43,19 +43,6 @@ def url(postgres_cluster):
             postgres_cluster.start()  # so that the database can be dropped
 
 
-_STARTED: list[subprocess.Popen] = []
-
-
-@pytest.fixture(autouse=True)
-def _no_agent_left_behind():
-    yield
-    while _STARTED:
-        proc = _STARTED.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-
-
 def _agent(
     sweep_id: str, url: str, out: Path, *options: str, program: bool = False
 ) -> subprocess.Popen:
@@ -67,11 +54,9 @@ def _agent(
         "--wandb-mode", "disabled", *options,
     ]  # fmt: skip
     env = subprocess_env(TEST_OUT=str(out), TEST_ROWS=str(ROWS), TEST_PACE="0.1")
-    proc = subprocess.Popen(
+    return start_process(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    _STARTED.append(proc)
-    return proc
 
 
 def _progress(out: Path, proc: subprocess.Popen, rows: int) -> tuple[str, int]:
