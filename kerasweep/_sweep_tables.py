@@ -134,7 +134,8 @@ def leaderboard(sweep: Sweep) -> str:
     early = sweep.config.get("early_terminate")
     if isinstance(early, dict) and early.get("type") == "hyperband":
         title += "  hyperband " + " ".join(f"{k}={v}" for k, v in early.items() if k != "type")
-    lines = [title, f"{len(runs)} run{'' if len(runs) == 1 else 's'}: {summary}"]
+    count = f"{len(runs)} run{'' if len(runs) == 1 else 's'}"
+    lines = [title, f"sweep {sweep.state}; {count}: {summary}"]
     lines.append(_search_line(sweep))
     bands = [b for b in sweep.bands if b.threshold is not None]
     if bands:

@@ -29,7 +29,7 @@ def test_show_ranks_runs_best_first_and_names_why_they_stopped(any_db, capsys):
         lines[0]
         == f"sweep {sweep_id} (results)  grid  val_loss (minimize)  hyperband min_iter=2 eta=2"
     )
-    assert lines[1] == "4 runs: 1 finished, 1 stopped, 1 failed, 1 running"
+    assert lines[1] == "sweep running; 4 runs: 1 finished, 1 stopped, 1 failed, 1 running"
     assert lines[2] == "search: seed 3, 4 distinct configurations"
     assert lines[3] == "bands: 2 epochs <= 0.3"
     table = [line.split() for line in lines[6:]]
