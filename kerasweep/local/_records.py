@@ -54,7 +54,7 @@ class RunState(str, enum.Enum):
     FINISHED = "finished"
     STOPPED = "stopped"  # ended early by hyperband
     FAILED = "failed"  # its function raised, or its program exited non-zero
-    CRASHED = "crashed"  # its agent died (a store from before runs were resumable)
+    CRASHED = "crashed"  # interrupted again and again at one epoch; or an old store's dead run
     PREEMPTED = "preempted"  # interrupted (signal, dead agent, lost store): resumed next
 
     __str__ = str.__str__

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -90,6 +91,14 @@ def fail_odd():
     if wandb.config.a % 2:
         raise ValueError(f"odd a={wandb.config.a}")
     wandb.log({"val_loss": 1.0 / (1 + wandb.config.a)})
+
+
+def oom_on_one():
+    """Logs one row; for a=1, then takes its own process down (as the kernel's OOM killer)."""
+    wandb.init(config={"a": 0})
+    wandb.log({"val_loss": float(wandb.config.a)})
+    if wandb.config.a == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def always_fail():

@@ -20,6 +20,7 @@ import sqlalchemy
 
 from kerasweep.local import local_sweep
 from kerasweep.local._store import Store
+from tests.conftest import start_process
 from tests.hardening.store_checks import assert_sound
 from tests.local.helpers import subprocess_env
 
@@ -40,30 +41,15 @@ CONFIG = {
     },
 }
 
-_STARTED: list[subprocess.Popen] = []
-
-
-@pytest.fixture(autouse=True)
-def _no_agent_left_behind():
-    yield
-    while _STARTED:
-        proc = _STARTED.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-
-
 def _agent(sweep_id, db, options, *extra):
     command = [sys.executable, "-m", "kerasweep", "agent", sweep_id, "--db", str(db)]
-    proc = subprocess.Popen(
+    return start_process(
         [*command, *options, *extra],
         env=subprocess_env(TEST_EPOCH_PAUSE="0.4"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    _STARTED.append(proc)
-    return proc
 
 
 def _wait_for_epochs(db, sweep_id, epochs, proc, timeout=240.0):
@@ -173,3 +159,34 @@ def test_interrupted_runs_resume_to_the_histories_of_an_uninterrupted_sweep(
     assert_sound(any_db, interrupted)
     # an ended run's checkpoints are removed
     assert not any((tmp_path / "checkpoints").rglob("*.npz"))
+
+
+def test_a_run_that_takes_its_agent_down_each_time_is_given_up_and_the_sweep_goes_on(tmp_path):
+    """A run that kills its agent process (as an out-of-memory kill does) is resumed by each
+    next agent until it was interrupted four times without getting further; the fifth agent
+    marks it crashed, says so in one line, and finishes the sweep."""
+    from tests.local.helpers import function
+
+    db = tmp_path / "kerasweep.db"
+    config = {"method": "grid", "metric": {"name": "val_loss"},
+              "parameters": {"a": {"values": [1, 2]}}}  # fmt: skip
+    sweep_id = local_sweep(config, db=db)
+    command = [sys.executable, "-m", "kerasweep", "agent", sweep_id, "--db", str(db),
+               "--function", function("oom_on_one"), "--wandb-mode", "disabled"]  # fmt: skip
+    for _ in range(4):
+        proc = start_process(
+            command, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        out = proc.communicate(timeout=180)[0]
+        assert proc.returncode == -signal.SIGKILL, out
+    last = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True,
+                          timeout=180)  # fmt: skip
+    assert last.returncode == 0, last.stdout + last.stderr
+    said = (last.stdout + last.stderr).splitlines()
+    (warning,) = [line for line in said if "not resumed again" in line]
+    assert "interrupted 4 times without getting past epoch 0" in warning
+    stuck, other = Store(db).runs(sweep_id)
+    assert (stuck.params, stuck.state.value, stuck.resumed_at) == ({"a": 1}, "crashed", (0, 0, 0))
+    assert "its agent (process" in stuck.error and "is gone" in stuck.error
+    assert (other.params, other.state.value) == ({"a": 2}, "finished")

@@ -14,6 +14,7 @@ search costs the same at run 10,000 as at run 10.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import time
@@ -30,6 +31,8 @@ from kerasweep.local._store.schema import agents, history, runs
 from kerasweep.local._store.sweeps import lock_sweep, set_bands
 from kerasweep.local._store.values import dumps, plain
 from kerasweep.sweep_config._metric import Metric
+
+logger = logging.getLogger("kerasweep.local")
 
 __all__ = [
     "SweepSoFar",
@@ -342,6 +345,12 @@ def claim_run(
     return get_run(conn, run_id, where)
 
 
+#: A run interrupted this many times in a row at the same epoch (no checkpoint since) is
+#: not resumed again: a run that takes its agent down (out of memory, a segfault) must not
+#: loop through a cluster's agents forever.
+INTERRUPTIONS_WITHOUT_PROGRESS = 4
+
+
 def claim_preempted(
     conn: sa.Connection,
     sweep_id: str,
@@ -357,32 +366,65 @@ def claim_preempted(
     the row holding the sweep metric), so that its history holds each epoch once; a
     hyperband stop decided after that epoch is forgotten, and so is a ``metric.target``
     reached after it (``metric``: the sweep's); the epoch is added to ``resumed_at``.
+
+    A run interrupted :data:`INTERRUPTIONS_WITHOUT_PROGRESS` times at the same epoch is
+    marked ``crashed`` instead, saying so, and the next preempted run is looked at.
     """
-    row = conn.execute(
-        sa.select(runs.c.id)
-        .where(runs.c.sweep_id == sweep_id, runs.c.state == RunState.PREEMPTED.value)
-        .order_by(runs.c.seq)
-        .limit(1)
-    ).first()
-    if row is None:
-        return None
-    run = get_run(conn, row.id, where)
-    epoch = max(0, min(int(resume(run)), len(run.metric_values)))
-    _delete_rows_from_epoch(conn, run.id, epoch)
-    changes: dict = {
-        "state": RunState.RUNNING.value,
-        "agent_id": agent_id,
-        "error": None,
-        "ended_at": None,
-        "heartbeat_at": time.time(),
-        "resumed_at": json.dumps([*run.resumed_at, epoch]),
-        "reached_target": metric is not None
-        and any(metric.reached(value) for value in run.metric_values[:epoch]),
-    }
-    if run.stop is not None and run.stop.epoch > epoch:
-        changes.update(stop_band=None, stop_threshold=None, stop_value=None, stop_epoch=None)
-    conn.execute(runs.update().where(runs.c.id == run.id).values(**changes))
-    return get_run(conn, run.id, where)
+    while True:
+        row = conn.execute(
+            sa.select(runs.c.id)
+            .where(runs.c.sweep_id == sweep_id, runs.c.state == RunState.PREEMPTED.value)
+            .order_by(runs.c.seq)
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        run = get_run(conn, row.id, where)
+        epoch = max(0, min(int(resume(run)), len(run.metric_values)))
+        if _no_progress(run.resumed_at, epoch):
+            error = _given_up(run, epoch)
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run.id)
+                .values(state=RunState.CRASHED.value, error=error)
+            )
+            logger.warning("kerasweep: run %s %s", run.id, error.removeprefix("crashed: "))
+            continue
+        _delete_rows_from_epoch(conn, run.id, epoch)
+        changes: dict = {
+            "state": RunState.RUNNING.value,
+            "agent_id": agent_id,
+            "error": None,
+            "ended_at": None,
+            "heartbeat_at": time.time(),
+            "resumed_at": json.dumps([*run.resumed_at, epoch]),
+            "reached_target": metric is not None
+            and any(metric.reached(value) for value in run.metric_values[:epoch]),
+        }
+        if run.stop is not None and run.stop.epoch > epoch:
+            changes.update(stop_band=None, stop_threshold=None, stop_value=None, stop_epoch=None)
+        conn.execute(runs.update().where(runs.c.id == run.id).values(**changes))
+        return get_run(conn, run.id, where)
+
+
+def _no_progress(resumed_at: Sequence[int], epoch: int) -> bool:
+    """Whether a run resumed at ``resumed_at`` and interrupted again, now to go on at
+    ``epoch``, has been interrupted :data:`INTERRUPTIONS_WITHOUT_PROGRESS` times there.
+
+    >>> _no_progress([0, 2, 2], 2), _no_progress([2, 2, 2], 2), _no_progress([2, 2, 2], 3)
+    (False, True, False)
+    """
+    tries = INTERRUPTIONS_WITHOUT_PROGRESS - 1
+    return len(resumed_at) >= tries and all(e == epoch for e in resumed_at[-tries:])
+
+
+def _given_up(run: RunRecord, epoch: int) -> str:
+    """The error of a run not resumed again (see :func:`claim_preempted`)."""
+    last = (run.error or "").removeprefix("preempted: ")
+    return (
+        f"crashed: interrupted {INTERRUPTIONS_WITHOUT_PROGRESS} times without getting past "
+        f"epoch {epoch}, so not resumed again (last: {last or 'interrupted'})"
+    )
 
 
 def _delete_rows_from_epoch(conn: sa.Connection, run_id: str, epoch: int) -> None:

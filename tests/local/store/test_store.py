@@ -279,3 +279,36 @@ def test_where_a_run_resumed_is_in_show_export_and_the_results_api(tmp_path, cap
     assert load_sweep(sweep_id, db=db).table()[0]["resumed"] == "resumed at epoch 1"
     assert main(["show", sweep_id, "--db", str(db)]) == 0
     assert "resumed at epoch 1" in capsys.readouterr().out
+
+
+def test_a_run_interrupted_again_and_again_at_one_epoch_is_given_up_as_crashed(any_db):
+    """Four interruptions without getting past an epoch (a run that takes its agent down each
+    time): the next claim marks it crashed, saying why, and goes on with a new run; a run
+    that gets further each time is resumed as often as it is interrupted."""
+    store = Store(any_db)
+    sweep_id = store.create_sweep({**CONFIG, "metric": {"name": "loss"}})
+    agent = store.register_agent(sweep_id)
+    stuck = _claim(store, sweep_id, agent, {"a": 1})
+    store.append_rows(stuck.id, [{"loss": 0.5}, {"loss": 0.4}], "loss", agent_id=agent)
+    store.finish_run(stuck.id, agent, "preempted", "preempted: interrupted (SIGTERM)")
+    for _ in range(3):  # resumed at epoch 1 three times, interrupted each time
+        again = store.claim_run(sweep_id, agent, lambda s, r: NewRun({"a": 2}), resume=lambda r: 1)
+        assert again.id == stuck.id
+        store.finish_run(stuck.id, agent, "preempted", "preempted: its agent (process 7) is gone")
+    new = store.claim_run(sweep_id, agent, lambda s, r: NewRun({"a": 2}), resume=lambda r: 1)
+    assert new.id != stuck.id and new.params == {"a": 2}
+    given_up = store.run(stuck.id)
+    assert given_up.state == "crashed" and given_up.resumed_at == (1, 1, 1)
+    assert given_up.error == (
+        "crashed: interrupted 4 times without getting past epoch 1, so not resumed again "
+        "(last: its agent (process 7) is gone)"
+    )
+
+    store.finish_run(new.id, agent, "preempted", "preempted: interrupted (SIGTERM)")
+    for epoch in range(6):  # further each time: always resumed
+        again = store.claim_run(
+            sweep_id, agent, lambda s, r: NewRun({"a": 3}), resume=lambda r, e=epoch: e
+        )
+        assert again.id == new.id and again.resumed_at[-1] == epoch
+        store.append_rows(new.id, [{"loss": 0.3}], "loss", agent_id=agent)
+        store.finish_run(new.id, agent, "preempted", "preempted: interrupted (SIGTERM)")
