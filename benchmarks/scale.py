@@ -451,7 +451,8 @@ def worker(db: str, sweep_id: str, out: str) -> None:
 def _run_agents(db: str, sweep_id: str, agents: int, workdir: Path) -> list[dict]:
     outs = [workdir / f"agent-{i}.json" for i in range(agents)]
     env = {**os.environ, "WANDB_MODE": "disabled", "WANDB_SILENT": "true",
-           "WANDB_DIR": str(workdir), "PYTHONPATH": str(ROOT)}  # fmt: skip
+           "WANDB_DIR": str(workdir), "PYTHONPATH": str(ROOT),
+           "KERASWEEP_CHECKPOINT_DIR": str(workdir / "checkpoints")}  # fmt: skip
     procs = [
         subprocess.Popen(
             [sys.executable, __file__, "--worker", db, sweep_id, str(out)], env=env, cwd=workdir
