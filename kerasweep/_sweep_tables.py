@@ -1,7 +1,7 @@
 """Sweeps as the command line shows them: ``ls``, ``show`` and ``best``, as text or JSON.
 
-Each view takes the typed records (:class:`~kerasweep.local._records.Sweep`) and ranks runs
-with :meth:`Sweep.ranked <kerasweep.local._records.Sweep.ranked>`; the ``--json`` forms hold
+Each view takes the typed records (:class:`~kerasweep.local._sweep.Sweep`) and ranks runs
+with :meth:`Sweep.ranked <kerasweep.local._sweep.Sweep.ranked>`; the ``--json`` forms hold
 the same facts as plain data for scripts.
 
 Example:
@@ -18,8 +18,9 @@ from typing import Any
 
 from kerasweep._errors import KerasweepError
 from kerasweep._text import format_value
-from kerasweep.local._records import RunRecord, RunState, Sweep
+from kerasweep.local._records import RunRecord, RunState
 from kerasweep.local._results import SweepSummary
+from kerasweep.local._sweep import Sweep
 from kerasweep.sweep_config._parameters import searched_params
 
 __all__ = [

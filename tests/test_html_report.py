@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from kerasweep._html_report import leaderboard, parameter_importance, render_report, report
-from kerasweep.local._records import Sweep
 from kerasweep.local._store import Store, StoreError, UnknownSweepError
+from kerasweep.local._sweep import Sweep
 from tests.chromium import find_chromium, rendered_dom, with_alert_probe
 from tests.local.helpers import subprocess_env
 from tests.sweep_snapshots import INJECTION, hyperband_sweep, simple_sweep

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kerasweep._html_report.view import SweepView, category_key
-from kerasweep.local._records import Sweep
+from kerasweep.local._sweep import Sweep
 
 _MIN_RUNS_FOR_IMPORTANCE = 3
 # each tree of the forest draws this many runs (with replacement) past this many runs
@@ -88,7 +88,7 @@ def parameter_importance(sweep: Sweep | Mapping[str, Any]) -> list[dict[str, Any
     Parameters constant over those runs are left out.
 
     Args:
-        sweep: a :class:`~kerasweep.local._records.Sweep` (``kerasweep.load_sweep``), or
+        sweep: a :class:`~kerasweep.local._sweep.Sweep` (``kerasweep.load_sweep``), or
             the same as plain data (``Store.snapshot``, ``kerasweep export --format json``).
 
     Returns:

@@ -24,7 +24,7 @@ from kerasweep._html_report.sections import (
     leaderboard_html,
 )
 from kerasweep._html_report.view import SweepView, run_name
-from kerasweep.local._records import Sweep
+from kerasweep.local._sweep import Sweep
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def render_report(sweep: Sweep | Mapping[str, Any]) -> str:
     """The sweep report as one self-contained HTML page (plotly's JavaScript inlined once).
 
     Args:
-        sweep: a :class:`~kerasweep.local._records.Sweep` (``kerasweep.load_sweep``), or
+        sweep: a :class:`~kerasweep.local._sweep.Sweep` (``kerasweep.load_sweep``), or
             the same as plain data (``Store.snapshot``, ``kerasweep export --format json``).
 
     Returns:

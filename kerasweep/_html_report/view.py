@@ -1,4 +1,4 @@
-"""The view model: a :class:`~kerasweep.local._records.Sweep` read once into the runs' values,
+"""The view model: a :class:`~kerasweep.local._sweep.Sweep` read once into the runs' values,
 the metric and parameter columns.
 
 Everything the report's figures and tables show is computed from a :class:`SweepView`;
@@ -22,7 +22,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kerasweep._html_report.format import NO_METRIC, SCALE, finite, fmt, scale_color
-from kerasweep.local._records import RunRecord, RunState, Sweep, flatten
+from kerasweep.local._records import RunRecord, RunState, flatten
+from kerasweep.local._sweep import Sweep
 from kerasweep.sweep_config._grid import distinct_points
 
 _LOG_DISTRIBUTIONS = {
@@ -253,7 +254,7 @@ def leaderboard(sweep: Sweep | Mapping[str, Any]) -> list[dict[str, Any]]:
     """The runs best first by the sweep's metric and goal (runs without a metric last).
 
     Args:
-        sweep: a :class:`~kerasweep.local._records.Sweep` (``kerasweep.load_sweep``), or
+        sweep: a :class:`~kerasweep.local._sweep.Sweep` (``kerasweep.load_sweep``), or
             the same as plain data (``Store.snapshot``, ``kerasweep export --format json``).
 
     Returns:

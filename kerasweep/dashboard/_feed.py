@@ -28,7 +28,7 @@ from typing import Any
 from kerasweep._html_report.format import script_json
 from kerasweep._html_report.page import report_parts
 from kerasweep.dashboard._sweep_list import sweep_list_html, sweep_rows
-from kerasweep.local._records import Sweep
+from kerasweep.local._sweep import Sweep
 
 __all__ = ["Feed", "Payload", "digest"]
 

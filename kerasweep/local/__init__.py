@@ -14,10 +14,11 @@ from __future__ import annotations
 from kerasweep.local._agent import AgentResult, local_agent
 from kerasweep.local._controller import local_sweep
 from kerasweep.local._progress import ProgressObserver
-from kerasweep.local._records import Band, RunRecord, RunState, StopReason, Sweep
+from kerasweep.local._records import Band, RunRecord, RunState, StopReason
 from kerasweep.local._results import export_sweep, load_sweep
 from kerasweep.local._run import LocalRun, current_run, stop_requested
 from kerasweep.local._store import Store, StoreError, UnknownSweepError
+from kerasweep.local._sweep import Sweep
 
 __all__ = [
     "AgentResult",

@@ -19,8 +19,8 @@ from typing import Any
 
 from kerasweep._quiet import in_notebook
 from kerasweep._text import format_value
-from kerasweep.local._records import RunRecord, SweepRecord
-from kerasweep.local._run_tables import ranked, runs_html, runs_text
+from kerasweep.local._records import RunRecord, SweepRecord, ranked
+from kerasweep.local._run_tables import runs_html, runs_text
 
 __all__ = ["NotebookProgress", "in_notebook"]
 
@@ -83,7 +83,7 @@ class NotebookProgress:
         self._draw(sweep)
 
     def sweep_ended(self, sweep: SweepRecord, runs: Sequence[RunRecord], reason: str) -> None:
-        self._runs = {run.id: run for run in ranked(sweep, list(runs))}
+        self._runs = {run.id: run for run in ranked(runs, sweep.metric)}
         self._current = None
         metric = sweep.metric
         goal = f"  {metric.name} ({metric.goal})" if metric else ""

@@ -20,8 +20,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from kerasweep.local._records import Sweep, best_run, sweep_state
+from kerasweep.local._records import best_run, sweep_state
 from kerasweep.local._store import StoreReader
+from kerasweep.local._sweep import Sweep
 from kerasweep.sweep_config._metric import Metric
 
 __all__ = ["EXPORT_FORMATS", "SweepSummary", "export_sweep", "load_sweep", "sweep_summaries"]

@@ -5,7 +5,7 @@ stopped. Values are shown with :func:`kerasweep._text.format_value`.
 
 Example:
     >>> sweep = load_sweep("k3x9q2ab")  # doctest: +SKIP
-    >>> print(runs_text(sweep, ranked(sweep, sweep.runs)))  # doctest: +SKIP
+    >>> print(runs_text(sweep, sweep.ranked()))  # doctest: +SKIP
     run           state     val_loss  epochs  lr     why stopped
     k3x9q2ab-2    finished  0.31      5       0.01
 """
@@ -20,7 +20,7 @@ from kerasweep._text import format_value
 from kerasweep.local._records import RunRecord, RunState, SweepRecord
 from kerasweep.sweep_config._parameters import searched_params
 
-__all__ = ["ranked", "runs_html", "runs_text", "why_stopped"]
+__all__ = ["runs_html", "runs_text", "why_stopped"]
 
 _STATE_COLORS = {
     RunState.RUNNING: "#1a73e8",
@@ -28,20 +28,8 @@ _STATE_COLORS = {
     RunState.STOPPED: "#b06000",
     RunState.FAILED: "#c5221f",
     RunState.CRASHED: "#c5221f",
+    RunState.PREEMPTED: "#b06000",
 }
-
-
-def ranked(sweep: SweepRecord, runs: Sequence[RunRecord]) -> list[RunRecord]:
-    """The runs best metric first; runs without a value after, in their order."""
-    metric = sweep.metric
-    if metric is None:
-        return list(runs)
-    values = [run.best(metric) for run in runs]
-    scored = sorted(
-        (i for i, v in enumerate(values) if v is not None),
-        key=lambda i: (metric.sign * values[i], i),
-    )
-    return [runs[i] for i in scored] + [r for r, v in zip(runs, values, strict=True) if v is None]
 
 
 def why_stopped(sweep: SweepRecord, run: RunRecord) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 from kerasweep.dashboard._feed import Feed
-from kerasweep.local._records import Sweep
+from kerasweep.local._sweep import Sweep
 from tests.sweep_snapshots import hyperband_sweep
 
 

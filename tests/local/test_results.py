@@ -40,7 +40,7 @@ def test_load_sweep_gives_runs_with_rows_and_the_best_finished_run(any_db):
 
 def test_an_exported_sweep_reads_back_and_renders_as_the_stored_one(db):
     from kerasweep._html_report import leaderboard, render_report
-    from kerasweep.local._records import Sweep
+    from kerasweep.local._sweep import Sweep
 
     sweep_id, _ = write_sweep(db)
     stored = load_sweep(sweep_id, db=db)

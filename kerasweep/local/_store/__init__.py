@@ -30,7 +30,6 @@ from kerasweep.local._records import (
     RunRecord,
     RunState,
     StopReason,
-    Sweep,
     SweepRecord,
 )
 from kerasweep.local._store.errors import (
@@ -57,6 +56,7 @@ from kerasweep.local._store.runs import SweepSoFar
 from kerasweep.local._store.schema import SCHEMA_VERSION
 from kerasweep.local._store.store import Store
 from kerasweep.local._store.values import metric_value, plain
+from kerasweep.local._sweep import Sweep
 
 RUN_STATES = tuple(state.value for state in RunState)
 

@@ -21,12 +21,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kerasweep.local._records import RunRecord, Sweep, SweepRecord, sweep_state
+from kerasweep.local._records import RunRecord, SweepRecord, sweep_state
 from kerasweep.local._store import history, liveness, metrics, runs, sweeps
 from kerasweep.local._store.database import Database
 from kerasweep.local._store.errors import UnknownSweepError
 from kerasweep.local._store.location import StoreLocation, resolve_db
 from kerasweep.local._store.metrics import SweepMetrics
+from kerasweep.local._sweep import Sweep
 
 __all__ = ["SNAPSHOT_RUN_KEYS", "SNAPSHOT_SWEEP_KEYS", "StoreReader"]
 
