@@ -18,6 +18,8 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -105,15 +107,39 @@ class StatusLines:
 
 
 class ObservedRun(LocalRun):
-    """A :class:`LocalRun` that tells ``observer`` of each row its function logs."""
+    """A :class:`LocalRun` that tells ``observer`` of each row it records, and of the rows a
+    program records in its own process (read from the store, at most once a second, as the
+    agent waits on it)."""
+
+    #: Seconds between reads of the rows a program recorded.
+    follow_interval = 1.0
 
     def __init__(self, *args: Any, observer: ProgressObserver, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.observer = observer
+        self._rows_told = 0  # of a program's rows
+        self._followed = -math.inf
 
     def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None):
         super().log(data, step=step, commit=commit)
+        self._tell(data)
+
+    def watch_program(self) -> bool:
+        now = time.monotonic()
+        if now - self._followed >= self.follow_interval:
+            self._followed = now
+            try:
+                rows = self.store.history(self.id, skip=self._rows_told)
+            except Exception as err:  # the store away: the next look catches up
+                logger.debug("rows of run %s not read: %s", self.id, err)
+                rows = []
+            self._rows_told += len(rows)
+            for row in rows:
+                self._tell(row)
+        return super().watch_program()
+
+    def _tell(self, row: Mapping[str, Any]) -> None:
         try:
-            self.observer.epoch_logged(self.sweep, self.record, data)
+            self.observer.epoch_logged(self.sweep, self.record, row)
         except Exception as err:  # a display must never end a run
             logger.debug("progress display failed: %s", err)

@@ -171,6 +171,11 @@ class LocalRun:
         current = self.store.run(self.id)
         return current.stop is not None or current.state is not RunState.RUNNING
 
+    def watch_program(self) -> bool:
+        """True once a program recording this run in its own process should stop
+        (:meth:`should_stop` or :meth:`stopped_in_store`): what the agent asks as it waits."""
+        return self.should_stop() or self.stopped_in_store()
+
     # -- the end -----------------------------------------------------------------------------
 
     def end(self, outcome: RunState | str, error: str | None = None) -> RunState:

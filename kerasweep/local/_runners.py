@@ -163,7 +163,7 @@ class ProgramRunner:
                 result = run_program(
                     command,
                     env,
-                    should_stop=lambda: run.should_stop() or run.stopped_in_store(),
+                    should_stop=run.watch_program,
                     stop_grace=options.stop_grace,
                     kill_delay=options.kill_delay,
                     echo=options.echo,

@@ -60,6 +60,42 @@ def test_the_observer_hears_each_run_its_rows_and_the_end(db):
     ]
 
 
+PROGRAM = """
+import os, time
+import wandb
+wandb.init(config={"a": 0})
+for epoch in range(2):
+    wandb.log({"epochs": epoch, "val_loss": wandb.config.a / (epoch + 1)})
+deadline = time.monotonic() + 60  # until the agent's observer has heard both rows
+while not os.path.exists("heard") and time.monotonic() < deadline:
+    time.sleep(0.05)
+"""
+
+
+def test_the_observer_hears_the_rows_a_program_records_while_it_runs(db, tmp_path):
+    """A program records its rows in its own process; the agent reads them from the store as
+    it waits on the program, so a notebook's display shows each epoch, not only each end."""
+
+    class Heard(Recorder):
+        def epoch_logged(self, sweep, run, row):
+            super().epoch_logged(sweep, run, row)
+            if row.get("epochs") == 1:
+                (tmp_path / "heard").touch()  # the program may end now
+
+    (tmp_path / "train.py").write_text(PROGRAM)
+    sweep_id = local_sweep({**GRID, "program": "train.py"}, db=db)
+    seen = Heard()
+    local_agent(sweep_id, db=db, wandb_mode="disabled", progress=seen, program_output=False,
+                count=1)  # fmt: skip
+    assert seen.events == [
+        ("started", 1, 1, 1, "running"),
+        ("epoch", 1, {"epochs": 0, "val_loss": 1.0}),
+        ("epoch", 1, {"epochs": 1, "val_loss": 0.5}),
+        ("ended", 1, 1, "finished", 2),
+        ("sweep", [1], "count"),
+    ]
+
+
 def test_status_lines_are_the_default_outside_a_notebook(db, caplog):
     sweep_id = local_sweep(GRID, db=db)
     with caplog.at_level(logging.INFO, logger="kerasweep.local"):

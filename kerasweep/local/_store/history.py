@@ -97,9 +97,13 @@ def _target_rule(conn: sa.Connection, sweep_id: str, metric: Metric | str) -> Me
     return Metric(metric, swept.goal, swept.target)
 
 
-def run_history(conn: sa.Connection, run_id: str) -> list[dict]:
-    """The rows one run logged, in order."""
-    query = sa.select(history.c.row).where(history.c.run_id == run_id).order_by(history.c.step)
+def run_history(conn: sa.Connection, run_id: str, skip: int = 0) -> list[dict]:
+    """The rows one run logged, in order, less the first ``skip`` of them."""
+    query = (
+        sa.select(history.c.row)
+        .where(history.c.run_id == run_id, history.c.step >= skip)
+        .order_by(history.c.step)
+    )
     return [json.loads(row) for row in conn.execute(query).scalars()]
 
 

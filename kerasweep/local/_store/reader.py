@@ -175,6 +175,6 @@ class StoreReader:
         """The latest hyperband thresholds of a sweep, by band."""
         return [band.to_dict() for band in self._read(lambda c: sweeps.sweep_bands(c, sweep_id))]
 
-    def history(self, run_id: str) -> list[dict]:
-        """The rows a run logged, in order."""
-        return self._read(lambda c: history.run_history(c, run_id))
+    def history(self, run_id: str, *, skip: int = 0) -> list[dict]:
+        """The rows a run logged, in order (less the first ``skip``: those already read)."""
+        return self._read(lambda c: history.run_history(c, run_id, skip))
