@@ -6,6 +6,7 @@ import atexit
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,11 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 # the user's (tests of the cache itself give it directories of their own).
 os.environ["KERASWEEP_XLA_CACHE"] = tempfile.mkdtemp(prefix="kerasweep-xla-cache-")
 atexit.register(shutil.rmtree, os.environ["KERASWEEP_XLA_CACHE"], ignore_errors=True)
+# Tests send SIGINT to the agents they start, as Ctrl-C does. A shell starts a background job
+# with SIGINT ignored, and every process under it inherits that: a suite started that way
+# (`.ci/run &`) restores Python's handler, so that the agents it starts hear Ctrl-C again.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 # Never let a test talk to W&B or read a developer's credentials.
 for _secret in ("WANDB_API_KEY", "WANDB_BASE_URL"):
     os.environ.pop(_secret, None)
