@@ -5,10 +5,11 @@ Its runs as a table (:meth:`Sweep.table`, :meth:`Sweep.to_dataframe`), as plain 
 notebook shows it (the leaderboard, :mod:`kerasweep.local._run_tables`).
 
 Example:
-    >>> sweep = Sweep(id="s", name=None, project=None, config={"metric": {"name": "m"}},
+    >>> config = {"method": "grid", "metric": {"name": "val_loss"}}
+    >>> sweep = Sweep(id="k3x9q2ab", name=None, project=None, config=config,
     ...               state="finished", created_at="")
     >>> sweep, sweep.best_run
-    (<Sweep s  None  m (minimize): 0 runs>, None)
+    (<Sweep k3x9q2ab  grid  val_loss (minimize): 0 runs>, None)
 """
 
 from __future__ import annotations
