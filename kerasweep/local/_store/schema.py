@@ -44,7 +44,6 @@ __all__ = [
     "ensure_schema",
     "history",
     "metadata",
-    "reaching",
     "read_version",
     "runs",
     "sweeps",
@@ -137,18 +136,6 @@ history = _positions_of(
 bands = _positions_of("bands", "sweep_id", "sweeps.id", "band", sa.Column("threshold", _Seconds))
 
 
-def reaching(metric: Metric) -> sa.ColumnElement[bool]:
-    """Which ``history`` rows hold a metric value reaching ``metric.target`` (NULL: none).
-
-    >>> print(reaching(Metric("val_loss", target=0.1)))
-    history.metric <= :metric_1
-    """
-    if metric.target is None:
-        return sa.false()
-    if metric.maximize:
-        return history.c.metric >= metric.target
-    return history.c.metric <= metric.target
-
 # PostgreSQL only: SQLite keeps the version in its file header (PRAGMA user_version)
 _version = sa.Table(
     "kerasweep_schema", sa.MetaData(), sa.Column("version", sa.Integer, nullable=False)
@@ -236,7 +223,9 @@ def _migrate_3_to_4(conn: sa.Connection) -> None:
             continue  # not a config this kerasweep reads: no target to keep
         if metric is None or metric.target is None:
             continue
-        reached = sa.select(history.c.run_id).where(reaching(metric))
+        value, target = history.c.metric, metric.target
+        reaching = value >= target if metric.maximize else value <= target
+        reached = sa.select(history.c.run_id).where(reaching)
         conn.execute(
             runs.update()
             .where(runs.c.sweep_id == sweep_id, runs.c.id.in_(reached))
